@@ -1,0 +1,82 @@
+//! Canonical store keys: one spelling per file, whatever case or directory the phone used.
+
+use std::fmt;
+
+use crate::vendor::Vendor;
+
+/// A key in the store (a folder, Workers KV/R2, an HTTP object store). Always lower case, `/`
+/// separated, with no empty, `.` or `..` segment and only `[a-z0-9._+,()@-]` inside segments,
+/// so it is safe as a file path, a URL path and a KV key without further escaping.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoreKey(String);
+
+impl StoreKey {
+    /// Checks and lower-cases a key. `None` if it is not a safe key.
+    pub fn new(raw: &str) -> Option<StoreKey> {
+        let key = raw.to_ascii_lowercase();
+        let ok = !key.is_empty()
+            && key.len() <= 512
+            && key.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg.bytes().all(|b| {
+                        b.is_ascii_lowercase()
+                            || b.is_ascii_digit()
+                            || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
+                    })
+            });
+        ok.then_some(StoreKey(key))
+    }
+
+    /// The key of a file a vendor's phones fetch: `<vendor>/<file>`.
+    pub fn file(vendor: Vendor, file: &str) -> Option<StoreKey> {
+        StoreKey::new(&format!("{}/{}", vendor.name(), file))
+    }
+
+    /// The key an upload of `file` is stored under: `uploads/<vendor>/<file>`. Uploads live in
+    /// their own namespace so a phone can never overwrite, or read back, a served file.
+    pub fn upload(vendor: Vendor, file: &str) -> Option<StoreKey> {
+        StoreKey::new(&format!("uploads/{}/{}", vendor.name(), file))
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StoreKey({})", self.0)
+    }
+}
+
+impl serde::Serialize for StoreKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_lower_case_and_traversal_free() {
+        assert_eq!(StoreKey::new("Algo/algom0022EE123456.conf").unwrap().as_str(), "algo/algom0022ee123456.conf");
+        for bad in ["", "/a", "a//b", "a/../b", "a/./b", "a/b c", "a\\b", "a/%2e"] {
+            assert!(StoreKey::new(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(
+            StoreKey::upload(Vendor::Polycom, "0004f2123456-app.log").unwrap().as_str(),
+            "uploads/polycom/0004f2123456-app.log"
+        );
+    }
+}
