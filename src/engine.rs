@@ -9,8 +9,8 @@
 use serde::Deserialize;
 
 use crate::key::StoreKey;
-use crate::route::{self, Kind, Route, RouteConfig};
 use crate::request::Request;
+use crate::route::{self, Kind, Route, RouteConfig};
 
 /// How the engine answers recognised requests.
 ///
@@ -77,7 +77,10 @@ impl Response {
 
     /// The first value of a header.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -126,7 +129,9 @@ impl Fetch {
                 headers: vec![("content-type".into(), content_type(&self.route).into())],
                 body,
             }),
-            Lookup::Missing => Decision::Respond(Response::text(404, &format!("no {}", self.route.key()))),
+            Lookup::Missing => {
+                Decision::Respond(Response::text(404, &format!("no {}", self.route.key())))
+            }
             Lookup::Failed(_) => Decision::Respond(Response::text(503, "store unavailable")),
         }
     }
@@ -172,7 +177,10 @@ impl Engine {
                 target: format!("{}/{}", prefix.trim_end_matches('/'), route.key()),
                 route,
             }),
-            Mode::Serve => Decision::Fetch(Fetch { keys: vec![route.key().clone()], route }),
+            Mode::Serve => Decision::Fetch(Fetch {
+                keys: vec![route.key().clone()],
+                route,
+            }),
         }
     }
 }
@@ -180,7 +188,10 @@ impl Engine {
 /// The media type for a served file, by its canonical name.
 fn content_type(route: &Route) -> &'static str {
     let file = route.file();
-    let ext = file.rsplit_once('.').map_or("", |(_, e)| e).to_ascii_lowercase();
+    let ext = file
+        .rsplit_once('.')
+        .map_or("", |(_, e)| e)
+        .to_ascii_lowercase();
     match ext.as_str() {
         "xml" => "application/xml",
         "cfg" | "conf" | "boot" | "md5" | "txt" | "cnf" | "htm" => "text/plain; charset=utf-8",
@@ -221,35 +232,63 @@ mod tests {
         let engine = Engine::default();
         let store: &[(&str, &[u8])] = &[("grandstream/cfg000b82123456.xml", b"<gs_provision/>")];
         let ok = drive(&engine, &Request::get("/prov/CFG000B82123456.XML"), store);
-        assert_eq!((ok.status, ok.body.as_slice()), (200, &b"<gs_provision/>"[..]));
+        assert_eq!(
+            (ok.status, ok.body.as_slice()),
+            (200, &b"<gs_provision/>"[..])
+        );
         assert_eq!(ok.header("content-type"), Some("application/xml"));
-        assert_eq!(drive(&engine, &Request::get("/cfg000b82654321.xml"), store).status, 404);
-        assert_eq!(drive(&engine, &Request::get("/../etc/passwd"), store).status, 400);
-        let put = drive(&engine, &Request::new(crate::Method::Put, "/cfg.xml"), store);
+        assert_eq!(
+            drive(&engine, &Request::get("/cfg000b82654321.xml"), store).status,
+            404
+        );
+        assert_eq!(
+            drive(&engine, &Request::get("/../etc/passwd"), store).status,
+            400
+        );
+        let put = drive(
+            &engine,
+            &Request::new(crate::Method::Put, "/cfg.xml"),
+            store,
+        );
         assert_eq!((put.status, put.header("allow")), (405, Some("GET, HEAD")));
     }
 
     #[test]
     fn a_store_failure_is_a_clean_503() {
         let engine = Engine::default();
-        let Decision::Fetch(f) = engine.handle(&Request::get("/cfg.xml")) else { panic!() };
-        let Decision::Respond(r) = f.resume(&engine, |_| Lookup::Failed("connection refused".into())) else { panic!() };
+        let Decision::Fetch(f) = engine.handle(&Request::get("/cfg.xml")) else {
+            panic!()
+        };
+        let Decision::Respond(r) =
+            f.resume(&engine, |_| Lookup::Failed("connection refused".into()))
+        else {
+            panic!()
+        };
         assert_eq!(r.status, 503);
         assert!(!String::from_utf8_lossy(&r.body).contains("refused"));
     }
 
     #[test]
     fn rewrite_mode_forwards_to_the_canonical_key() {
-        let engine = Engine::new(Config::from_json(r#"{"mode":{"rewrite":{"prefix":"/store/"}}}"#).unwrap());
-        let Decision::Rewrite(r) = engine.handle(&Request::get("/provision/ALGOM0022ee123456.conf")) else { panic!() };
+        let engine =
+            Engine::new(Config::from_json(r#"{"mode":{"rewrite":{"prefix":"/store/"}}}"#).unwrap());
+        let Decision::Rewrite(r) =
+            engine.handle(&Request::get("/provision/ALGOM0022ee123456.conf"))
+        else {
+            panic!()
+        };
         assert_eq!(r.target, "/store/algo/algom0022ee123456.conf");
     }
 
     #[test]
     fn a_mac_conflict_is_refused() {
-        let req = Request::get("/cfg000b82123456.xml")
-            .with_header("User-Agent", "Grandstream Model HW GXP2170 SW 1.0 DevId 000b82654321");
-        let Decision::Respond(r) = Engine::default().handle(&req) else { panic!() };
+        let req = Request::get("/cfg000b82123456.xml").with_header(
+            "User-Agent",
+            "Grandstream Model HW GXP2170 SW 1.0 DevId 000b82654321",
+        );
+        let Decision::Respond(r) = Engine::default().handle(&req) else {
+            panic!()
+        };
         assert_eq!(r.status, 403);
     }
 }

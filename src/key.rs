@@ -70,12 +70,21 @@ mod tests {
 
     #[test]
     fn keys_are_lower_case_and_traversal_free() {
-        assert_eq!(StoreKey::new("Algo/algom0022EE123456.conf").unwrap().as_str(), "algo/algom0022ee123456.conf");
-        for bad in ["", "/a", "a//b", "a/../b", "a/./b", "a/b c", "a\\b", "a/%2e"] {
+        assert_eq!(
+            StoreKey::new("Algo/algom0022EE123456.conf")
+                .unwrap()
+                .as_str(),
+            "algo/algom0022ee123456.conf"
+        );
+        for bad in [
+            "", "/a", "a//b", "a/../b", "a/./b", "a/b c", "a\\b", "a/%2e",
+        ] {
             assert!(StoreKey::new(bad).is_none(), "{bad:?}");
         }
         assert_eq!(
-            StoreKey::upload(Vendor::Polycom, "0004f2123456-app.log").unwrap().as_str(),
+            StoreKey::upload(Vendor::Polycom, "0004f2123456-app.log")
+                .unwrap()
+                .as_str(),
             "uploads/polycom/0004f2123456-app.log"
         );
     }

@@ -174,7 +174,12 @@ mod tests {
     #[test]
     fn every_spelling_parses_to_the_same_bytes() {
         let want = Mac::from_bytes([0x00, 0x15, 0x65, 0x4a, 0xa9, 0x37]);
-        for s in ["0015654aa937", "0015654AA937", "00:15:65:4a:a9:37", "00-15-65-4A-A9-37"] {
+        for s in [
+            "0015654aa937",
+            "0015654AA937",
+            "00:15:65:4a:a9:37",
+            "00-15-65-4A-A9-37",
+        ] {
             assert_eq!(s.parse::<Mac>(), Ok(want), "{s}");
         }
         assert_eq!(want.to_string(), "0015654aa937");
@@ -184,7 +189,10 @@ mod tests {
 
     #[test]
     fn malformed_macs_are_refused_with_a_reason() {
-        assert_eq!(Mac::parse_compact("0015654aa93"), Err(MacError::WrongLength(11)));
+        assert_eq!(
+            Mac::parse_compact("0015654aa93"),
+            Err(MacError::WrongLength(11))
+        );
         assert_eq!(Mac::parse_compact("0015654aa93g"), Err(MacError::NotHex));
         assert_eq!(
             "00:15:65:4a:a9-37".parse::<Mac>(),
@@ -194,7 +202,10 @@ mod tests {
             "00:15:65:4a:a9:3".parse::<Mac>(),
             Err(MacError::WrongLength(11))
         );
-        assert_eq!("0:015:65:4a:a9:37".parse::<Mac>(), Err(MacError::BadSeparators));
+        assert_eq!(
+            "0:015:65:4a:a9:37".parse::<Mac>(),
+            Err(MacError::BadSeparators)
+        );
         assert_eq!("00:15:65:4a:é:37".parse::<Mac>(), Err(MacError::NotHex));
     }
 }

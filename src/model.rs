@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn normalises_case_and_spaces() {
         assert_eq!(Model::new("GXP2170").unwrap().as_str(), "gxp2170");
-        assert_eq!(Model::new(" N870  IP PRO ").unwrap().as_str(), "n870-ip-pro");
+        assert_eq!(
+            Model::new(" N870  IP PRO ").unwrap().as_str(),
+            "n870-ip-pro"
+        );
         assert_eq!(Model::new("CP-8841-3PCC").unwrap().as_str(), "cp-8841-3pcc");
         assert!(Model::new("").is_none());
         assert!(Model::new("a/b").is_none());

@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn ouis_identify_their_makers() {
         let mac = |s: &str| Mac::parse_compact(s).unwrap();
-        assert_eq!(Vendor::by_oui(&mac("000b82123456")), Some(Vendor::Grandstream));
+        assert_eq!(
+            Vendor::by_oui(&mac("000b82123456")),
+            Some(Vendor::Grandstream)
+        );
         assert_eq!(Vendor::by_oui(&mac("0022EE123456")), Some(Vendor::Algo));
         assert_eq!(Vendor::by_oui(&mac("00562b123456")), Some(Vendor::Cisco));
         assert_eq!(Vendor::by_oui(&mac("aabbcc123456")), None);

@@ -26,7 +26,10 @@ pub enum RouteError {
     /// The query form named a MAC that does not parse.
     InvalidQueryMac { error: MacError },
     /// The method is not one this file accepts.
-    MethodNotAllowed { method: Method, allow: &'static [&'static str] },
+    MethodNotAllowed {
+        method: Method,
+        allow: &'static [&'static str],
+    },
     /// No vendor asks for a file of this name.
     Unrecognised { file: String },
     /// Several vendors ask for this name and nothing says which phone this is.
@@ -82,7 +85,12 @@ impl fmt::Display for RouteError {
             }
             RouteError::InvalidQueryMac { error } => write!(f, "invalid MAC in the query: {error}"),
             RouteError::MethodNotAllowed { method, allow } => {
-                write!(f, "method {} not allowed here (allowed: {})", Quoted(method.as_str()), allow.join(", "))
+                write!(
+                    f,
+                    "method {} not allowed here (allowed: {})",
+                    Quoted(method.as_str()),
+                    allow.join(", ")
+                )
             }
             RouteError::Unrecognised { file } => write!(f, "no vendor requests {}", Quoted(file)),
             RouteError::Ambiguous { file, vendors } if vendors.is_empty() => write!(

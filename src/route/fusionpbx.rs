@@ -17,12 +17,20 @@ use crate::route::Route;
 pub(super) fn is_endpoint(path: &Path) -> bool {
     let joined = path.joined();
     let lower = joined.to_ascii_lowercase();
-    ["/app/provision/index.php", "/app/provision/", "/app/provision"]
-        .iter()
-        .any(|end| lower.ends_with(end))
+    [
+        "/app/provision/index.php",
+        "/app/provision/",
+        "/app/provision",
+    ]
+    .iter()
+    .any(|end| lower.ends_with(end))
 }
 
-pub(super) fn route(req: &Request, mut evidence: Evidence, cfg: &RouteConfig) -> Result<Route, RouteError> {
+pub(super) fn route(
+    req: &Request,
+    mut evidence: Evidence,
+    cfg: &RouteConfig,
+) -> Result<Route, RouteError> {
     let mut mac_param = None;
     let mut file_param = None;
     for (k, v) in form_urlencoded::parse(req.raw_query().unwrap_or("").as_bytes()) {
@@ -37,35 +45,52 @@ pub(super) fn route(req: &Request, mut evidence: Evidence, cfg: &RouteConfig) ->
         None => None,
     };
     evidence.query_mac = mac;
-    let name = match (file_param, mac) {
-        (Some(file), _) => {
-            if file.contains('/') || file.contains('\\') || file.contains("..") {
-                return Err(RouteError::Traversal);
+    let name =
+        match (file_param, mac) {
+            (Some(file), _) => {
+                if file.contains('/') || file.contains('\\') || file.contains("..") {
+                    return Err(RouteError::Traversal);
+                }
+                match (file.contains("{$mac}"), mac) {
+                    (true, Some(mac)) => file.replace("{$mac}", &mac.to_string()),
+                    (true, None) => {
+                        return Err(RouteError::BadTarget(
+                            "file names {$mac} but no mac is given",
+                        ))
+                    }
+                    (false, _) => file,
+                }
             }
-            match (file.contains("{$mac}"), mac) {
-                (true, Some(mac)) => file.replace("{$mac}", &mac.to_string()),
-                (true, None) => return Err(RouteError::BadTarget("file names {$mac} but no mac is given")),
-                (false, _) => file,
+            (None, Some(mac)) => {
+                let vendor = evidence.vendors(cfg, Some(mac)).next().ok_or_else(|| {
+                    RouteError::Ambiguous {
+                        file: format!("?mac={mac}"),
+                        vendors: Vec::new(),
+                    }
+                })?;
+                evidence.forced = Some(vendor);
+                let (prefix, suffix) = table::main_device_file(vendor);
+                format!("{prefix}{}{suffix}", mac.compact(table::mac_case(vendor)))
             }
-        }
-        (None, Some(mac)) => {
-            let vendor = evidence
-                .vendors(cfg, Some(mac))
-                .next()
-                .ok_or_else(|| RouteError::Ambiguous { file: format!("?mac={mac}"), vendors: Vec::new() })?;
-            evidence.forced = Some(vendor);
-            let (prefix, suffix) = table::main_device_file(vendor);
-            format!("{prefix}{}{suffix}", mac.compact(table::mac_case(vendor)))
-        }
-        (None, None) => return Err(RouteError::Unrecognised { file: "/app/provision/ without mac or file".into() }),
-    };
-    let path = Path::parse(&format!("/{}", percent_encode_name(&name)), cfg.limits.max_target)?;
+            (None, None) => {
+                return Err(RouteError::Unrecognised {
+                    file: "/app/provision/ without mac or file".into(),
+                })
+            }
+        };
+    let path = Path::parse(
+        &format!("/{}", percent_encode_name(&name)),
+        cfg.limits.max_target,
+    )?;
     recognise(&path, &req.method, &evidence, cfg)
 }
 
 /// FusionPBX accepts `00:15:65:…`, `00-15-65-…`, `0015.654a.a937` and bare hex.
 fn parse_mac(raw: &str) -> Result<Mac, RouteError> {
-    let compact: String = raw.chars().filter(|c| !matches!(c, ':' | '-' | '.')).collect();
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
     Mac::parse_compact(&compact).map_err(|error| RouteError::InvalidQueryMac { error })
 }
 

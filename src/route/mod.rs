@@ -109,7 +109,11 @@ pub struct MacConflict {
 
 impl fmt::Display for MacConflict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "file of {} requested by {}", self.requested, self.announced)
+        write!(
+            f,
+            "file of {} requested by {}",
+            self.requested, self.announced
+        )
     }
 }
 
@@ -152,7 +156,9 @@ impl Route {
     pub fn mac(&self) -> Option<Mac> {
         match self.subject {
             Subject::Device(mac) => Some(mac),
-            _ => self.query_mac.or(self.user_agent.as_ref().and_then(|u| u.mac)),
+            _ => self
+                .query_mac
+                .or(self.user_agent.as_ref().and_then(|u| u.mac)),
         }
     }
 
@@ -184,9 +190,10 @@ impl Route {
             _ => self.query_mac,
         };
         match (requested, ua) {
-            (Some(requested), Some(announced)) if requested != announced => {
-                Some(MacConflict { requested, announced })
-            }
+            (Some(requested), Some(announced)) if requested != announced => Some(MacConflict {
+                requested,
+                announced,
+            }),
             _ => None,
         }
     }
@@ -261,8 +268,16 @@ impl<'de> Deserialize<'de> for OuiClaim {
         let mac = Mac::parse_compact(&format!("{hex:0<12}"))
             .ok()
             .filter(|_| hex.len() == 6)
-            .ok_or_else(|| serde::de::Error::custom(format_args!("invalid OUI {:?}: expected 6 hex digits", raw.oui)))?;
-        Ok(OuiClaim { oui: mac.oui(), vendor: raw.vendor })
+            .ok_or_else(|| {
+                serde::de::Error::custom(format_args!(
+                    "invalid OUI {:?}: expected 6 hex digits",
+                    raw.oui
+                ))
+            })?;
+        Ok(OuiClaim {
+            oui: mac.oui(),
+            vendor: raw.vendor,
+        })
     }
 }
 
@@ -280,7 +295,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_target: 2048, max_header_value: 8192, max_headers: 64 }
+        Limits {
+            max_target: 2048,
+            max_header_value: 8192,
+            max_headers: 64,
+        }
     }
 }
 
@@ -310,7 +329,8 @@ impl RouteConfig {
         self.default_vendors
             .iter()
             .filter(|d| {
-                path.len() >= d.prefix.len() && path[..d.prefix.len()].eq_ignore_ascii_case(&d.prefix)
+                path.get(..d.prefix.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(&d.prefix))
             })
             .max_by_key(|d| d.prefix.len())
             .map(|d| d.vendor)
@@ -330,7 +350,11 @@ struct Evidence {
 
 impl Evidence {
     /// Vendors in order of trust, given the MAC (if any) the matched name carries.
-    fn vendors<'a>(&'a self, cfg: &'a RouteConfig, name_mac: Option<Mac>) -> impl Iterator<Item = Vendor> + 'a {
+    fn vendors<'a>(
+        &'a self,
+        cfg: &'a RouteConfig,
+        name_mac: Option<Mac>,
+    ) -> impl Iterator<Item = Vendor> + 'a {
         let ua = self.user_agent.as_ref();
         [
             self.forced,
@@ -350,7 +374,10 @@ impl Evidence {
 pub fn route(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
     check_headers(req, &cfg.limits)?;
     if req.target.len() > cfg.limits.max_target {
-        return Err(RouteError::PathTooLong { len: req.target.len(), max: cfg.limits.max_target });
+        return Err(RouteError::PathTooLong {
+            len: req.target.len(),
+            max: cfg.limits.max_target,
+        });
     }
     let path = Path::parse(req.raw_path(), cfg.limits.max_target)?;
     let joined = path.joined();
@@ -359,7 +386,11 @@ pub fn route(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
         user_agent: req.user_agent().and_then(user_agent::parse),
         query_mac: None,
         configured: cfg.default_vendor(&joined),
-        directory: path.directories().iter().rev().find_map(|d| Vendor::from_name(d)),
+        directory: path
+            .directories()
+            .iter()
+            .rev()
+            .find_map(|d| Vendor::from_name(d)),
     };
     if fusionpbx::is_endpoint(&path) {
         return fusionpbx::route(req, evidence, cfg);
@@ -369,14 +400,19 @@ pub fn route(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
 
 fn check_headers(req: &Request, limits: &Limits) -> Result<(), RouteError> {
     if req.headers.len() > limits.max_headers {
-        return Err(RouteError::TooManyHeaders { count: req.headers.len(), max: limits.max_headers });
+        return Err(RouteError::TooManyHeaders {
+            count: req.headers.len(),
+            max: limits.max_headers,
+        });
     }
     if req
         .headers
         .iter()
         .any(|(n, v)| n.len() > limits.max_header_value || v.len() > limits.max_header_value)
     {
-        return Err(RouteError::HeaderTooLarge { max: limits.max_header_value });
+        return Err(RouteError::HeaderTooLarge {
+            max: limits.max_header_value,
+        });
     }
     Ok(())
 }
@@ -391,7 +427,12 @@ enum Only {
 
 impl Only {
     fn admits(self, family: &Family) -> bool {
-        let grandstream = || family.claims.iter().any(|c| c.vendor == Vendor::Grandstream);
+        let grandstream = || {
+            family
+                .claims
+                .iter()
+                .any(|c| c.vendor == Vendor::Grandstream)
+        };
         match self {
             Only::Any => true,
             Only::GrandstreamConfig => grandstream() && family.read != Some(Kind::Firmware),
@@ -423,7 +464,12 @@ enum Resolution {
     Ambiguous(Vec<Vendor>),
 }
 
-fn resolve(claims: &[Claim], name_mac: Option<Mac>, evidence: &Evidence, cfg: &RouteConfig) -> Resolution {
+fn resolve(
+    claims: &[Claim],
+    name_mac: Option<Mac>,
+    evidence: &Evidence,
+    cfg: &RouteConfig,
+) -> Resolution {
     if let [only] = claims {
         if !only.needs_evidence {
             return Resolution::Chosen(only.vendor);
@@ -435,7 +481,11 @@ fn resolve(claims: &[Claim], name_mac: Option<Mac>, evidence: &Evidence, cfg: &R
     {
         return Resolution::Chosen(v);
     }
-    let plain: Vec<Vendor> = claims.iter().filter(|c| !c.needs_evidence).map(|c| c.vendor).collect();
+    let plain: Vec<Vendor> = claims
+        .iter()
+        .filter(|c| !c.needs_evidence)
+        .map(|c| c.vendor)
+        .collect();
     match plain.as_slice() {
         [] => Resolution::NoEvidence,
         [one] => Resolution::Chosen(*one),
@@ -443,17 +493,25 @@ fn resolve(claims: &[Claim], name_mac: Option<Mac>, evidence: &Evidence, cfg: &R
     }
 }
 
-fn recognise(path: &Path, method: &Method, evidence: &Evidence, cfg: &RouteConfig) -> Result<Route, RouteError> {
+fn recognise(
+    path: &Path,
+    method: &Method,
+    evidence: &Evidence,
+    cfg: &RouteConfig,
+) -> Result<Route, RouteError> {
     let Some(name) = path.file_name() else {
-        return Err(RouteError::Unrecognised { file: path.joined() });
+        return Err(RouteError::Unrecognised {
+            file: path.joined(),
+        });
     };
     let gs = &cfg.grandstream;
     let variants = [
-        strip_affixes(name, &gs.config_prefix, &gs.config_postfix).map(|n| (n, Only::GrandstreamConfig)),
-        strip_affixes(name, &gs.firmware_prefix, &gs.firmware_postfix).map(|n| (n, Only::GrandstreamFirmware)),
+        strip_affixes(name, &gs.config_prefix, &gs.config_postfix)
+            .map(|n| (n, Only::GrandstreamConfig)),
+        strip_affixes(name, &gs.firmware_prefix, &gs.firmware_postfix)
+            .map(|n| (n, Only::GrandstreamFirmware)),
         Some((name.to_owned(), Only::Any)),
     ];
-    let mut near_miss = None;
     for (variant, only) in variants.iter().flatten() {
         for family in table::FAMILIES.iter().filter(|f| only.admits(f)) {
             let depth = family.depth();
@@ -470,21 +528,27 @@ fn recognise(path: &Path, method: &Method, evidence: &Evidence, cfg: &RouteConfi
                 _ => continue,
             };
             let Some(caps) = pattern::matches(family.pattern, input) else {
-                if near_miss.is_none() {
-                    near_miss = pattern::mac_near_miss(family.pattern, input)
-                        .map(|(found, error)| RouteError::InvalidMac { found: found.to_owned(), error });
-                }
                 continue;
             };
             let claims: Vec<Claim> = match only {
                 Only::Any => family.claims.to_vec(),
-                _ => family.claims.iter().copied().filter(|c| c.vendor == Vendor::Grandstream).collect(),
+                _ => family
+                    .claims
+                    .iter()
+                    .copied()
+                    .filter(|c| c.vendor == Vendor::Grandstream)
+                    .collect(),
             };
             match resolve(&claims, caps.mac, evidence, cfg) {
-                Resolution::Chosen(vendor) => return build(family, vendor, &caps, method, evidence),
+                Resolution::Chosen(vendor) => {
+                    return build(family, vendor, &caps, method, evidence)
+                }
                 Resolution::NoEvidence => continue,
                 Resolution::Ambiguous(vendors) => {
-                    return Err(RouteError::Ambiguous { file: name.to_owned(), vendors })
+                    return Err(RouteError::Ambiguous {
+                        file: name.to_owned(),
+                        vendors,
+                    })
                 }
             }
         }
@@ -492,14 +556,32 @@ fn recognise(path: &Path, method: &Method, evidence: &Evidence, cfg: &RouteConfi
     if let Some(route) = static_asset(name, method, evidence)? {
         return Ok(route);
     }
-    Err(near_miss.unwrap_or_else(|| RouteError::Unrecognised { file: name.to_owned() }))
+    // Only now, on the failure path, look for a name that has a vendor's shape around a
+    // malformed MAC, so the refusal can say so.
+    let near_miss = table::FAMILIES
+        .iter()
+        .filter(|f| f.depth() == 1)
+        .find_map(|f| pattern::mac_near_miss(f.pattern, name))
+        .map(|(found, error)| RouteError::InvalidMac {
+            found: found.to_owned(),
+            error,
+        });
+    Err(near_miss.unwrap_or_else(|| RouteError::Unrecognised {
+        file: name.to_owned(),
+    }))
 }
 
 const READ: &[&str] = &["GET", "HEAD"];
 const WRITE: &[&str] = &["PUT", "POST"];
 const READ_WRITE: &[&str] = &["GET", "HEAD", "PUT", "POST"];
 
-fn build(family: &Family, vendor: Vendor, caps: &Captures<'_>, method: &Method, evidence: &Evidence) -> Result<Route, RouteError> {
+fn build(
+    family: &Family,
+    vendor: Vendor,
+    caps: &Captures<'_>,
+    method: &Method,
+    evidence: &Evidence,
+) -> Result<Route, RouteError> {
     let kind = match (family.read, family.write) {
         (Some(kind), _) if method.reads() => kind,
         (_, true) if method.writes() => Kind::Upload,
@@ -509,11 +591,20 @@ fn build(family: &Family, vendor: Vendor, caps: &Captures<'_>, method: &Method, 
                 (true, false) => READ,
                 _ => WRITE,
             };
-            return Err(RouteError::MethodNotAllowed { method: method.clone(), allow });
+            return Err(RouteError::MethodNotAllowed {
+                method: method.clone(),
+                allow,
+            });
         }
     };
-    let file = pattern::render(family.canon.unwrap_or(family.pattern), caps, table::mac_case(vendor))
-        .ok_or_else(|| RouteError::Unrecognised { file: String::new() })?;
+    let file = pattern::render(
+        family.canon.unwrap_or(family.pattern),
+        caps,
+        table::mac_case(vendor),
+    )
+    .ok_or_else(|| RouteError::Unrecognised {
+        file: String::new(),
+    })?;
     let subject = match (family.scope_of(), caps.mac) {
         (table_scope, Some(mac)) if table_scope == Scope::Device => Subject::Device(mac),
         (Scope::Model, _) => Subject::Model,
@@ -531,7 +622,15 @@ fn build(family: &Family, vendor: Vendor, caps: &Captures<'_>, method: &Method, 
         }
         (_, _, ua) => caps.model().or(ua),
     };
-    route_for(vendor, subject, kind, model, file, user_agent, evidence.query_mac)
+    route_for(
+        vendor,
+        subject,
+        kind,
+        model,
+        file,
+        user_agent,
+        evidence.query_mac,
+    )
 }
 
 fn route_for(
@@ -548,11 +647,24 @@ fn route_for(
         _ => StoreKey::file(vendor, &file),
     }
     .ok_or_else(|| RouteError::Unrecognised { file: file.clone() })?;
-    Ok(Route { vendor, subject, kind, model, file, key, user_agent, query_mac })
+    Ok(Route {
+        vendor,
+        subject,
+        kind,
+        model,
+        file,
+        key,
+        user_agent,
+        query_mac,
+    })
 }
 
 /// Images, tones and firmware a phone of a known vendor fetches by names no table lists.
-fn static_asset(name: &str, method: &Method, evidence: &Evidence) -> Result<Option<Route>, RouteError> {
+fn static_asset(
+    name: &str,
+    method: &Method,
+    evidence: &Evidence,
+) -> Result<Option<Route>, RouteError> {
     let Some(vendor) = evidence
         .forced
         .or(evidence.user_agent.as_ref().map(|u| u.vendor))
@@ -561,16 +673,37 @@ fn static_asset(name: &str, method: &Method, evidence: &Evidence) -> Result<Opti
     else {
         return Ok(None);
     };
-    let Some((_, ext)) = name.rsplit_once('.') else { return Ok(None) };
-    let Some((_, kind)) = table::ASSET_EXTENSIONS.iter().find(|(e, _)| e.eq_ignore_ascii_case(ext)) else {
+    let Some((_, ext)) = name.rsplit_once('.') else {
+        return Ok(None);
+    };
+    let Some((_, kind)) = table::ASSET_EXTENSIONS
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+    else {
         return Ok(None);
     };
     if StoreKey::file(vendor, name).is_none() || name.starts_with('.') {
         return Ok(None);
     }
     if !method.reads() {
-        return Err(RouteError::MethodNotAllowed { method: method.clone(), allow: READ });
+        return Err(RouteError::MethodNotAllowed {
+            method: method.clone(),
+            allow: READ,
+        });
     }
-    let model = evidence.user_agent.as_ref().filter(|u| u.vendor == vendor).and_then(|u| u.model.clone());
-    route_for(vendor, Subject::Generic, *kind, model, name.to_owned(), evidence.user_agent.clone(), None).map(Some)
+    let model = evidence
+        .user_agent
+        .as_ref()
+        .filter(|u| u.vendor == vendor)
+        .and_then(|u| u.model.clone());
+    route_for(
+        vendor,
+        Subject::Generic,
+        *kind,
+        model,
+        name.to_owned(),
+        evidence.user_agent.clone(),
+        None,
+    )
+    .map(Some)
 }

@@ -22,7 +22,10 @@ impl Path {
     /// Decodes and checks the path part of a request target.
     pub fn parse(raw: &str, max_len: usize) -> Result<Path, RouteError> {
         if raw.len() > max_len {
-            return Err(RouteError::PathTooLong { len: raw.len(), max: max_len });
+            return Err(RouteError::PathTooLong {
+                len: raw.len(),
+                max: max_len,
+            });
         }
         let raw = strip_absolute_form(raw);
         if !raw.starts_with('/') {
@@ -45,7 +48,10 @@ impl Path {
                 s => segments.push(s.to_owned()),
             }
         }
-        Ok(Path { trailing_slash: decoded.ends_with('/'), segments })
+        Ok(Path {
+            trailing_slash: decoded.ends_with('/'),
+            segments,
+        })
     }
 
     /// The file name: the last segment, unless the path names a directory.
@@ -67,7 +73,11 @@ impl Path {
 
     /// The directory segments before the file name.
     pub fn directories(&self) -> &[String] {
-        let dirs = if self.trailing_slash { self.segments.len() } else { self.segments.len().saturating_sub(1) };
+        let dirs = if self.trailing_slash {
+            self.segments.len()
+        } else {
+            self.segments.len().saturating_sub(1)
+        };
         &self.segments[..dirs]
     }
 
@@ -88,7 +98,10 @@ impl Path {
 /// Proxies may pass `http://host/path`; only the path matters here.
 fn strip_absolute_form(raw: &str) -> &str {
     for scheme in ["http://", "https://"] {
-        if raw.len() > scheme.len() && raw[..scheme.len()].eq_ignore_ascii_case(scheme) {
+        if raw
+            .get(..scheme.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+        {
             let rest = &raw[scheme.len()..];
             return rest.find('/').map_or("/", |i| &rest[i..]);
         }
@@ -109,14 +122,30 @@ mod tests {
         let dir = Path::parse("/app/provision/", 1024).unwrap();
         assert_eq!(dir.file_name(), None);
         assert_eq!(dir.joined(), "/app/provision/");
-        assert_eq!(Path::parse("http://pbx/cfg.xml", 1024).unwrap().file_name(), Some("cfg.xml"));
+        assert_eq!(
+            Path::parse("http://pbx/cfg.xml", 1024).unwrap().file_name(),
+            Some("cfg.xml")
+        );
     }
 
     #[test]
     fn refuses_traversal_and_junk() {
-        for bad in ["/../etc/passwd", "/a/%2e%2e/b", "/a/%2E%2E%2fb", "/a/..%5cb", "/a%00.cfg", "/a%0d%0a", "/%ff.cfg", "cfg.xml", "/a/./b"] {
+        for bad in [
+            "/../etc/passwd",
+            "/a/%2e%2e/b",
+            "/a/%2E%2E%2fb",
+            "/a/..%5cb",
+            "/a%00.cfg",
+            "/a%0d%0a",
+            "/%ff.cfg",
+            "cfg.xml",
+            "/a/./b",
+        ] {
             assert!(Path::parse(bad, 1024).is_err(), "{bad}");
         }
-        assert!(matches!(Path::parse(&format!("/{}", "a".repeat(2000)), 1024), Err(RouteError::PathTooLong { .. })));
+        assert!(matches!(
+            Path::parse(&format!("/{}", "a".repeat(2000)), 1024),
+            Err(RouteError::PathTooLong { .. })
+        ));
     }
 }

@@ -45,6 +45,9 @@ pub(crate) enum ModelRule {
     Aastra,
     /// Panasonic after `KX-`: `[a-z0-9]{2,10}`; model `kx-<n>`, rendered upper case.
     Panasonic,
+    /// Fanvil per-model common file base: `F0V00X600000`, `f0X4hw1.100`, `f0C00620000`. The
+    /// case differs between series, so it is kept as sent; it names a series, not a model.
+    FanvilCommon,
 }
 
 impl ModelRule {
@@ -73,6 +76,11 @@ impl ModelRule {
                     && b[4..].iter().all(u8::is_ascii_alphabetic)
             }
             ModelRule::Panasonic => (2..=10).contains(&b.len()) && alnum(b),
+            ModelRule::FanvilCommon => {
+                (8..=16).contains(&b.len())
+                    && b[..2].eq_ignore_ascii_case(b"f0")
+                    && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.')
+            }
         }
     }
 
@@ -84,6 +92,7 @@ impl ModelRule {
             ModelRule::YealinkCode => yealink_codes::model_of(s).and_then(Model::new),
             ModelRule::SpaPsn => Model::new(&format!("spa{s}")),
             ModelRule::Digits3 => Model::new(&format!("ata{s}")),
+            ModelRule::FanvilCommon => None,
             _ => Model::new(s),
         }
     }
@@ -91,6 +100,7 @@ impl ModelRule {
     fn render(self, s: &str, out: &mut String) {
         match self {
             ModelRule::Snom | ModelRule::Panasonic => out.push_str(&s.to_ascii_uppercase()),
+            ModelRule::FanvilCommon => out.push_str(s),
             _ => out.push_str(&s.to_ascii_lowercase()),
         }
     }
@@ -103,7 +113,8 @@ fn part_ok(s: &str) -> bool {
         && s.len() <= 128
         && !s.starts_with('.')
         && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
+            b.is_ascii_alphanumeric()
+                || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
         })
 }
 
@@ -126,6 +137,14 @@ impl Captures<'_> {
 /// Matches `input` against `segs`. All-zero MACs never fill a MAC slot: `000000000000` is
 /// the generic-file name of Polycom and Yealink, never a device.
 pub(crate) fn matches<'a>(segs: &[Seg], input: &'a str) -> Option<Captures<'a>> {
+    // Most rows fail on their literal suffix; checking it first spares the variable slots'
+    // backtracking for them.
+    if let Some(Seg::Lit(suffix)) = segs.last() {
+        let start = input.len().checked_sub(suffix.len())?;
+        if !input.get(start..)?.eq_ignore_ascii_case(suffix) {
+            return None;
+        }
+    }
     let mut caps = Captures::default();
     match_from(segs, input, &mut caps).then_some(caps)
 }
@@ -153,10 +172,16 @@ fn match_from<'a>(segs: &[Seg], input: &'a str, caps: &mut Captures<'a>) -> bool
                 _ => false,
             }
         }
-        Seg::Model(rule) => match_variable(rest, input, caps, |s| rule.accepts(s), |c, s| {
-            c.model_text = Some(s);
-            c.model_rule = Some(rule);
-        }),
+        Seg::Model(rule) => match_variable(
+            rest,
+            input,
+            caps,
+            |s| rule.accepts(s),
+            |c, s| {
+                c.model_text = Some(s);
+                c.model_rule = Some(rule);
+            },
+        ),
         Seg::Part => match_variable(rest, input, caps, part_ok, |c, s| c.part = Some(s)),
     }
 }
@@ -169,7 +194,11 @@ fn match_variable<'a>(
     accept: impl Fn(&str) -> bool,
     store: impl Fn(&mut Captures<'a>, &'a str),
 ) -> bool {
-    for (end, _) in input.char_indices().skip(1).chain(std::iter::once((input.len(), ' '))) {
+    for (end, _) in input
+        .char_indices()
+        .skip(1)
+        .chain(std::iter::once((input.len(), ' ')))
+    {
         let (value, remainder) = input.split_at(end);
         if accept(value) {
             let mut trial = caps.clone();
@@ -198,18 +227,25 @@ pub(crate) fn mac_near_miss<'a>(segs: &[Seg], input: &'a str) -> Option<(&'a str
             .sum()
     };
     let (pre, post) = (lit_len(before)?, lit_len(after)?);
-    let lits = |s: &[Seg]| s.iter().filter_map(|seg| match seg {
-        Seg::Lit(l) => Some(*l),
-        _ => None,
-    }).collect::<String>();
-    let middle = input.get(pre..input.len().checked_sub(post)?)?;
-    if pre + post > input.len()
-        || !input[..pre].eq_ignore_ascii_case(&lits(before))
-        || !input[input.len() - post..].eq_ignore_ascii_case(&lits(after))
+    let lits = |s: &[Seg]| -> String {
+        s.iter()
+            .filter_map(|seg| match seg {
+                Seg::Lit(l) => Some(*l),
+                _ => None,
+            })
+            .collect()
+    };
+    let middle_end = input.len().checked_sub(post)?;
+    let middle = input.get(pre..middle_end)?;
+    // `get` succeeded, so both cut points are character boundaries.
+    if !input[..pre].eq_ignore_ascii_case(&lits(before))
+        || !input[middle_end..].eq_ignore_ascii_case(&lits(after))
     {
         return None;
     }
-    let hexish = middle.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
+    let hexish = middle
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'-');
     let twelve_alnum = middle.len() == 12 && middle.bytes().all(|b| b.is_ascii_alphanumeric());
     if middle.is_empty() || !(hexish || twelve_alnum) {
         return None;
@@ -246,18 +282,30 @@ mod tests {
         let pat = [Lit("algom"), Mac(Some(MacCase::Upper)), Lit(".conf")];
         let caps = matches(&pat, "ALGOM0022ee123456.CONF").unwrap();
         assert_eq!(caps.mac.unwrap().to_string(), "0022ee123456");
-        assert_eq!(render(&pat, &caps, MacCase::Lower).unwrap(), "algom0022EE123456.conf");
+        assert_eq!(
+            render(&pat, &caps, MacCase::Lower).unwrap(),
+            "algom0022EE123456.conf"
+        );
         assert!(matches(&pat, "algom0022ee12345.conf").is_none());
         assert!(matches(&pat, "algom000000000000.conf").is_none());
     }
 
     #[test]
     fn variable_slots_backtrack_to_the_next_literal() {
-        let pat = [Lit("snom"), Model(ModelRule::Snom), Lit("-"), Mac(Some(MacCase::Upper)), Lit(".htm")];
+        let pat = [
+            Lit("snom"),
+            Model(ModelRule::Snom),
+            Lit("-"),
+            Mac(Some(MacCase::Upper)),
+            Lit(".htm"),
+        ];
         let caps = matches(&pat, "snomD785-000413123456.htm").unwrap();
         assert_eq!(caps.model().unwrap().as_str(), "d785");
         let part = [Part, Lit("_Security.enc")];
-        assert_eq!(matches(&part, "account_Security.enc").unwrap().part, Some("account"));
+        assert_eq!(
+            matches(&part, "account_Security.enc").unwrap().part,
+            Some("account")
+        );
         assert!(matches(&part, "_Security.enc").is_none());
         assert!(matches(&part, "a b_Security.enc").is_none());
     }
@@ -265,8 +313,14 @@ mod tests {
     #[test]
     fn near_misses_name_the_mac_fault() {
         let pat = [Lit("cfg"), Mac(None), Lit(".xml")];
-        assert_eq!(mac_near_miss(&pat, "cfg000b8212345.xml"), Some(("000b8212345", MacError::WrongLength(11))));
-        assert_eq!(mac_near_miss(&pat, "cfg000b8212345z.xml"), Some(("000b8212345z", MacError::NotHex)));
+        assert_eq!(
+            mac_near_miss(&pat, "cfg000b8212345.xml"),
+            Some(("000b8212345", MacError::WrongLength(11)))
+        );
+        assert_eq!(
+            mac_near_miss(&pat, "cfg000b8212345z.xml"),
+            Some(("000b8212345z", MacError::NotHex))
+        );
         assert_eq!(mac_near_miss(&pat, "cfggxp2170.xml"), None);
         assert_eq!(mac_near_miss(&pat, "cfg.xml"), None);
         assert_eq!(mac_near_miss(&pat, "cf"), None);
@@ -279,7 +333,13 @@ mod tests {
         assert!(!ModelRule::Grandstream.accepts("000b82123456"));
         assert!(ModelRule::Aastra.accepts("6731i"));
         assert!(!ModelRule::Aastra.accepts("673"));
-        assert_eq!(ModelRule::Mpp.model("8841").unwrap().as_str(), "cp-8841-3pcc");
-        assert_eq!(ModelRule::YealinkCode.model("066").unwrap().as_str(), "t46s");
+        assert_eq!(
+            ModelRule::Mpp.model("8841").unwrap().as_str(),
+            "cp-8841-3pcc"
+        );
+        assert_eq!(
+            ModelRule::YealinkCode.model("066").unwrap().as_str(),
+            "t46s"
+        );
     }
 }

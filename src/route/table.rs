@@ -25,11 +25,17 @@ pub(crate) struct Claim {
 }
 
 const fn by(vendor: Vendor) -> Claim {
-    Claim { vendor, needs_evidence: false }
+    Claim {
+        vendor,
+        needs_evidence: false,
+    }
 }
 
 const fn hint(vendor: Vendor) -> Claim {
-    Claim { vendor, needs_evidence: true }
+    Claim {
+        vendor,
+        needs_evidence: true,
+    }
 }
 
 /// One name shape and what it means.
@@ -49,23 +55,46 @@ pub(crate) struct Family {
 
 impl Family {
     const fn get(pattern: &'static [Seg], kind: Kind, claims: &'static [Claim]) -> Family {
-        Family { pattern, canon: None, read: Some(kind), write: false, scope: None, claims }
+        Family {
+            pattern,
+            canon: None,
+            read: Some(kind),
+            write: false,
+            scope: None,
+            claims,
+        }
     }
 
     const fn put(pattern: &'static [Seg], claims: &'static [Claim]) -> Family {
-        Family { pattern, canon: None, read: None, write: true, scope: None, claims }
+        Family {
+            pattern,
+            canon: None,
+            read: None,
+            write: true,
+            scope: None,
+            claims,
+        }
     }
 
     const fn and_put(self) -> Family {
-        Family { write: true, ..self }
+        Family {
+            write: true,
+            ..self
+        }
     }
 
     const fn canon(self, canon: &'static [Seg]) -> Family {
-        Family { canon: Some(canon), ..self }
+        Family {
+            canon: Some(canon),
+            ..self
+        }
     }
 
     const fn scope(self, scope: Scope) -> Family {
-        Family { scope: Some(scope), ..self }
+        Family {
+            scope: Some(scope),
+            ..self
+        }
     }
 
     /// How many `/`-separated path segments the pattern spans (1 for a plain file name).
@@ -110,8 +139,12 @@ const OBI: &[Claim] = &[by(Obihai)];
 /// Every recognised name shape, in matching order.
 pub(crate) const FAMILIES: &[Family] = &[
     // ---- names spanning a directory: more specific than any file name alone ----------
-    Family::get(&[L("Cisco/CP-"), Mdl(R::Mpp), L("-3PCC/"), M, L(".cfg")], Config, CISCO)
-        .canon(&[M, L(".cfg")]),
+    Family::get(
+        &[L("Cisco/CP-"), Mdl(R::Mpp), L("-3PCC/"), M, L(".cfg")],
+        Config,
+        CISCO,
+    )
+    .canon(&[M, L(".cfg")]),
     Family::get(&[M, L("/phonebook.xml")], Directory, GS),
     // ---- exact names ------------------------------------------------------------------
     Family::get(&[L("cfg.xml")], Config, GS),
@@ -158,7 +191,11 @@ pub(crate) const FAMILIES: &[Family] = &[
     // Grandstream: legacy binary, its 2023 `.bin` name, XML; Htek copies `cfg<mac>.xml`.
     Family::get(&[L("cfg"), M], Config, GS),
     Family::get(&[L("cfg"), M, L(".bin")], Config, GS).canon(&[L("cfg"), M]),
-    Family::get(&[L("cfg"), M, L(".xml")], Config, &[by(Grandstream), hint(Htek)]),
+    Family::get(
+        &[L("cfg"), M, L(".xml")],
+        Config,
+        &[by(Grandstream), hint(Htek)],
+    ),
     // FusionPBX's nginx rules answer `cfg<mac>.cfg` with the XML; so do we.
     Family::get(&[L("cfg"), M, L(".cfg")], Config, GS).canon(&[L("cfg"), M, L(".xml")]),
     // GRP2612W per gs_tools ("XXX double-check this!"): vendors.md [U].
@@ -186,9 +223,20 @@ pub(crate) const FAMILIES: &[Family] = &[
     Family::get(
         &[M, L(".cfg")],
         Config,
-        &[by(Yealink), by(Polycom), by(Fanvil), by(Aastra), by(Htek), hint(Cisco)],
+        &[
+            by(Yealink),
+            by(Polycom),
+            by(Fanvil),
+            by(Aastra),
+            by(Htek),
+            hint(Cisco),
+        ],
     ),
-    Family::get(&[M, L(".xml")], Config, &[by(Cisco), by(Snom), by(Gigaset), by(Obihai)]),
+    Family::get(
+        &[M, L(".xml")],
+        Config,
+        &[by(Cisco), by(Snom), by(Gigaset), by(Obihai)],
+    ),
     Family::get(&[M, L(".enc")], Key, YEA),
     Family::get(&[M, L("-init.xml")], Config, OBI),
     Family::get(&[M, L(".aes")], Config, OBI),
@@ -199,14 +247,20 @@ pub(crate) const FAMILIES: &[Family] = &[
     Family::get(&[L("algom"), M, L(".conf")], Config, ALGO),
     Family::get(&[L("algom"), M, L("-i.conf")], Config, ALGO),
     Family::get(&[L("algom"), M, L(".md5")], Checksum, ALGO),
-    Family::get(&[L("algom"), M, L(".conf.md5")], Checksum, ALGO).canon(&[L("algom"), M, L(".md5")]),
+    Family::get(&[L("algom"), M, L(".conf.md5")], Checksum, ALGO).canon(&[
+        L("algom"),
+        M,
+        L(".md5"),
+    ]),
     Family::get(&[L("algom"), M, L("-i.md5")], Checksum, ALGO),
-    Family::get(&[L("algom"), M, L("-i.conf.md5")], Checksum, ALGO)
-        .canon(&[L("algom"), M, L("-i.md5")]),
+    Family::get(&[L("algom"), M, L("-i.conf.md5")], Checksum, ALGO).canon(&[
+        L("algom"),
+        M,
+        L("-i.md5"),
+    ]),
     Family::get(&[L("algo"), M, L(".conf")], Config, ALGO).canon(&[L("algom"), M, L(".conf")]),
     Family::get(&[L("algo"), M, L(".md5")], Checksum, ALGO).canon(&[L("algom"), M, L(".md5")]),
-    Family::get(&[L("algo"), M, L(".conf.md5")], Checksum, ALGO)
-        .canon(&[L("algom"), M, L(".md5")]),
+    Family::get(&[L("algo"), M, L(".conf.md5")], Checksum, ALGO).canon(&[L("algom"), M, L(".md5")]),
     // Cisco ATA, 79xx, MPP directory form.
     Family::get(&[L("ATA"), MU, L(".cnf.xml")], Config, CISCO),
     Family::get(&[L("SEP"), MU, L(".cnf.xml")], Config, CISCO),
@@ -214,7 +268,11 @@ pub(crate) const FAMILIES: &[Family] = &[
     Family::get(&[L("CTLSEP"), MU, L(".tlv")], Key, CISCO),
     Family::get(&[L("ITLSEP"), MU, L(".tlv")], Key, CISCO),
     // Snom, Panasonic.
-    Family::get(&[L("snom"), Mdl(R::Snom), L("-"), MU, L(".htm")], Config, SNOM),
+    Family::get(
+        &[L("snom"), Mdl(R::Snom), L("-"), MU, L(".htm")],
+        Config,
+        SNOM,
+    ),
     Family::get(&[L("C520-WiMi_"), MU, L(".cfg")], Config, SNOM),
     Family::get(&[L("Config"), M, L(".cfg")], Config, PANA),
     Family::get(&[L("Config"), M, L(".enc")], Config, PANA),
@@ -224,39 +282,84 @@ pub(crate) const FAMILIES: &[Family] = &[
     // ---- model names --------------------------------------------------------------------
     Family::get(&[L("cfg"), Mdl(R::Grandstream), L(".xml")], Config, GS),
     Family::get(&[Mdl(R::Grandstream), L("fw.bin")], Firmware, GS),
-    Family::get(&[L("y000000000"), Mdl(R::YealinkCode), L(".cfg")], Config, YEA),
-    Family::get(&[L("y000000000"), Mdl(R::YealinkCode), L("_Security.enc")], Key, YEA),
+    Family::get(
+        &[L("y000000000"), Mdl(R::YealinkCode), L(".cfg")],
+        Config,
+        YEA,
+    ),
+    Family::get(
+        &[L("y000000000"), Mdl(R::YealinkCode), L("_Security.enc")],
+        Key,
+        YEA,
+    ),
     Family::get(&[L("y000000000"), Mdl(R::YealinkCode), L(".enc")], Key, YEA),
     Family::get(&[L("algop"), Mdl(R::Digits4), L(".conf")], Config, ALGO),
     Family::get(&[L("algop"), Mdl(R::Digits4), L("-i.conf")], Config, ALGO),
     Family::get(&[L("algop"), Mdl(R::Digits4), L(".md5")], Checksum, ALGO),
-    Family::get(&[L("algop"), Mdl(R::Digits4), L(".conf.md5")], Checksum, ALGO)
-        .canon(&[L("algop"), Mdl(R::Digits4), L(".md5")]),
+    Family::get(
+        &[L("algop"), Mdl(R::Digits4), L(".conf.md5")],
+        Checksum,
+        ALGO,
+    )
+    .canon(&[L("algop"), Mdl(R::Digits4), L(".md5")]),
     Family::get(&[L("algop"), Mdl(R::Digits4), L("-i.md5")], Checksum, ALGO),
-    Family::get(&[L("algop"), Mdl(R::Digits4), L("-i.conf.md5")], Checksum, ALGO)
-        .canon(&[L("algop"), Mdl(R::Digits4), L("-i.md5")]),
+    Family::get(
+        &[L("algop"), Mdl(R::Digits4), L("-i.conf.md5")],
+        Checksum,
+        ALGO,
+    )
+    .canon(&[L("algop"), Mdl(R::Digits4), L("-i.md5")]),
     Family::get(&[L("algop"), Mdl(R::Digits4), L("-tones.zip")], Asset, ALGO),
-    Family::get(&[L("algop"), Mdl(R::Digits4), L("-tones.md5")], Checksum, ALGO),
-    Family::get(&[L("algop"), Mdl(R::Digits4), L("-tones.zip.md5")], Checksum, ALGO)
-        .canon(&[L("algop"), Mdl(R::Digits4), L("-tones.md5")]),
-    Family::get(&[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".fw")], Firmware, ALGO),
-    Family::get(&[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".md5")], Checksum, ALGO),
-    Family::get(&[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".fw.md5")], Checksum, ALGO)
-        .canon(&[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".md5")]),
+    Family::get(
+        &[L("algop"), Mdl(R::Digits4), L("-tones.md5")],
+        Checksum,
+        ALGO,
+    ),
+    Family::get(
+        &[L("algop"), Mdl(R::Digits4), L("-tones.zip.md5")],
+        Checksum,
+        ALGO,
+    )
+    .canon(&[L("algop"), Mdl(R::Digits4), L("-tones.md5")]),
+    Family::get(
+        &[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".fw")],
+        Firmware,
+        ALGO,
+    ),
+    // `.fw.md5` before `.md5`: a free-form part would otherwise swallow the `.fw`.
+    Family::get(
+        &[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".fw.md5")],
+        Checksum,
+        ALGO,
+    )
+    .canon(&[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".md5")]),
+    Family::get(
+        &[L("algo-"), Mdl(R::Digits4), L("-"), P, L(".md5")],
+        Checksum,
+        ALGO,
+    ),
     Family::get(&[L("spa"), Mdl(R::SpaPsn), L(".cfg")], Config, CISCO),
     Family::get(&[L("ata"), Mdl(R::Digits3), L(".cfg")], Config, CISCO),
     Family::get(&[Mdl(R::Mpp), L("-3PCC.xml")], Config, CISCO),
     Family::get(&[Mdl(R::Aastra), L(".cfg")], Config, AASTRA),
     Family::get(&[Mdl(R::Aastra), L(".tuz")], Config, AASTRA),
     Family::get(&[L("snom"), Mdl(R::Snom), L(".htm")], Config, SNOM),
-    Family::get(&[L("snom"), Mdl(R::Snom), L("-firmware.xml")], Firmware, SNOM),
-    Family::get(&[L("ConfigKX-"), Mdl(R::Panasonic), L(".cfg")], Config, PANA),
+    Family::get(
+        &[L("snom"), Mdl(R::Snom), L("-firmware.xml")],
+        Firmware,
+        SNOM,
+    ),
+    Family::get(
+        &[L("ConfigKX-"), Mdl(R::Panasonic), L(".cfg")],
+        Config,
+        PANA,
+    ),
     Family::get(&[L("KX-"), Mdl(R::Panasonic), L(".cfg")], Config, PANA),
+    Family::get(&[Mdl(R::FanvilCommon), L(".cfg")], Config, &[by(Fanvil)]),
     // ---- free-form names ----------------------------------------------------------------
     Family::get(&[L("algo-"), P, L(".fw")], Firmware, ALGO),
-    Family::get(&[L("algo-"), P, L(".md5")], Checksum, ALGO),
     Family::get(&[L("algo-"), P, L(".fw.md5")], Checksum, ALGO).canon(&[L("algo-"), P, L(".md5")]),
-    Family::get(&[L("f0"), P, L(".cfg")], Config, &[by(Fanvil)]).scope(Scope::Model),
+    Family::get(&[L("algo-"), P, L(".md5")], Checksum, ALGO),
     Family::get(&[P, L(".sip.ld")], Firmware, POLY).scope(Scope::Model),
     Family::get(&[P, L("_Security.enc")], Key, YEA),
     Family::get(&[P, L(".enc")], Key, YEA),
@@ -318,7 +421,11 @@ mod tests {
         for f in FAMILIES {
             assert!(!f.claims.is_empty(), "{:?}", f.pattern);
             assert!(f.read.is_some() || f.write, "{:?}", f.pattern);
-            let macs = f.pattern.iter().filter(|s| matches!(s, Seg::Mac(_))).count();
+            let macs = f
+                .pattern
+                .iter()
+                .filter(|s| matches!(s, Seg::Mac(_)))
+                .count();
             assert!(macs <= 1, "{:?}", f.pattern);
             if let Some(c) = f.canon {
                 for slot in c.iter().filter(|s| !matches!(s, Seg::Lit(_))) {
@@ -336,7 +443,10 @@ mod tests {
     fn no_two_rows_have_the_same_shape() {
         for (i, a) in FAMILIES.iter().enumerate() {
             for b in &FAMILIES[i + 1..] {
-                assert_ne!(a.pattern, b.pattern, "duplicate row: list every claimant in one row");
+                assert_ne!(
+                    a.pattern, b.pattern,
+                    "duplicate row: list every claimant in one row"
+                );
             }
         }
     }

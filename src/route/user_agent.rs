@@ -27,8 +27,18 @@ impl UserAgent {
 pub fn parse(ua: &str) -> Option<UserAgent> {
     let ua = ua.trim();
     let parsers: [fn(&str) -> Option<UserAgent>; 12] = [
-        grandstream, polycom, yealink, cisco, snom, fanvil, aastra, gigaset, panasonic, htek,
-        algo, obihai,
+        grandstream,
+        polycom,
+        yealink,
+        cisco,
+        snom,
+        fanvil,
+        aastra,
+        gigaset,
+        panasonic,
+        htek,
+        algo,
+        obihai,
     ];
     parsers.iter().find_map(|p| p(ua))
 }
@@ -52,7 +62,11 @@ fn grandstream(ua: &str) -> Option<UserAgent> {
         .position(|t| *t == "DevId")
         .and_then(|i| tokens.get(i + 1))
         .and_then(|t| mac_token(t));
-    Some(UserAgent::new(Vendor::Grandstream, model.and_then(Model::new), mac))
+    Some(UserAgent::new(
+        Vendor::Grandstream,
+        model.and_then(Model::new),
+        mac,
+    ))
 }
 
 /// `FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 (SN:0004f2e765da) Type/Application`,
@@ -103,7 +117,11 @@ fn cisco(ua: &str) -> Option<UserAgent> {
     if let Some(rest) = ua.strip_prefix("Cisco-CP-") {
         let (product, tail) = rest.split_once('/')?;
         let mac = paren_groups(tail).next().and_then(mac_token);
-        return Some(UserAgent::new(Vendor::Cisco, Model::new(&format!("cp-{product}")), mac));
+        return Some(UserAgent::new(
+            Vendor::Cisco,
+            Model::new(&format!("cp-{product}")),
+            mac,
+        ));
     }
     if let Some(rest) = ua.strip_prefix("Cisco/") {
         let (product, tail) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -120,7 +138,9 @@ fn cisco(ua: &str) -> Option<UserAgent> {
 }
 
 fn paren_groups(s: &str) -> impl Iterator<Item = &str> {
-    s.split('(').skip(1).filter_map(|g| g.split_once(')').map(|(inner, _)| inner))
+    s.split('(')
+        .skip(1)
+        .filter_map(|g| g.split_once(')').map(|(inner, _)| inner))
 }
 
 /// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0
@@ -152,7 +172,9 @@ fn fanvil(ua: &str) -> Option<UserAgent> {
 
 /// `Aastra6731i MAC:00-08-5D-23-74-29 V:3.2.0.70-SIP`, `Mitel6940 MAC:14-00-E9-1B-45-24 V:…`.
 fn aastra(ua: &str) -> Option<UserAgent> {
-    let rest = ua.strip_prefix("Aastra").or_else(|| ua.strip_prefix("Mitel"))?;
+    let rest = ua
+        .strip_prefix("Aastra")
+        .or_else(|| ua.strip_prefix("Mitel"))?;
     let mut tokens = rest.split_whitespace();
     let model = tokens.next().and_then(Model::new);
     let mac = tokens
@@ -220,7 +242,8 @@ fn obihai(ua: &str) -> Option<UserAgent> {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
@@ -244,38 +267,169 @@ mod tests {
     #[test]
     fn the_reference_samples() {
         use Vendor::*;
-        check("Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456", Grandstream, Some("gxp2170"), Some("000b82123456"));
-        check("Grandstream GXP2000 (gxp2000e.bin:1.1.6.46) DevId 000b82654321", Grandstream, Some("gxp2000"), Some("000b82654321"));
-        check("FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application", Polycom, Some("vvx400"), None);
+        check(
+            "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456",
+            Grandstream,
+            Some("gxp2170"),
+            Some("000b82123456"),
+        );
+        check(
+            "Grandstream GXP2000 (gxp2000e.bin:1.1.6.46) DevId 000b82654321",
+            Grandstream,
+            Some("gxp2000"),
+            Some("000b82654321"),
+        );
+        check(
+            "FileTransport PolycomVVX-VVX_400-UA/4.1.4.7430 Type/Application",
+            Polycom,
+            Some("vvx400"),
+            None,
+        );
         check("FileTransport PolycomSoundStationIP-SSIP_5000-UA/4.0.3.7562 (SN:0004f2e765da) Type/Application", Polycom, Some("ssip5000"), Some("0004f2e765da"));
-        check("FileTransport PolyCCX-CCX_500-UA/9.4.1.0508 (SN:64167f9f4c90) Type/Application", Polycom, Some("ccx500"), Some("64167f9f4c90"));
-        check("Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37", Yealink, Some("t46g"), Some("0015654aa937"));
-        check("yealink SIP-T28P 2.70.0.140 00:15:65:00:00:01", Yealink, Some("t28p"), Some("001565000001"));
-        check("Yealink SIP-T38G  38.70.0.125 00:15:65:00:00:02", Yealink, Some("t38g"), Some("001565000002"));
-        check("Yealink SIP VP-T49G 51.80.0.10 00:15:65:00:00:03", Yealink, Some("t49g"), Some("001565000003"));
-        check("Yealink CP860 37.72.0.5 00:15:65:00:00:04", Yealink, Some("cp860"), Some("001565000004"));
-        check("Yealink SIP-T56A  58.80.0.25 001565f429a4", Yealink, Some("t56a"), Some("001565f429a4"));
-        check("Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0", Yealink, Some("t46g"), None);
-        check("W52P 25.30.0.2 00:15:65:00:00:05", Yealink, Some("w52p"), Some("001565000005"));
-        check("Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)", Cisco, Some("spa508g"), Some("0002fdff2103"));
-        check("Cisco/SPA525G-7.4.7 (CBT141900G7)", Cisco, Some("spa525g"), None);
-        check("Linksys/SPA-942-6.1.5(a) (88019FA42805)", Cisco, Some("spa-942"), None);
-        check("Cisco-CP-7832-3PCC/11.0.1 (00562b043615)", Cisco, Some("cp-7832-3pcc"), Some("00562b043615"));
+        check(
+            "FileTransport PolyCCX-CCX_500-UA/9.4.1.0508 (SN:64167f9f4c90) Type/Application",
+            Polycom,
+            Some("ccx500"),
+            Some("64167f9f4c90"),
+        );
+        check(
+            "Yealink SIP-T46G 28.72.0.1 00:15:65:4a:a9:37",
+            Yealink,
+            Some("t46g"),
+            Some("0015654aa937"),
+        );
+        check(
+            "yealink SIP-T28P 2.70.0.140 00:15:65:00:00:01",
+            Yealink,
+            Some("t28p"),
+            Some("001565000001"),
+        );
+        check(
+            "Yealink SIP-T38G  38.70.0.125 00:15:65:00:00:02",
+            Yealink,
+            Some("t38g"),
+            Some("001565000002"),
+        );
+        check(
+            "Yealink SIP VP-T49G 51.80.0.10 00:15:65:00:00:03",
+            Yealink,
+            Some("t49g"),
+            Some("001565000003"),
+        );
+        check(
+            "Yealink CP860 37.72.0.5 00:15:65:00:00:04",
+            Yealink,
+            Some("cp860"),
+            Some("001565000004"),
+        );
+        check(
+            "Yealink SIP-T56A  58.80.0.25 001565f429a4",
+            Yealink,
+            Some("t56a"),
+            Some("001565f429a4"),
+        );
+        check(
+            "Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0",
+            Yealink,
+            Some("t46g"),
+            None,
+        );
+        check(
+            "W52P 25.30.0.2 00:15:65:00:00:05",
+            Yealink,
+            Some("w52p"),
+            Some("001565000005"),
+        );
+        check(
+            "Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)",
+            Cisco,
+            Some("spa508g"),
+            Some("0002fdff2103"),
+        );
+        check(
+            "Cisco/SPA525G-7.4.7 (CBT141900G7)",
+            Cisco,
+            Some("spa525g"),
+            None,
+        );
+        check(
+            "Linksys/SPA-942-6.1.5(a) (88019FA42805)",
+            Cisco,
+            Some("spa-942"),
+            None,
+        );
+        check(
+            "Cisco-CP-7832-3PCC/11.0.1 (00562b043615)",
+            Cisco,
+            Some("cp-7832-3pcc"),
+            Some("00562b043615"),
+        );
         check("Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)", Snom, Some("d785"), Some("000413922d24"));
-        check("Mozilla/4.0 (compatible; snom320-SIP 8.4.35 1.1.3-u)", Snom, Some("320"), None);
-        check("Fanvil X5U-V2 2.12.16.17 0c383e557eb1", Fanvil, Some("x5u-v2"), Some("0c383e557eb1"));
-        check("Aastra6731i MAC:00-08-5D-23-74-29 V:3.2.0.70-SIP", Aastra, Some("6731i"), Some("00085d237429"));
-        check("Mitel6940 MAC:14-00-E9-1B-45-24 V:6.4.0.140-SIP", Aastra, Some("6940"), Some("1400e91b4524"));
-        check("Gigaset N870 IP PRO/83.V2.11.0+build.a546b91;7C2F80E0D605", Gigaset, Some("n870-ip-pro"), Some("7c2f80e0d605"));
-        check("N720 IP PRO/70.085.00.000.000;7C2F80E0D606", Gigaset, Some("n720-ip-pro"), Some("7c2f80e0d606"));
-        check("Panasonic_KX-UT113/01.133 (0080f0c8c381)", Panasonic, Some("kx-ut113"), Some("0080f0c8c381"));
-        check("Htek UC903 2.0.4.2 00:1f:c1:1c:22:a9", Htek, Some("uc903"), Some("001fc11c22a9"));
-        check("Algo-8188 5.2 0022EE123456", Algo, Some("8188"), Some("0022ee123456"));
+        check(
+            "Mozilla/4.0 (compatible; snom320-SIP 8.4.35 1.1.3-u)",
+            Snom,
+            Some("320"),
+            None,
+        );
+        check(
+            "Fanvil X5U-V2 2.12.16.17 0c383e557eb1",
+            Fanvil,
+            Some("x5u-v2"),
+            Some("0c383e557eb1"),
+        );
+        check(
+            "Aastra6731i MAC:00-08-5D-23-74-29 V:3.2.0.70-SIP",
+            Aastra,
+            Some("6731i"),
+            Some("00085d237429"),
+        );
+        check(
+            "Mitel6940 MAC:14-00-E9-1B-45-24 V:6.4.0.140-SIP",
+            Aastra,
+            Some("6940"),
+            Some("1400e91b4524"),
+        );
+        check(
+            "Gigaset N870 IP PRO/83.V2.11.0+build.a546b91;7C2F80E0D605",
+            Gigaset,
+            Some("n870-ip-pro"),
+            Some("7c2f80e0d605"),
+        );
+        check(
+            "N720 IP PRO/70.085.00.000.000;7C2F80E0D606",
+            Gigaset,
+            Some("n720-ip-pro"),
+            Some("7c2f80e0d606"),
+        );
+        check(
+            "Panasonic_KX-UT113/01.133 (0080f0c8c381)",
+            Panasonic,
+            Some("kx-ut113"),
+            Some("0080f0c8c381"),
+        );
+        check(
+            "Htek UC903 2.0.4.2 00:1f:c1:1c:22:a9",
+            Htek,
+            Some("uc903"),
+            Some("001fc11c22a9"),
+        );
+        check(
+            "Algo-8188 5.2 0022EE123456",
+            Algo,
+            Some("8188"),
+            Some("0022ee123456"),
+        );
     }
 
     #[test]
     fn strangers_are_not_recognised() {
-        for ua in ["curl/8.5.0", "Mozilla/5.0 (X11; Linux x86_64)", "", "Algorithmic crawler/1.0", "N720/1.0;001565000001"] {
+        for ua in [
+            "curl/8.5.0",
+            "Mozilla/5.0 (X11; Linux x86_64)",
+            "",
+            "Algorithmic crawler/1.0",
+            "N720/1.0;001565000001",
+        ] {
             assert_eq!(parse(ua), None, "{ua}");
         }
     }

@@ -73,7 +73,10 @@ const CODES: &[(u16, &[&str])] = &[
 /// The model a three-digit code names, e.g. `"066"` → `t46s`.
 pub fn model_of(code: &str) -> Option<&'static str> {
     let n: u16 = code.parse().ok()?;
-    CODES.iter().find(|(c, _)| *c == n).map(|(_, models)| models[0])
+    CODES
+        .iter()
+        .find(|(c, _)| *c == n)
+        .map(|(_, models)| models[0])
 }
 
 /// The code of a model, e.g. `t46s` → 66; case-insensitive.
@@ -87,7 +90,9 @@ pub fn code_of(model: &str) -> Option<u16> {
 /// Whether `model` is one of the models sharing `code` (so a T58V asking for `y000000000058.cfg`
 /// is reported as a T58V, not as the table's first T58A).
 pub fn code_covers(code: &str, model: &str) -> bool {
-    let Ok(n) = code.parse::<u16>() else { return false };
+    let Ok(n) = code.parse::<u16>() else {
+        return false;
+    };
     CODES
         .iter()
         .any(|(c, models)| *c == n && models.iter().any(|m| m.eq_ignore_ascii_case(model)))
