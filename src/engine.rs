@@ -9,6 +9,8 @@
 use serde::Deserialize;
 
 use crate::key::StoreKey;
+use crate::pipeline::{Job, Step};
+use crate::render::{Caches, RenderCache, TemplateCache};
 use crate::request::Request;
 use crate::route::{self, Kind, Route, RouteConfig};
 
@@ -62,9 +64,41 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A line for the host's log (never sent to the client): names the store key and the fault
+    /// behind a 5xx. Built without secrets.
+    pub note: Option<String>,
 }
 
 impl Response {
+    /// A 200 with a strong ETag computed from exactly these bytes.
+    pub fn ok(body: Vec<u8>, content_type: &str) -> Response {
+        let etag = etag(&body);
+        Response::ok_tagged(body, content_type, etag)
+    }
+
+    /// A 200 whose ETag is already known (from the render cache).
+    pub(crate) fn ok_tagged(body: Vec<u8>, content_type: &str, etag: String) -> Response {
+        Response {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), content_type.into()),
+                ("etag".into(), etag),
+            ],
+            body,
+            note: None,
+        }
+    }
+
+    /// A fault on our side: a 5xx with no body, and `note` for the log.
+    pub fn fault(status: u16, note: String) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            note: Some(note),
+        }
+    }
+
     /// A plain-text refusal or error. `reason` must not hold secrets; callers pass messages
     /// built from the route stage, which quotes only file names.
     pub fn text(status: u16, reason: &str) -> Response {
@@ -72,6 +106,7 @@ impl Response {
             status,
             headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
             body: format!("{reason}\n").into_bytes(),
+            note: None,
         }
     }
 
@@ -107,33 +142,28 @@ pub enum Lookup {
 #[derive(Debug)]
 pub struct Fetch {
     keys: Vec<StoreKey>,
-    route: Route,
+    job: Job,
 }
 
 impl Fetch {
-    /// The keys to read.
+    /// The keys to read (all of them can be read in parallel).
     pub fn keys(&self) -> &[StoreKey] {
         &self.keys
     }
 
     /// The recognised request.
     pub fn route(&self) -> &Route {
-        &self.route
+        self.job.route()
     }
 
     /// Continues with what the host read; `lookup` is asked once per key in [`Fetch::keys`].
-    pub fn resume(self, _engine: &Engine, mut lookup: impl FnMut(&StoreKey) -> Lookup) -> Decision {
-        match lookup(self.route.key()) {
-            Lookup::Found(body) => Decision::Respond(Response {
-                status: 200,
-                headers: vec![("content-type".into(), content_type(&self.route).into())],
-                body,
-            }),
-            Lookup::Missing => {
-                Decision::Respond(Response::text(404, &format!("no {}", self.route.key())))
-            }
-            Lookup::Failed(_) => Decision::Respond(Response::text(503, "store unavailable")),
+    pub fn resume(self, engine: &Engine, mut lookup: impl FnMut(&StoreKey) -> Lookup) -> Decision {
+        let Fetch { keys, mut job } = self;
+        for key in keys {
+            let found = lookup(&key);
+            job.record(key, found);
         }
+        engine.advance(job)
     }
 }
 
@@ -141,15 +171,46 @@ impl Fetch {
 #[derive(Clone, Debug, Default)]
 pub struct Engine {
     config: Config,
+    caches: Caches,
 }
 
 impl Engine {
     pub fn new(config: Config) -> Engine {
-        Engine { config }
+        Engine {
+            config,
+            caches: Caches::default(),
+        }
+    }
+
+    /// The compiled-template cache (for metrics and tests).
+    pub fn templates(&self) -> &TemplateCache {
+        &self.caches.templates
+    }
+
+    /// The rendered-file cache (for metrics and tests).
+    pub fn renders(&self) -> &RenderCache {
+        &self.caches.renders
+    }
+
+    fn advance(&self, job: Job) -> Decision {
+        match job.step(&self.caches) {
+            Step::Need(keys) => Decision::Fetch(Fetch { keys, job }),
+            Step::Done(resp) => Decision::Respond(resp),
+        }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Handles a request to the end with a synchronous store reader: the whole host loop for
+    /// hosts that can block (the native CLI, tests). Returns a `Respond` or a `Rewrite`.
+    pub fn run(&self, req: &Request, mut read: impl FnMut(&StoreKey) -> Lookup) -> Decision {
+        let mut decision = self.handle(req);
+        while let Decision::Fetch(fetch) = decision {
+            decision = fetch.resume(self, &mut read);
+        }
+        decision
     }
 
     /// Starts handling a request.
@@ -177,32 +238,20 @@ impl Engine {
                 target: format!("{}/{}", prefix.trim_end_matches('/'), route.key()),
                 route,
             }),
-            Mode::Serve => Decision::Fetch(Fetch {
-                keys: vec![route.key().clone()],
-                route,
-            }),
+            Mode::Serve => match Job::new(route, &self.config.route) {
+                Ok(job) => self.advance(job),
+                Err(resp) => Decision::Respond(resp),
+            },
         }
     }
 }
 
-/// The media type for a served file, by its canonical name.
-fn content_type(route: &Route) -> &'static str {
-    let file = route.file();
-    let ext = file
-        .rsplit_once('.')
-        .map_or("", |(_, e)| e)
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "xml" => "application/xml",
-        "cfg" | "conf" | "boot" | "md5" | "txt" | "cnf" | "htm" => "text/plain; charset=utf-8",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "bmp" => "image/bmp",
-        "wav" => "audio/wav",
-        "zip" => "application/zip",
-        _ => "application/octet-stream",
-    }
+/// A strong ETag: the first 128 bits of the SHA-256 of exactly the bytes served.
+pub(crate) fn etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 #[cfg(test)]
@@ -236,7 +285,7 @@ mod tests {
             (ok.status, ok.body.as_slice()),
             (200, &b"<gs_provision/>"[..])
         );
-        assert_eq!(ok.header("content-type"), Some("application/xml"));
+        assert_eq!(ok.header("content-type"), Some("text/xml; charset=utf-8"));
         assert_eq!(
             drive(&engine, &Request::get("/cfg000b82654321.xml"), store).status,
             404

@@ -29,6 +29,15 @@ impl StoreKey {
         ok.then_some(StoreKey(key))
     }
 
+    /// A key the crate built from parts that are valid by construction. Checked in debug builds.
+    pub(crate) fn trusted(key: String) -> StoreKey {
+        debug_assert!(
+            StoreKey::new(&key).as_ref().map(StoreKey::as_str) == Some(key.as_str()),
+            "{key}"
+        );
+        StoreKey(key)
+    }
+
     /// The key of a file a vendor's phones fetch: `<vendor>/<file>`.
     pub fn file(vendor: Vendor, file: &str) -> Option<StoreKey> {
         StoreKey::new(&format!("{}/{}", vendor.name(), file))

@@ -52,8 +52,11 @@ pub mod engine;
 pub mod key;
 pub mod mac;
 pub mod model;
+mod pipeline;
+pub mod render;
 pub mod request;
 pub mod route;
+pub mod store;
 pub mod vendor;
 
 pub use engine::{Config, Decision, Engine, Fetch, Lookup, Mode, Response, Rewrite};

@@ -7,6 +7,7 @@
 //! prefix), then a directory named after a vendor (`/prov/yealink/…`).
 
 mod error;
+pub(crate) mod export_view;
 mod fusionpbx;
 mod path;
 mod pattern;
@@ -137,6 +138,14 @@ impl Route {
 
     pub fn subject(&self) -> Subject {
         self.subject
+    }
+
+    /// The MAC the file belongs to, for device files only.
+    pub fn subject_mac(&self) -> Option<Mac> {
+        match self.subject {
+            Subject::Device(mac) => Some(mac),
+            _ => None,
+        }
     }
 
     pub fn scope(&self) -> Scope {
@@ -396,6 +405,26 @@ pub fn route(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
         return fusionpbx::route(req, evidence, cfg);
     }
     recognise(&path, &req.method, &evidence, cfg)
+}
+
+/// Routes another file of the same vendor for the same requester: the `.conf` an Algo `.md5`
+/// is the checksum of, say. `None` if the vendor asks for no file of that name.
+pub fn sibling(route: &Route, file: &str, cfg: &RouteConfig) -> Option<Route> {
+    let evidence = Evidence {
+        forced: Some(route.vendor),
+        user_agent: route.user_agent.clone(),
+        query_mac: route.query_mac,
+        configured: None,
+        directory: None,
+    };
+    let path = Path::parse(
+        &format!("/{}", file.replace('%', "%25")),
+        cfg.limits.max_target,
+    )
+    .ok()?;
+    recognise(&path, &Method::Get, &evidence, cfg)
+        .ok()
+        .filter(|r| r.vendor == route.vendor)
 }
 
 fn check_headers(req: &Request, limits: &Limits) -> Result<(), RouteError> {

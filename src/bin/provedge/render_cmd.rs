@@ -1,0 +1,99 @@
+//! `provedge render [--store DIR] [--method M] [--user-agent UA] [--config FILE] PATH`
+//!
+//! Writes exactly the bytes that would be served to stdout and exits 0; otherwise exits 1 with
+//! `STATUS reason` on stderr (the reason for a 5xx is the log note naming the key and fault).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use provedge::{Decision, Engine, Method, Request};
+
+use crate::folder_store::FolderStore;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The store folder (default: examples/store).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// HTTP method of the request.
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// User-Agent header of the request.
+    #[arg(long)]
+    user_agent: Option<String>,
+    /// A JSON engine configuration.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Request target: path and optional query.
+    path: String,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let config = match crate::load_config(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = Engine::new(config);
+    let store = FolderStore::from_arg(args.store.as_deref());
+    let mut req = Request::new(Method::parse(&args.method), args.path);
+    if let Some(ua) = args.user_agent {
+        req = req.with_header("User-Agent", ua);
+    }
+    match engine.run(&req, |key| store.read(key)) {
+        Decision::Respond(resp) if resp.status == 200 => {
+            let mut out = std::io::stdout().lock();
+            if out
+                .write_all(&resp.body)
+                .and_then(|()| out.flush())
+                .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Decision::Respond(resp) => {
+            let reason = resp
+                .note
+                .clone()
+                .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).trim_end().to_owned());
+            eprintln!("{} {reason}", resp.status);
+            ExitCode::FAILURE
+        }
+        Decision::Rewrite(rewrite) => {
+            eprintln!("rewrite {}", rewrite.target);
+            ExitCode::FAILURE
+        }
+        Decision::Fetch(_) => ExitCode::FAILURE,
+    }
+}
+
+#[derive(clap::Args)]
+pub struct VarsArgs {
+    /// The store folder (default: examples/store).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// The device's MAC.
+    mac: String,
+}
+
+/// `provedge vars MAC`: the merged variables a device's templates see, as JSON.
+pub fn vars(args: VarsArgs) -> ExitCode {
+    let store = FolderStore::from_arg(args.store.as_deref());
+    match provedge::store::merged_vars_for(&args.mac, |key| store.read(key)) {
+        Ok(vars) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&vars).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

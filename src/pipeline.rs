@@ -1,0 +1,467 @@
+//! One request's way from a [`Route`] to a [`Response`]: which store keys it needs, in which
+//! rounds, and what it makes of them.
+//!
+//! The plan is recomputed from what has been fetched so far until nothing is missing, so the
+//! rounds fall out of the data: a device file first needs the device record (and a stored
+//! copy, if any); only a known device costs a second round for variables and templates, so a
+//! scanner walking MAC ranges costs one store round per probe.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::engine::{Lookup, Response};
+use crate::key::StoreKey;
+use crate::mac::MacCase;
+use crate::model::Model;
+use crate::render::cache::{InputHash, Rendered};
+use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
+use crate::route::{self, Kind, Route, RouteConfig, Scope};
+use crate::store::{self, DeviceRecord, Layers};
+use crate::vendor::Vendor;
+
+/// What a job needs next.
+pub(crate) enum Step {
+    Need(Vec<StoreKey>),
+    Done(Response),
+}
+
+/// One request being served.
+#[derive(Debug)]
+pub(crate) struct Job {
+    /// What was asked for.
+    route: Route,
+    /// What is produced: the route itself, or for a checksum the file it is the checksum of.
+    target: Route,
+    fetched: HashMap<StoreKey, Lookup>,
+    /// The device record, parsed once when it arrives.
+    device: Option<Result<DeviceRecord, String>>,
+}
+
+/// Served bytes and their media type.
+struct Body {
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    /// Known when the body came from the render cache.
+    etag: Option<String>,
+}
+
+impl Job {
+    /// A job for a route; a checksum route is pointed at the file it sums.
+    pub fn new(route: Route, cfg: &RouteConfig) -> Result<Job, Response> {
+        let target = if route.kind() == Kind::Checksum {
+            checksum_target(&route, cfg)
+                .ok_or_else(|| Response::text(404, &format!("no file for {}", route.file())))?
+        } else {
+            route.clone()
+        };
+        Ok(Job {
+            route,
+            target,
+            fetched: HashMap::new(),
+            device: None,
+        })
+    }
+
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    pub fn record(&mut self, key: StoreKey, lookup: Lookup) {
+        if let (Some(mac), Lookup::Found(bytes)) = (self.target.mac(), &lookup) {
+            if key == store::device_key(mac) {
+                self.device = Some(DeviceRecord::from_json(bytes));
+            }
+        }
+        self.fetched.insert(key, lookup);
+    }
+
+    /// Plans the next round, or finishes.
+    pub fn step(&self, caches: &Caches) -> Step {
+        match self.plan() {
+            Err(resp) => Step::Done(resp),
+            Ok(plan) => {
+                let keys = plan.keys();
+                let missing: Vec<StoreKey> = keys
+                    .iter()
+                    .filter(|k| !self.fetched.contains_key(k))
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    return Step::Need(missing);
+                }
+                if let Some((key, reason)) = keys.iter().find_map(|k| match self.fetched.get(k) {
+                    Some(Lookup::Failed(reason)) => Some((k.clone(), reason.clone())),
+                    _ => None,
+                }) {
+                    return Step::Done(Response::fault(
+                        503,
+                        format!("store read of {key} failed: {reason}"),
+                    ));
+                }
+                Step::Done(self.finish(&plan, caches))
+            }
+        }
+    }
+
+    fn found(&self, key: &StoreKey) -> Option<&[u8]> {
+        match self.fetched.get(key) {
+            Some(Lookup::Found(bytes)) => Some(bytes),
+            _ => None,
+        }
+    }
+
+    fn json_object(&self, key: &StoreKey) -> Result<Option<Map<String, Value>>, Response> {
+        let Some(bytes) = self.found(key) else {
+            return Ok(None);
+        };
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Some(map)),
+            Ok(_) => Err(Response::fault(500, format!("{key}: not a JSON object"))),
+            Err(e) => Err(Response::fault(
+                500,
+                format!(
+                    "{key}: malformed JSON at line {} column {}",
+                    e.line(),
+                    e.column()
+                ),
+            )),
+        }
+    }
+
+    /// What the job needs, given what it knows so far.
+    fn plan(&self) -> Result<Plan, Response> {
+        let t = &self.target;
+        let static_key = t.key().clone();
+        let Some(syntax) = Syntax::of(t) else {
+            return Ok(Plan {
+                vendor: t.vendor(),
+                static_key,
+                render: None,
+            });
+        };
+        let device_key = t.mac().map(store::device_key);
+        let device = match (&device_key, &self.device) {
+            (Some(key), Some(Err(e))) => {
+                return Err(Response::fault(
+                    500,
+                    format!("{key}: malformed device record: {e}"),
+                ))
+            }
+            (Some(_), Some(Ok(record))) => Some(record.clone()),
+            _ => None,
+        };
+        if let (Some(device), Some(mac)) = (&device, t.mac()) {
+            if device.mac != mac {
+                return Err(Response::fault(
+                    500,
+                    format!(
+                        "{}: holds the record of {}",
+                        store::device_key(mac),
+                        device.mac
+                    ),
+                ));
+            }
+        }
+        // A device file waits for its record before anything else is read.
+        let device_pending = t.scope() == Scope::Device
+            && device_key
+                .as_ref()
+                .is_some_and(|k| !self.fetched.contains_key(k));
+        let device_absent = t.scope() == Scope::Device && device.is_none();
+        let device = device.filter(|d| d.vendor == t.vendor() || t.scope() == Scope::Device);
+        let model = t
+            .model()
+            .cloned()
+            .or_else(|| device.as_ref().and_then(|d| d.model.clone()));
+        let profile_key = match device
+            .as_ref()
+            .and_then(|d| d.profile.as_deref().map(|p| (d.mac, p)))
+        {
+            Some((mac, p)) => Some(store::profile_vars_key(p).ok_or_else(|| {
+                Response::fault(
+                    500,
+                    format!("{}: invalid profile name", store::device_key(mac)),
+                )
+            })?),
+            None => None,
+        };
+        let template_keys = store::template_keys(
+            t.vendor(),
+            model.as_ref(),
+            &crate::render::syntax::template_name(t, syntax),
+        );
+        Ok(Plan {
+            vendor: t.vendor(),
+            static_key,
+            render: Some(RenderPlan {
+                syntax,
+                device_key,
+                device_pending,
+                device_absent,
+                device,
+                model_vars_key: model
+                    .as_ref()
+                    .and_then(|m| store::model_vars_key(t.vendor(), m)),
+                model,
+                profile_key,
+                template_keys,
+            }),
+        })
+    }
+
+    fn finish(&self, plan: &Plan, caches: &Caches) -> Response {
+        let body = match &plan.render {
+            None => self.stored(&plan.static_key),
+            Some(render) => self.render(render, &plan.static_key, caches),
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(resp) => return resp,
+        };
+        if self.route.kind() == Kind::Checksum {
+            return Response::ok(
+                md5_hex(&body.bytes).into_bytes(),
+                "text/plain; charset=utf-8",
+            );
+        }
+        match body.etag {
+            Some(etag) => Response::ok_tagged(body.bytes, body.content_type, etag),
+            None => Response::ok(body.bytes, body.content_type),
+        }
+    }
+
+    fn stored(&self, key: &StoreKey) -> Result<Body, Response> {
+        match self.found(key) {
+            Some(bytes) => Ok(Body {
+                bytes: bytes.to_vec(),
+                content_type: crate::render::syntax::static_content_type(self.target.file()),
+                etag: None,
+            }),
+            None => Err(Response::text(404, &format!("no {}", self.target.file()))),
+        }
+    }
+
+    fn render(
+        &self,
+        plan: &RenderPlan,
+        static_key: &StoreKey,
+        caches: &Caches,
+    ) -> Result<Body, Response> {
+        let t = &self.target;
+        if plan.device_absent {
+            return self.stored(static_key).map_err(|_| {
+                let mac = t.mac().map(|m| m.to_string()).unwrap_or_default();
+                Response::text(404, &format!("no device {mac}"))
+            });
+        }
+        if let Some(device) = &plan.device {
+            if device.vendor != t.vendor() {
+                return Err(Response::text(
+                    404,
+                    &format!("device {} is a {} phone", device.mac, device.vendor),
+                ));
+            }
+        }
+        let Some((template_key, source)) = plan
+            .template_keys
+            .iter()
+            .find_map(|k| self.found(k).map(|b| (k, b)))
+        else {
+            if let (Syntax::Text(TextFlavor::Yealink), Some(mac)) = (plan.syntax, t.subject_mac()) {
+                if t.file().ends_with(".boot") {
+                    let model = plan.model.as_ref().map(Model::as_str);
+                    return Ok(Body {
+                        bytes: text::yealink_default_boot(mac, model).into_bytes(),
+                        content_type: plan.syntax.content_type(),
+                        etag: None,
+                    });
+                }
+            }
+            return self.stored(static_key);
+        };
+        let inputs = self.input_hash(plan, template_key);
+        if let Some(hit) = caches.renders.get(t.key(), inputs) {
+            return Ok(Body {
+                bytes: hit.bytes.clone(),
+                content_type: hit.content_type,
+                etag: Some(hit.etag.clone()),
+            });
+        }
+        let source = std::str::from_utf8(source)
+            .map_err(|_| Response::fault(500, format!("{template_key}: not UTF-8")))?;
+        let layers = Layers {
+            global: self.json_object(&store::global_vars_key())?,
+            vendor: self.json_object(&store::vendor_vars_key(t.vendor()))?,
+            model: match &plan.model_vars_key {
+                Some(k) => self.json_object(k)?,
+                None => None,
+            },
+            profile: match &plan.profile_key {
+                Some(k) => self.json_object(k)?,
+                None => None,
+            },
+            device: plan.device.as_ref().map(|d| d.vars.clone()),
+        };
+        let ctx = context(t, plan, &layers);
+        let rendered = caches
+            .templates
+            .render(
+                template_key,
+                source,
+                plan.syntax,
+                crate::render::template::to_value(ctx),
+            )
+            .map_err(|e| Response::fault(500, e.to_string()))?;
+        let bytes = match plan.syntax {
+            Syntax::PValues { binary } => {
+                let pvalues = grandstream::parse_pvalues(&rendered).map_err(|e| {
+                    Response::fault(
+                        500,
+                        format!("{template_key} rendered bad P-value text: {e}"),
+                    )
+                })?;
+                match (binary, t.subject_mac()) {
+                    (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
+                    (true, None) => return Err(Response::text(404, &format!("no {}", t.file()))),
+                    (false, mac) => grandstream::to_xml(mac, &pvalues).into_bytes(),
+                }
+            }
+            Syntax::Xml => {
+                xml::check_well_formed(&rendered)
+                    .map_err(|e| Response::fault(500, format!("{template_key} rendered {e}")))?;
+                rendered.into_bytes()
+            }
+            Syntax::Text(TextFlavor::Yealink) => text::yealink(rendered).into_bytes(),
+            Syntax::Text(TextFlavor::Panasonic) => text::panasonic(&rendered).into_bytes(),
+            Syntax::Text(TextFlavor::Plain) => rendered.into_bytes(),
+        };
+        let etag = crate::engine::etag(&bytes);
+        let stored = caches.renders.put(
+            t.key().clone(),
+            inputs,
+            Rendered {
+                bytes,
+                content_type: plan.syntax.content_type(),
+                etag,
+            },
+        );
+        Ok(Body {
+            bytes: stored.bytes.clone(),
+            content_type: stored.content_type,
+            etag: Some(stored.etag.clone()),
+        })
+    }
+
+    /// A hash of every byte the render reads, in a fixed order.
+    fn input_hash(&self, plan: &RenderPlan, template_key: &StoreKey) -> u64 {
+        let mut h = InputHash::default();
+        h.add(&format!("{:?}", plan.syntax), None);
+        h.add(template_key.as_str(), self.found(template_key));
+        let vendor = store::vendor_vars_key(self.target.vendor());
+        let global = store::global_vars_key();
+        let keys = [
+            Some(&global),
+            Some(&vendor),
+            plan.model_vars_key.as_ref(),
+            plan.profile_key.as_ref(),
+            plan.device_key.as_ref(),
+        ];
+        for key in keys.into_iter().flatten() {
+            h.add(key.as_str(), self.found(key));
+        }
+        h.add("model", plan.model.as_ref().map(|m| m.as_str().as_bytes()));
+        // Generic files rendered per requester differ by the requester's MAC even when no
+        // record exists for it.
+        h.add(
+            "mac",
+            self.target
+                .mac()
+                .map(|m| m.bytes())
+                .as_ref()
+                .map(|b| &b[..]),
+        );
+        h.finish()
+    }
+}
+
+struct Plan {
+    vendor: Vendor,
+    static_key: StoreKey,
+    render: Option<RenderPlan>,
+}
+
+struct RenderPlan {
+    syntax: Syntax,
+    device_key: Option<StoreKey>,
+    device_pending: bool,
+    device_absent: bool,
+    device: Option<DeviceRecord>,
+    model: Option<Model>,
+    model_vars_key: Option<StoreKey>,
+    profile_key: Option<StoreKey>,
+    template_keys: Vec<StoreKey>,
+}
+
+impl Plan {
+    fn keys(&self) -> Vec<StoreKey> {
+        let mut keys = vec![self.static_key.clone()];
+        if let Some(r) = &self.render {
+            keys.extend(r.device_key.iter().cloned());
+            if r.device_pending || r.device_absent {
+                return keys;
+            }
+            keys.push(store::global_vars_key());
+            keys.push(store::vendor_vars_key(self.vendor));
+            keys.extend(r.model_vars_key.iter().cloned());
+            keys.extend(r.profile_key.iter().cloned());
+            keys.extend(r.template_keys.iter().cloned());
+        }
+        keys
+    }
+}
+
+/// The template context: the file, the device, and the merged variables.
+fn context(t: &Route, plan: &RenderPlan, layers: &Layers) -> Value {
+    let mut ctx = json!({
+        "mac": t.mac().map(|m| m.to_string()),
+        "mac_upper": t.mac().map(|m| m.compact(MacCase::Upper)),
+        "vendor": t.vendor().name(),
+        "model": plan.model.as_ref().map(Model::as_str),
+        "file": t.file(),
+        "scope": t.scope().name(),
+        "lines": plan.device.as_ref().map(|d| json!(d.lines)).unwrap_or_else(|| json!([])),
+        "keys": plan.device.as_ref().map(|d| json!(d.keys)).unwrap_or_else(|| json!([])),
+        "vars": Value::Object(layers.merged()),
+    });
+    if let (Some(device), Value::Object(map)) = (&plan.device, &mut ctx) {
+        map.insert("device".into(), json!(device));
+    }
+    ctx
+}
+
+/// The file an Algo `.md5` is the checksum of: the `.conf` for configuration checksums,
+/// otherwise the `.zip`/`.fw` it names.
+fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
+    let file = route.file();
+    let stem = file.strip_suffix(".md5")?;
+    let mut candidates = Vec::new();
+    if stem.contains('.') {
+        candidates.push(stem.to_owned());
+    }
+    for ext in [".conf", ".zip", ".fw"] {
+        candidates.push(format!("{stem}{ext}"));
+    }
+    candidates
+        .iter()
+        .filter_map(|name| route::sibling(route, name, cfg))
+        .find(|r| r.kind() != Kind::Checksum)
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,149 @@
+//! Rendered files, remembered by their inputs.
+//!
+//! Phones re-fetch their files every few minutes and nearly always get the same bytes. A render
+//! is a pure function of the template and the records it reads, so the engine keeps the last
+//! rendering of each file together with a hash of every input byte; while the inputs are
+//! unchanged the stored bytes are served again (and keep their ETag, so revalidation works).
+//! The file's own key is part of the lookup, so two files can never share an entry.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::{Arc, Mutex};
+
+use crate::key::StoreKey;
+
+/// At most this many files are remembered…
+const MAX_ENTRIES: usize = 4096;
+/// …holding at most this many bytes in total.
+const MAX_BYTES: usize = 64 << 20;
+
+/// One remembered rendering.
+#[derive(Debug)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    /// The strong ETag of `bytes`, computed once.
+    pub etag: String,
+}
+
+/// A hash of a render's inputs, built from each input's key and bytes in a fixed order.
+#[derive(Default)]
+pub struct InputHash(std::collections::hash_map::DefaultHasher);
+
+impl InputHash {
+    pub fn add(&mut self, label: &str, bytes: Option<&[u8]>) {
+        self.0.write(label.as_bytes());
+        self.0.write_u8(0xff);
+        match bytes {
+            Some(b) => {
+                self.0.write_u64(b.len() as u64);
+                self.0.write(b);
+            }
+            None => self.0.write_u64(u64::MAX),
+        }
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+/// The bounded map of rendered files.
+#[derive(Default)]
+pub struct RenderCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<StoreKey, (u64, Arc<Rendered>)>,
+    bytes: usize,
+}
+
+impl std::fmt::Debug for RenderCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RenderCache({} files)", self.len())
+    }
+}
+
+impl Clone for RenderCache {
+    /// A clone starts empty: renderings are per engine instance.
+    fn clone(&self) -> RenderCache {
+        RenderCache::default()
+    }
+}
+
+impl RenderCache {
+    /// The stored rendering of `file`, if its inputs hash to `inputs`.
+    pub fn get(&self, file: &StoreKey, inputs: u64) -> Option<Arc<Rendered>> {
+        let inner = self.inner.lock().ok()?;
+        match inner.entries.get(file) {
+            Some((hash, rendered)) if *hash == inputs => Some(Arc::clone(rendered)),
+            _ => None,
+        }
+    }
+
+    /// Remembers a rendering. When a bound would be exceeded the cache starts over: simple,
+    /// bounded, and cheap to refill since every entry is one render away.
+    pub fn put(&self, file: StoreKey, inputs: u64, rendered: Rendered) -> Arc<Rendered> {
+        let rendered = Arc::new(rendered);
+        if let Ok(mut inner) = self.inner.lock() {
+            let size = rendered.bytes.len();
+            if let Some((_, old)) = inner.entries.remove(&file) {
+                inner.bytes -= old.bytes.len();
+            }
+            if inner.entries.len() >= MAX_ENTRIES || inner.bytes + size > MAX_BYTES {
+                inner.entries.clear();
+                inner.bytes = 0;
+            }
+            if size <= MAX_BYTES {
+                inner.bytes += size;
+                inner.entries.insert(file, (inputs, Arc::clone(&rendered)));
+            }
+        }
+        rendered
+    }
+
+    /// How many files are remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_only_for_the_same_file_and_inputs() {
+        let cache = RenderCache::default();
+        let a = StoreKey::new("yealink/001565000001.cfg").unwrap();
+        let b = StoreKey::new("yealink/001565000002.cfg").unwrap();
+        let mut h = InputHash::default();
+        h.add("devices/001565000001.json", Some(b"{}"));
+        let hash = h.finish();
+        cache.put(
+            a.clone(),
+            hash,
+            Rendered {
+                bytes: b"x".to_vec(),
+                content_type: "text/plain",
+                etag: "\"x\"".into(),
+            },
+        );
+        assert_eq!(cache.get(&a, hash).unwrap().bytes, b"x");
+        assert!(cache.get(&b, hash).is_none());
+        assert!(cache.get(&a, hash ^ 1).is_none());
+        let mut h2 = InputHash::default();
+        h2.add("devices/001565000001.json", Some(b"{ }"));
+        assert_ne!(h2.finish(), hash);
+        let mut h3 = InputHash::default();
+        h3.add("devices/001565000001.json", None);
+        assert_ne!(h3.finish(), hash);
+    }
+}

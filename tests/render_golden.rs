@@ -1,0 +1,176 @@
+//! Golden files: every vendor format rendered from `examples/store`, byte for byte.
+//! `UPDATE_GOLDEN=1 cargo test --test render_golden` rewrites them after a deliberate change.
+
+mod common;
+
+use common::MemStore;
+use provedge::render::{grandstream, xml};
+
+const GS_UA: &str = "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456";
+const YEA_UA: &str = "Yealink SIP-T46S 66.86.0.15 00:15:65:12:34:56";
+
+/// (request path, User-Agent, golden file)
+const CASES: &[(&str, Option<&str>, &str)] = &[
+    (
+        "/cfg000b82123456.xml",
+        Some(GS_UA),
+        "grandstream/cfg000b82123456.xml",
+    ),
+    (
+        "/cfg000b82123456",
+        Some(GS_UA),
+        "grandstream/cfg000b82123456.bin",
+    ),
+    ("/cfggxp2170.xml", None, "grandstream/cfggxp2170.xml"),
+    ("/cfg.xml", None, "grandstream/cfg.xml"),
+    ("/000000000000.cfg", None, "polycom/000000000000.cfg"),
+    ("/0004f2123456.cfg", None, "polycom/0004f2123456.cfg"),
+    (
+        "/0004f2123456-phone.cfg",
+        None,
+        "polycom/0004f2123456-phone.cfg",
+    ),
+    ("/features.cfg", None, "polycom/features.cfg"),
+    (
+        "/001565123456.boot",
+        Some(YEA_UA),
+        "yealink/001565123456.boot",
+    ),
+    (
+        "/y000000000000.boot",
+        Some(YEA_UA),
+        "yealink/y000000000000.boot",
+    ),
+    (
+        "/y000000000066.cfg",
+        Some(YEA_UA),
+        "yealink/y000000000066.cfg",
+    ),
+    (
+        "/001565123456.cfg",
+        Some(YEA_UA),
+        "yealink/001565123456.cfg",
+    ),
+    (
+        "/algom0022EE123456.conf",
+        None,
+        "algo/algom0022EE123456.conf",
+    ),
+    ("/algom0022EE123456.md5", None, "algo/algom0022EE123456.md5"),
+    ("/algop8188.conf", None, "algo/algop8188.conf"),
+    ("/00562b123456.xml", None, "cisco/00562b123456.xml"),
+    ("/8841-3PCC.xml", None, "cisco/8841-3PCC.xml"),
+    ("/000413123456.xml", None, "snom/000413123456.xml"),
+    ("/0c383e123456.cfg", None, "fanvil/0c383e123456.cfg"),
+    ("/aastra.cfg", None, "aastra/aastra.cfg"),
+    ("/00085D123456.cfg", None, "aastra/00085D123456.cfg"),
+];
+
+fn golden_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+#[test]
+fn every_vendor_format_matches_its_golden_file() {
+    let store = MemStore::example();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for (path, ua, golden) in CASES {
+        let resp = store.get(path, *ua);
+        assert_eq!(
+            resp.status,
+            200,
+            "{path}: {:?} {:?}",
+            resp.note,
+            String::from_utf8_lossy(&resp.body)
+        );
+        let file = golden_dir().join(golden);
+        if update {
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, &resp.body).unwrap();
+            continue;
+        }
+        let want = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        if want != resp.body {
+            failures.push(format!(
+                "{path} differs from {golden}:\n{}",
+                String::from_utf8_lossy(&resp.body)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_xml_output_is_well_formed() {
+    let store = MemStore::example();
+    let mut checked = 0;
+    for (path, ua, _) in CASES {
+        let resp = store.get(path, *ua);
+        let is_xml = resp
+            .headers
+            .iter()
+            .any(|(n, v)| n == "content-type" && v.starts_with("text/xml"));
+        if is_xml {
+            let text = std::str::from_utf8(&resp.body).unwrap();
+            xml::check_well_formed(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "only {checked} XML outputs");
+}
+
+#[test]
+fn the_grandstream_binary_carries_exactly_the_xml_values() {
+    let store = MemStore::example();
+    let bin = store.get("/cfg000b82123456", Some(GS_UA)).body;
+    let xml = String::from_utf8(store.get("/cfg000b82123456.xml", Some(GS_UA)).body).unwrap();
+    assert_eq!(grandstream::word_sum(&bin), 0);
+    let (mac, pvalues) = grandstream::decode_binary(&bin).unwrap();
+    assert_eq!(mac.to_string(), "000b82123456");
+    assert!(pvalues.len() > 10);
+    for p in &pvalues {
+        let mut escaped = String::new();
+        xml::escape_into(&p.value, &mut escaped);
+        assert!(
+            xml.contains(&format!("<P{n}>{escaped}</P{n}>", n = p.number)),
+            "P{} missing from XML",
+            p.number
+        );
+    }
+    assert_eq!(xml.matches("</P").count(), pvalues.len());
+}
+
+#[test]
+fn algo_checksums_are_the_md5_of_the_served_conf() {
+    use md5::{Digest, Md5};
+    let store = MemStore::example();
+    for (conf, sums) in [
+        (
+            "/algom0022EE123456.conf",
+            ["/algom0022EE123456.md5", "/algom0022EE123456.conf.md5"],
+        ),
+        ("/algop8188.conf", ["/algop8188.md5", "/algop8188.conf.md5"]),
+    ] {
+        let body = store.get(conf, None).body;
+        let want: String = Md5::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for sum in sums {
+            let got = store.get(sum, None);
+            assert_eq!(got.status, 200, "{sum}");
+            assert_eq!(String::from_utf8(got.body).unwrap(), want, "{sum}");
+        }
+    }
+    let zip = store.get("/algop8188-tones.zip", None).body;
+    let want: String = Md5::digest(&zip)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        String::from_utf8(store.get("/algop8188-tones.zip.md5", None).body).unwrap(),
+        want
+    );
+    assert_eq!(store.get("/algom0022EE654321.md5", None).status, 404);
+}
