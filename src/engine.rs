@@ -9,9 +9,12 @@
 use serde::Deserialize;
 
 use crate::key::StoreKey;
-use crate::pipeline::{Job, Step};
-use crate::render::{Caches, RenderCache, TemplateCache};
+use crate::pipeline::{Access, Job, Step};
+use crate::policy::{Policy, PolicyConfig};
+use crate::render::syntax::static_content_type;
+use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
 use crate::request::Request;
+use crate::rewrite::{LoadError, Outcome, RewriteInput, RuleSet};
 use crate::route::{self, Kind, Route, RouteConfig};
 
 /// How the engine answers recognised requests.
@@ -24,6 +27,9 @@ pub enum Mode {
     Serve,
     /// Rewrite the request to `<prefix>/<canonical key>` and let the host pass it on.
     Rewrite { prefix: String },
+    /// Behave exactly as the operator's nginx `rewrite` rules (the text of the rule file) and
+    /// let the host pass the rewritten request on: the drop-in for FusionPBX-style setups.
+    Nginx { rules: String },
 }
 
 impl Default for Mode {
@@ -38,12 +44,23 @@ impl Default for Mode {
 pub struct Config {
     pub route: RouteConfig,
     pub mode: Mode,
+    pub uploads: UploadConfig,
+    pub policy: PolicyConfig,
 }
 
 impl Config {
     /// Parses a JSON configuration, naming the offending key on error.
     pub fn from_json(text: &str) -> Result<Config, String> {
-        serde_json::from_str(text).map_err(|e| format!("configuration: {e}"))
+        let config: Config =
+            serde_json::from_str(text).map_err(|e| format!("configuration: {e}"))?;
+        config
+            .policy
+            .validate()
+            .map_err(|e| format!("configuration: {e}"))?;
+        if let Mode::Nginx { rules } = &config.mode {
+            RuleSet::parse(rules).map_err(|e| format!("configuration: mode.nginx.rules {e}"))?;
+        }
+        Ok(config)
     }
 }
 
@@ -56,6 +73,130 @@ pub enum Decision {
     Rewrite(Rewrite),
     /// Read these store keys, then resume.
     Fetch(Fetch),
+    /// Store the request body (a phone's upload) under a key, then finish.
+    Upload(Upload),
+    /// Serve a stored file as it is (firmware, tones, images): the host streams it from the
+    /// store, with `Range` support where it can, instead of handing it through the engine.
+    Stream(Stream),
+}
+
+/// A stored file to be streamed to the client unchanged.
+#[derive(Debug)]
+pub struct Stream {
+    key: StoreKey,
+    content_type: &'static str,
+    route: Route,
+}
+
+impl Stream {
+    /// The store key of the file.
+    pub fn key(&self) -> &StoreKey {
+        &self.key
+    }
+
+    /// The media type to serve it with.
+    pub fn content_type(&self) -> &'static str {
+        self.content_type
+    }
+
+    /// The recognised request.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// The whole response for hosts that read the file whole (tests, small stores): 200 with a
+    /// strong ETag, or 404.
+    pub fn respond(&self, lookup: Lookup) -> Response {
+        match lookup {
+            Lookup::Found(bytes) => Response::ok(bytes, self.content_type),
+            Lookup::Missing => Response::text(404, &format!("no {}", self.route.file())),
+            Lookup::Failed(reason) => {
+                Response::fault(503, format!("store read of {} failed: {reason}", self.key))
+            }
+        }
+    }
+}
+
+/// What became of an upload the host was asked to store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored; `replaced` when an earlier upload under the same key was overwritten.
+    Done { replaced: bool },
+    /// The body was longer than [`Upload::max_bytes`]; nothing was stored.
+    TooLarge,
+    /// The store could not take it. The reason goes to the log, not the client.
+    Failed(String),
+}
+
+/// A phone's upload (Polycom logs and overrides, Yealink `-local.cfg`, …) to be stored as bytes
+/// under [`Upload::key`], in the `uploads/` namespace: never executed, never served back by the
+/// engine.
+#[derive(Debug)]
+pub struct Upload {
+    key: StoreKey,
+    max_bytes: usize,
+    route: Route,
+}
+
+impl Upload {
+    /// Where to store the body.
+    pub fn key(&self) -> &StoreKey {
+        &self.key
+    }
+
+    /// The most bytes to accept; a longer body is [`Stored::TooLarge`].
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// The recognised request.
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// The response once the host has stored (or failed to store) the body.
+    pub fn finish(self, outcome: Stored) -> Response {
+        match outcome {
+            Stored::Done { replaced: false } => Response {
+                status: 201,
+                headers: Vec::new(),
+                body: Vec::new(),
+                note: None,
+            },
+            Stored::Done { replaced: true } => Response {
+                status: 204,
+                headers: Vec::new(),
+                body: Vec::new(),
+                note: None,
+            },
+            Stored::TooLarge => Response::text(
+                413,
+                &format!("uploads are limited to {} bytes", self.max_bytes),
+            ),
+            Stored::Failed(reason) => {
+                Response::fault(503, format!("storing {} failed: {reason}", self.key))
+            }
+        }
+    }
+}
+
+/// Limits on phone uploads.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Whether uploads are accepted at all (refused with 403 when not).
+    pub enabled: bool,
+    /// Largest accepted body, in bytes.
+    pub max_bytes: usize,
+}
+
+impl Default for UploadConfig {
+    fn default() -> UploadConfig {
+        UploadConfig {
+            enabled: true,
+            max_bytes: 1 << 20,
+        }
+    }
 }
 
 /// A complete response. Never partial: the body is produced whole before a decision is made.
@@ -124,8 +265,9 @@ impl Response {
 pub struct Rewrite {
     /// Path (and query) to forward to.
     pub target: String,
-    /// The route it was made for, for logs and metrics.
-    pub route: Route,
+    /// The route it was made for, for logs and metrics (none in nginx-rules mode, which does
+    /// not recognise requests, it rewrites them).
+    pub route: Option<Route>,
 }
 
 /// What the host found under one key.
@@ -141,7 +283,10 @@ pub enum Lookup {
 /// resumed twice.
 #[derive(Debug)]
 pub struct Fetch {
+    /// The keys as the host reads them (in the tenant's namespace).
     keys: Vec<StoreKey>,
+    /// The same keys as the job knows them (namespace-free), in the same order.
+    plain: Vec<StoreKey>,
     job: Job,
 }
 
@@ -158,10 +303,14 @@ impl Fetch {
 
     /// Continues with what the host read; `lookup` is asked once per key in [`Fetch::keys`].
     pub fn resume(self, engine: &Engine, mut lookup: impl FnMut(&StoreKey) -> Lookup) -> Decision {
-        let Fetch { keys, mut job } = self;
-        for key in keys {
-            let found = lookup(&key);
-            job.record(key, found);
+        let Fetch {
+            keys,
+            plain,
+            mut job,
+        } = self;
+        for (key, plain) in keys.iter().zip(plain) {
+            let found = lookup(key);
+            job.record(plain, found);
         }
         engine.advance(job)
     }
@@ -172,13 +321,22 @@ impl Fetch {
 pub struct Engine {
     config: Config,
     caches: Caches,
+    policy: Policy,
+    /// The nginx rule set of [`Mode::Nginx`], parsed once.
+    rules: Option<Result<RuleSet, LoadError>>,
 }
 
 impl Engine {
     pub fn new(config: Config) -> Engine {
+        let rules = match &config.mode {
+            Mode::Nginx { rules } => Some(RuleSet::parse(rules)),
+            _ => None,
+        };
         Engine {
+            policy: Policy::new(config.policy.clone()),
             config,
             caches: Caches::default(),
+            rules,
         }
     }
 
@@ -194,8 +352,11 @@ impl Engine {
 
     fn advance(&self, job: Job) -> Decision {
         match job.step(&self.caches) {
-            Step::Need(keys) => Decision::Fetch(Fetch { keys, job }),
-            Step::Done(resp) => Decision::Respond(resp),
+            Step::Need(plain) => {
+                let keys = plain.iter().map(|k| job.access().namespaced(k)).collect();
+                Decision::Fetch(Fetch { keys, plain, job })
+            }
+            Step::Done(resp) => Decision::Respond(conditional(resp, job.if_none_match())),
         }
     }
 
@@ -203,19 +364,83 @@ impl Engine {
         &self.config
     }
 
+    /// Nginx-rules mode: what the operator's nginx would do with the (admitted) target.
+    fn apply_rules(
+        &self,
+        rules: &Result<RuleSet, LoadError>,
+        req: &Request,
+        target: &str,
+    ) -> Decision {
+        let rules = match rules {
+            Ok(rules) => rules,
+            Err(e) => {
+                return Decision::Respond(Response::fault(
+                    500,
+                    format!("nginx rules do not load: {e}"),
+                ))
+            }
+        };
+        let input = RewriteInput::new(target).with_host(req.header("host").unwrap_or(""));
+        match rules.apply(&input) {
+            Outcome::Internal(internal) => Decision::Rewrite(Rewrite {
+                target: String::from_utf8_lossy(&internal.upstream_target()).into_owned(),
+                route: None,
+            }),
+            Outcome::Redirect(redirect) => Decision::Respond(Response {
+                status: redirect.status.code(),
+                headers: vec![(
+                    "location".into(),
+                    String::from_utf8_lossy(&redirect.location).into_owned(),
+                )],
+                body: Vec::new(),
+                note: None,
+            }),
+            Outcome::BadRequest(bad) => {
+                Decision::Respond(Response::text(bad.status(), "bad request"))
+            }
+            Outcome::ServerError(e) => {
+                Decision::Respond(Response::fault(500, format!("nginx rules: {e:?}")))
+            }
+        }
+    }
+
     /// Handles a request to the end with a synchronous store reader: the whole host loop for
-    /// hosts that can block (the native CLI, tests). Returns a `Respond` or a `Rewrite`.
+    /// hosts that can block (the native CLI, tests). Streams are read whole through `read`.
+    /// Returns a `Respond`, a `Rewrite` or an `Upload`.
     pub fn run(&self, req: &Request, mut read: impl FnMut(&StoreKey) -> Lookup) -> Decision {
         let mut decision = self.handle(req);
-        while let Decision::Fetch(fetch) = decision {
-            decision = fetch.resume(self, &mut read);
+        loop {
+            decision = match decision {
+                Decision::Fetch(fetch) => fetch.resume(self, &mut read),
+                Decision::Stream(stream) => {
+                    let resp = stream.respond(read(stream.key()));
+                    return Decision::Respond(conditional(resp, req.header("if-none-match")));
+                }
+                other => return other,
+            }
         }
-        decision
     }
 
     /// Starts handling a request.
     pub fn handle(&self, req: &Request) -> Decision {
-        let route = match route::route(req, &self.config.route) {
+        let admission = match self.policy.admit(req) {
+            Ok(admission) => admission,
+            Err(resp) => return Decision::Respond(resp),
+        };
+        if let Some(rules) = &self.rules {
+            return self.apply_rules(rules, req, &admission.target);
+        }
+        let stripped;
+        let routed = if admission.target == req.target {
+            req
+        } else {
+            stripped = Request {
+                target: admission.target.clone(),
+                ..req.clone()
+            };
+            &stripped
+        };
+        let route = match route::route(routed, &self.config.route) {
             Ok(route) => route,
             Err(e) => {
                 let mut resp = Response::text(e.status(), &e.to_string());
@@ -225,24 +450,88 @@ impl Engine {
                 return Decision::Respond(resp);
             }
         };
-        // Until the policy stage lands (issue 5), a MAC conflict is refused outright: serving a
-        // device file to a phone that says it is another device is never right.
-        if route.mac_conflict().is_some() {
-            return Decision::Respond(Response::text(403, "forbidden"));
+        if let Err(resp) = self.policy.check_route(&admission, &route, req.now) {
+            return Decision::Respond(resp);
         }
+        let namespaced =
+            |key: &StoreKey| StoreKey::trusted(format!("{}{}", admission.namespace, key));
         if route.kind() == Kind::Upload {
-            return Decision::Respond(Response::text(501, "uploads are not accepted yet"));
+            if !self.config.uploads.enabled {
+                return Decision::Respond(Response::text(403, "forbidden"));
+            }
+            return Decision::Upload(Upload {
+                key: namespaced(route.key()),
+                max_bytes: self.config.uploads.max_bytes,
+                route,
+            });
         }
         match &self.config.mode {
             Mode::Rewrite { prefix } => Decision::Rewrite(Rewrite {
-                target: format!("{}/{}", prefix.trim_end_matches('/'), route.key()),
-                route,
+                target: format!(
+                    "{}/{}",
+                    prefix.trim_end_matches('/'),
+                    namespaced(route.key())
+                ),
+                route: Some(route),
             }),
-            Mode::Serve => match Job::new(route, &self.config.route) {
-                Ok(job) => self.advance(job),
-                Err(resp) => Decision::Respond(resp),
-            },
+            // Handled before routing.
+            Mode::Nginx { .. } => {
+                Decision::Respond(Response::fault(500, "nginx mode without rules".into()))
+            }
+            Mode::Serve if Syntax::of(&route).is_none() && route.kind() != Kind::Checksum => {
+                Decision::Stream(Stream {
+                    key: namespaced(route.key()),
+                    content_type: static_content_type(route.file()),
+                    route,
+                })
+            }
+            Mode::Serve => {
+                let access = Access {
+                    namespace: admission.namespace,
+                    token: admission.token,
+                };
+                match Job::new(
+                    route,
+                    &self.config.route,
+                    req.header("if-none-match"),
+                    access,
+                ) {
+                    Ok(job) => self.advance(job),
+                    Err(resp) => Decision::Respond(resp),
+                }
+            }
         }
+    }
+}
+
+/// Turns a 200 into a 304 when the client already holds exactly these bytes (phones re-check
+/// every few minutes; this is most of the traffic). `If-None-Match` compares weakly (RFC 9110
+/// §13.1.2): `W/"x"` matches `"x"`, and `*` matches any current file.
+fn conditional(resp: Response, if_none_match: Option<&str>) -> Response {
+    let (Some(header), 200) = (if_none_match, resp.status) else {
+        return resp;
+    };
+    let Some(etag) = resp.header("etag") else {
+        return resp;
+    };
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    if !matches {
+        return resp;
+    }
+    let headers = resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("etag") || n.eq_ignore_ascii_case("cache-control"))
+        .cloned()
+        .collect();
+    Response {
+        status: 304,
+        headers,
+        body: Vec::new(),
+        note: None,
     }
 }
 
@@ -264,6 +553,8 @@ mod tests {
             match decision {
                 Decision::Respond(r) => return r,
                 Decision::Rewrite(r) => panic!("unexpected rewrite to {}", r.target),
+                Decision::Upload(u) => panic!("unexpected upload to {}", u.key()),
+                Decision::Stream(st) => return st.respond(Lookup::Missing),
                 Decision::Fetch(f) => {
                     decision = f.resume(engine, |k| {
                         store

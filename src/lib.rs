@@ -48,18 +48,24 @@
 //! itself builds for `wasm32-wasip1` and `wasm32-unknown-unknown` with
 //! `--no-default-features`.
 
+pub mod crypto;
 pub mod engine;
 pub mod key;
 pub mod mac;
 pub mod model;
 mod pipeline;
+pub mod policy;
 pub mod render;
 pub mod request;
+pub mod rewrite;
 pub mod route;
 pub mod store;
 pub mod vendor;
 
-pub use engine::{Config, Decision, Engine, Fetch, Lookup, Mode, Response, Rewrite};
+pub use engine::{
+    Config, Decision, Engine, Fetch, Lookup, Mode, Response, Rewrite, Stored, Stream, Upload,
+    UploadConfig,
+};
 pub use key::StoreKey;
 pub use mac::{Mac, MacCase, MacError};
 pub use model::Model;

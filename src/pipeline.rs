@@ -14,6 +14,7 @@ use crate::engine::{Lookup, Response};
 use crate::key::StoreKey;
 use crate::mac::MacCase;
 use crate::model::Model;
+use crate::policy::Token;
 use crate::render::cache::{InputHash, Rendered};
 use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
@@ -26,6 +27,25 @@ pub(crate) enum Step {
     Done(Response),
 }
 
+/// What the policy stage decided for a request's store reads and rendering.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Access {
+    /// The tenant's key prefix (`tenants/<name>/`), empty for the default tenant.
+    pub namespace: String,
+    pub token: Token,
+}
+
+impl Access {
+    /// A key as the host reads it.
+    pub fn namespaced(&self, key: &StoreKey) -> StoreKey {
+        if self.namespace.is_empty() {
+            key.clone()
+        } else {
+            StoreKey::trusted(format!("{}{key}", self.namespace))
+        }
+    }
+}
+
 /// One request being served.
 #[derive(Debug)]
 pub(crate) struct Job {
@@ -36,6 +56,9 @@ pub(crate) struct Job {
     fetched: HashMap<StoreKey, Lookup>,
     /// The device record, parsed once when it arrives.
     device: Option<Result<DeviceRecord, String>>,
+    /// The client's `If-None-Match`, answered with a 304 when it names the served bytes.
+    if_none_match: Option<String>,
+    access: Access,
 }
 
 /// Served bytes and their media type.
@@ -48,7 +71,12 @@ struct Body {
 
 impl Job {
     /// A job for a route; a checksum route is pointed at the file it sums.
-    pub fn new(route: Route, cfg: &RouteConfig) -> Result<Job, Response> {
+    pub fn new(
+        route: Route,
+        cfg: &RouteConfig,
+        if_none_match: Option<&str>,
+        access: Access,
+    ) -> Result<Job, Response> {
         let target = if route.kind() == Kind::Checksum {
             checksum_target(&route, cfg)
                 .ok_or_else(|| Response::text(404, &format!("no file for {}", route.file())))?
@@ -60,11 +88,21 @@ impl Job {
             target,
             fetched: HashMap::new(),
             device: None,
+            if_none_match: if_none_match.map(str::to_owned),
+            access,
         })
     }
 
     pub fn route(&self) -> &Route {
         &self.route
+    }
+
+    pub fn access(&self) -> &Access {
+        &self.access
+    }
+
+    pub fn if_none_match(&self) -> Option<&str> {
+        self.if_none_match.as_deref()
     }
 
     pub fn record(&mut self, key: StoreKey, lookup: Lookup) {
@@ -225,10 +263,16 @@ impl Job {
                 "text/plain; charset=utf-8",
             );
         }
-        match body.etag {
+        let mut resp = match body.etag {
             Some(etag) => Response::ok_tagged(body.bytes, body.content_type, etag),
             None => Response::ok(body.bytes, body.content_type),
+        };
+        // A device's own files carry its secrets: no shared cache may keep them.
+        if self.route.scope() == Scope::Device || self.target.mac().is_some() {
+            resp.headers
+                .push(("cache-control".into(), "private, no-store".into()));
         }
+        resp
     }
 
     fn stored(&self, key: &StoreKey) -> Result<Body, Response> {
@@ -255,6 +299,7 @@ impl Job {
                 Response::text(404, &format!("no device {mac}"))
             });
         }
+        self.check_token(plan)?;
         if let Some(device) = &plan.device {
             if device.vendor != t.vendor() {
                 return Err(Response::text(
@@ -303,7 +348,7 @@ impl Job {
             },
             device: plan.device.as_ref().map(|d| d.vars.clone()),
         };
-        let ctx = context(t, plan, &layers);
+        let ctx = context(t, plan, &layers, self.access.token == Token::FirstBoot);
         let rendered = caches
             .templates
             .render(
@@ -353,9 +398,42 @@ impl Job {
         })
     }
 
+    /// With URL tokens, a device token must be the one in the device's record. A wrong token
+    /// is a 404, like a file that does not exist.
+    fn check_token(&self, plan: &RenderPlan) -> Result<(), Response> {
+        let Token::Device(presented) = &self.access.token else {
+            return Ok(());
+        };
+        let expected = plan
+            .device
+            .as_ref()
+            .and_then(|d| d.auth.as_ref()?.get("token")?.as_str().map(str::to_owned));
+        let matches = expected.is_some_and(|e| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                e.as_bytes(),
+                presented.as_bytes(),
+            ))
+        });
+        if matches {
+            return Ok(());
+        }
+        let mut resp = Response::text(404, "not found");
+        resp.note = Some(format!(
+            "URL token does not match the device of {}",
+            self.target.file()
+        ));
+        Err(resp)
+    }
+
     /// A hash of every byte the render reads, in a fixed order.
     fn input_hash(&self, plan: &RenderPlan, template_key: &StoreKey) -> u64 {
         let mut h = InputHash::default();
+        // A first-boot rendering (no credentials) must never be served as the full file, nor
+        // the reverse.
+        h.add(
+            "first-boot",
+            Some(&[u8::from(self.access.token == Token::FirstBoot)]),
+        );
         h.add(&format!("{:?}", plan.syntax), None);
         h.add(template_key.as_str(), self.found(template_key));
         let vendor = store::vendor_vars_key(self.target.vendor());
@@ -422,8 +500,9 @@ impl Plan {
 }
 
 /// The template context: the file, the device, and the merged variables.
-fn context(t: &Route, plan: &RenderPlan, layers: &Layers) -> Value {
+fn context(t: &Route, plan: &RenderPlan, layers: &Layers, first_boot: bool) -> Value {
     let mut ctx = json!({
+        "first_boot": first_boot,
         "mac": t.mac().map(|m| m.to_string()),
         "mac_upper": t.mac().map(|m| m.compact(MacCase::Upper)),
         "vendor": t.vendor().name(),
@@ -437,7 +516,40 @@ fn context(t: &Route, plan: &RenderPlan, layers: &Layers) -> Value {
     if let (Some(device), Value::Object(map)) = (&plan.device, &mut ctx) {
         map.insert("device".into(), json!(device));
     }
+    if first_boot {
+        strip_credentials(&mut ctx);
+    }
     ctx
+}
+
+/// A first-boot file carries no credentials: line passwords are blanked and the device's auth
+/// settings removed; its own token is offered as `device_token`, so the first-boot template can
+/// point the phone at its per-device URL.
+fn strip_credentials(ctx: &mut Value) {
+    let token = ctx.pointer("/device/auth/token").cloned();
+    if let Some(lines) = ctx.pointer_mut("/lines") {
+        blank_passwords(lines);
+    }
+    if let Some(lines) = ctx.pointer_mut("/device/lines") {
+        blank_passwords(lines);
+    }
+    if let Some(device) = ctx.get_mut("device").and_then(Value::as_object_mut) {
+        device.remove("auth");
+        device.remove("encryption");
+    }
+    if let Value::Object(map) = ctx {
+        map.insert("device_token".into(), token.unwrap_or(Value::Null));
+    }
+}
+
+fn blank_passwords(lines: &mut Value) {
+    if let Some(lines) = lines.as_array_mut() {
+        for line in lines {
+            if let Some(p) = line.get_mut("password") {
+                *p = Value::String(String::new());
+            }
+        }
+    }
 }
 
 /// The file an Algo `.md5` is the checksum of: the `.conf` for configuration checksums,

@@ -83,6 +83,11 @@ impl Vendor {
     }
 }
 
+/// The built-in OUI attributions (for the nginx exporter, which writes them into regexes).
+pub(crate) fn builtin_ouis() -> &'static [([u8; 3], Vendor)] {
+    OUIS
+}
+
 impl fmt::Display for Vendor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -11,6 +11,7 @@ use provedge::{Method, Request};
 /// Builds the core's request from what the Workers runtime gives: method, URL path and query,
 /// and header pairs.
 pub fn core_request(
+    now: Option<u64>,
     method: &str,
     path: &str,
     query: Option<&str>,
@@ -26,6 +27,7 @@ pub fn core_request(
         headers: headers.into_iter().collect(),
         peer: None,
         client_identity: None,
+        now,
     }
 }
 
@@ -35,7 +37,7 @@ mod worker_entry {
     use worker::{event, Context, Env, Headers, Response, Result};
 
     #[event(fetch)]
-    async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> Result<Response> {
+    async fn fetch(mut req: worker::Request, env: Env, _ctx: Context) -> Result<Response> {
         let config = match env.var("PROVEDGE_CONFIG") {
             Ok(v) => match Config::from_json(&v.to_string()) {
                 Ok(c) => c,
@@ -49,11 +51,23 @@ mod worker_entry {
         let engine = Engine::new(config);
         let url = req.url()?;
         let request = super::core_request(
+            Some((worker::Date::now().as_millis() / 1000) as u64),
             &req.method().to_string(),
             url.path(),
             url.query(),
             req.headers().entries(),
         );
+        // Workers terminates mutual TLS itself: a verified client certificate (cf.tlsClientAuth,
+        // certVerified == "SUCCESS") is the host-provided identity the policy stage trusts.
+        let mut request = request;
+        if let Some(auth) = req.cf().and_then(|cf| cf.tls_client_auth()) {
+            if auth.cert_verified() == "SUCCESS" {
+                request.client_identity = Some(provedge::ClientIdentity {
+                    subject: auth.cert_subject_dn_rfc2253(),
+                    san: Vec::new(),
+                });
+            }
+        }
         let store = env.kv("STORE")?;
         let mut decision = engine.handle(&request);
         loop {
@@ -70,6 +84,36 @@ mod worker_entry {
                 Decision::Rewrite(rewrite) => {
                     let target = url.join(&rewrite.target)?;
                     return worker::Fetch::Url(target).send().await;
+                }
+                Decision::Stream(stream) => {
+                    let lookup = match store.get(stream.key().as_str()).bytes().await {
+                        Ok(Some(bytes)) => Lookup::Found(bytes),
+                        Ok(None) => Lookup::Missing,
+                        Err(e) => Lookup::Failed(e.to_string()),
+                    };
+                    decision = Decision::Respond(stream.respond(lookup));
+                }
+                Decision::Upload(upload) => {
+                    let body = req.bytes().await?;
+                    let outcome = if body.len() > upload.max_bytes() {
+                        provedge::Stored::TooLarge
+                    } else {
+                        let replaced = store
+                            .get(upload.key().as_str())
+                            .bytes()
+                            .await
+                            .ok()
+                            .flatten()
+                            .is_some();
+                        match store.put_bytes(upload.key().as_str(), &body) {
+                            Ok(put) => match put.execute().await {
+                                Ok(()) => provedge::Stored::Done { replaced },
+                                Err(e) => provedge::Stored::Failed(e.to_string()),
+                            },
+                            Err(e) => provedge::Stored::Failed(e.to_string()),
+                        }
+                    };
+                    decision = Decision::Respond(upload.finish(outcome));
                 }
                 Decision::Fetch(pending) => {
                     let mut found = Vec::new();
@@ -101,6 +145,7 @@ mod tests {
     #[test]
     fn workers_requests_become_core_requests() {
         let r = core_request(
+            None,
             "GET",
             "/app/provision/",
             Some("mac=0004f2123456"),
@@ -109,7 +154,7 @@ mod tests {
         assert_eq!(r.target, "/app/provision/?mac=0004f2123456");
         assert_eq!(r.user_agent(), Some("x"));
         assert_eq!(
-            core_request("HEAD", "/cfg.xml", Some(""), []).target,
+            core_request(None, "HEAD", "/cfg.xml", Some(""), []).target,
             "/cfg.xml"
         );
     }

@@ -126,6 +126,11 @@ impl Filter {
             headers,
             peer: None,
             client_identity: None,
+            now: self
+                .get_current_time()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs()),
         }
     }
 
@@ -146,6 +151,26 @@ impl Filter {
                 Action::Continue
             }
             Decision::Fetch(fetch) => self.dispatch(fetch),
+            // Large stored files are not buffered in the VM: the request goes on to the origin
+            // for the stored key and the proxy streams the answer.
+            Decision::Stream(stream) => {
+                let path = format!(
+                    "{}/{}",
+                    self.shared.1.prefix.trim_end_matches('/'),
+                    stream.key()
+                );
+                self.set_http_request_header(":path", Some(&path));
+                Action::Continue
+            }
+            // Storing uploads from inside the proxy is not supported yet (issue 8): say so.
+            Decision::Upload(_) => {
+                self.send_http_response(
+                    501,
+                    vec![],
+                    Some(b"uploads are not stored by the proxy filter\n"),
+                );
+                Action::Pause
+            }
         }
     }
 

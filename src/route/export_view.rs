@@ -33,8 +33,4 @@ pub(crate) fn rows() -> impl Iterator<Item = Row> {
 
 /// The path suffixes the router hands to its FusionPBX query-form handler (compared without
 /// regard to case).
-pub(crate) const FUSIONPBX_ENDPOINTS: &[&str] = &[
-    "/app/provision/index.php",
-    "/app/provision/",
-    "/app/provision",
-];
+pub(crate) use super::fusionpbx::ENDPOINTS as FUSIONPBX_ENDPOINTS;

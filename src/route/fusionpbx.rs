@@ -13,17 +13,17 @@ use crate::mac::Mac;
 use crate::request::Request;
 use crate::route::Route;
 
+/// The path suffixes of FusionPBX's provisioning endpoint (compared without regard to case).
+pub(crate) const ENDPOINTS: &[&str] = &[
+    "/app/provision/index.php",
+    "/app/provision/",
+    "/app/provision",
+];
+
 /// Whether the path is FusionPBX's provisioning endpoint.
 pub(super) fn is_endpoint(path: &Path) -> bool {
-    let joined = path.joined();
-    let lower = joined.to_ascii_lowercase();
-    [
-        "/app/provision/index.php",
-        "/app/provision/",
-        "/app/provision",
-    ]
-    .iter()
-    .any(|end| lower.ends_with(end))
+    let lower = path.joined().to_ascii_lowercase();
+    ENDPOINTS.iter().any(|end| lower.ends_with(end))
 }
 
 pub(super) fn route(

@@ -33,8 +33,18 @@ impl FolderStore {
         }
     }
 
+    /// The folder the keys are paths under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a key's file lives.
+    pub fn path(&self, key: &StoreKey) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+
     pub fn read(&self, key: &StoreKey) -> Lookup {
-        match std::fs::read(self.root.join(key.as_str())) {
+        match std::fs::read(self.path(key)) {
             Ok(bytes) => Lookup::Found(bytes),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 Lookup::Missing

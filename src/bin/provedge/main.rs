@@ -1,8 +1,12 @@
 //! The native host: the `provedge` command line over the sans-IO core.
 
+mod crypto_cmd;
 mod folder_store;
 mod render_cmd;
+mod rewrite_cmd;
 mod route_cmd;
+mod rules_cmd;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -24,6 +28,20 @@ enum Command {
     Render(render_cmd::Args),
     /// Print a device's merged variables (global → vendor → model → profile → device).
     Vars(render_cmd::VarsArgs),
+    /// Encrypt stdin to stdout in a phone's format (OpenSSL enc, Panasonic, Yealink, Obihai).
+    Encrypt(crypto_cmd::Args),
+    /// Decrypt stdin to stdout; on failure print nothing on stdout and exit non-zero.
+    Decrypt(crypto_cmd::Args),
+    /// Write the Yealink `<name>_Security.enc` file that carries a 16-character key.
+    YealinkKeyfile(crypto_cmd::KeyfileArgs),
+    /// Apply an nginx rewrite rule file to a request: print the upstream target, `302 URL`,
+    /// `301 URL` or the error status nginx would answer with.
+    Rewrite(rewrite_cmd::Args),
+    /// Work with rule files: `export-nginx` prints the router as nginx rewrite lines.
+    #[command(subcommand)]
+    Rules(rules_cmd::Command),
+    /// Serve phones over HTTP from a store folder (GET/HEAD, uploads, /metrics, /healthz).
+    Serve(serve::Args),
 }
 
 /// Reads an engine configuration file, naming the file (and, from serde, the key) on error.
@@ -40,5 +58,11 @@ fn main() -> ExitCode {
         Command::Route(args) => route_cmd::run(args),
         Command::Render(args) => render_cmd::run(args),
         Command::Vars(args) => render_cmd::vars(args),
+        Command::Encrypt(args) => crypto_cmd::encrypt(args),
+        Command::Decrypt(args) => crypto_cmd::decrypt(args),
+        Command::YealinkKeyfile(args) => crypto_cmd::yealink_keyfile(args),
+        Command::Rewrite(args) => rewrite_cmd::run(args),
+        Command::Rules(command) => rules_cmd::run(command),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -67,7 +67,15 @@ pub fn run(args: Args) -> ExitCode {
             eprintln!("rewrite {}", rewrite.target);
             ExitCode::FAILURE
         }
-        Decision::Fetch(_) => ExitCode::FAILURE,
+        Decision::Upload(upload) => {
+            eprintln!(
+                "upload to {} (up to {} bytes): render serves files, it does not store them",
+                upload.key(),
+                upload.max_bytes()
+            );
+            ExitCode::FAILURE
+        }
+        Decision::Fetch(_) | Decision::Stream(_) => ExitCode::FAILURE,
     }
 }
 

@@ -1,0 +1,549 @@
+//! Access policy: no phone gets another's secrets, no stranger gets any.
+//!
+//! Runs in the core, so every host enforces the same rules. The checks, in order:
+//!
+//! 1. **Tenant**: chosen by `Host` and/or a path prefix (a FusionPBX domain, a Wazo-style
+//!    provisioning key in the path). A tenant's store keys live under `tenants/<name>/`; the
+//!    default tenant's at the root. A request matching no tenant goes to the default tenant, or
+//!    is refused (404) when `unmatched` is `refuse`.
+//! 2. **Network**: the client address (the peer, or behind trusted proxies the forwarded one)
+//!    against the tenant's CIDR deny and allow lists → 403.
+//! 3. **Rate** per client address → 429.
+//! 4. **Credentials**: Basic and/or Digest against the tenant's users → 401 with a challenge.
+//! 5. **URL token**: with `url_tokens`, the first path segment is the tenant's first-boot token
+//!    (the file is rendered without credentials) or the device's own token (checked once its
+//!    record is read); anything else → 404.
+//! 6. (after routing) **Identity and MAC binding**: the client-certificate identity (host,
+//!    Envoy XFCC or a trusted proxy's header) and the User-Agent MAC must agree with the file's
+//!    MAC → 403; `require_identity` refuses requests without one → 403.
+//! 7. **Rate** per MAC → 429.
+//!
+//! Refusals say as little as possible (`forbidden`, `unauthorized`, `not found`); the reason
+//! goes to the response's log note.
+
+pub mod auth;
+pub mod identity;
+pub mod network;
+pub mod ratelimit;
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::engine::Response;
+use crate::mac::Mac;
+use crate::request::Request;
+use crate::route::Route;
+use auth::{Checked, DigestAlgorithm, Nonces};
+use ratelimit::{Limit, Limiter};
+
+/// A user and one of its passwords. Several entries with the same user allow rotation.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, <redacted>)", self.user)
+    }
+}
+
+/// Which credentials a tenant requires.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// No credentials (the default: most phones ship without them configured).
+    #[default]
+    None,
+    Basic,
+    Digest,
+    /// Basic or Digest, whichever the phone sends; challenges offer Digest.
+    Any,
+}
+
+/// Rate limits; `null` disables one.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub per_client: Option<Limit>,
+    pub per_mac: Option<Limit>,
+}
+
+impl Default for RateLimits {
+    /// Generous for phones (a boot is about ten requests), ruinous for a scanner.
+    fn default() -> RateLimits {
+        RateLimits {
+            per_client: Some(Limit { per_minute: 600 }),
+            per_mac: Some(Limit { per_minute: 120 }),
+        }
+    }
+}
+
+/// Per-device URL tokens, as Tancredi does: a first-boot token shared by the tenant, and a
+/// token per device (`auth.token` in its record) for everything after.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlTokens {
+    pub first_boot: String,
+}
+
+/// One tenant's rules.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    pub allow: Vec<IpNet>,
+    pub deny: Vec<IpNet>,
+    pub auth: AuthMode,
+    pub realm: String,
+    pub users: Vec<Credential>,
+    pub digest_algorithms: Vec<DigestAlgorithm>,
+    /// Refuse requests without a client-certificate identity.
+    pub require_identity: bool,
+    /// Refuse a device file to a requester whose User-Agent or certificate names another MAC.
+    pub mac_binding: bool,
+    pub url_tokens: Option<UrlTokens>,
+    pub rate_limit: RateLimits,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            allow: Vec::new(),
+            deny: Vec::new(),
+            auth: AuthMode::None,
+            realm: "provedge".into(),
+            users: Vec::new(),
+            digest_algorithms: vec![DigestAlgorithm::Sha256, DigestAlgorithm::Md5],
+            require_identity: false,
+            mac_binding: true,
+            url_tokens: None,
+            rate_limit: RateLimits::default(),
+        }
+    }
+}
+
+/// A named tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tenant {
+    /// Lower-case name; the store namespace is `tenants/<name>/`.
+    pub name: String,
+    /// `Host` values (port ignored) that select it; empty = any host.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// A path prefix that selects it (`/acme`), stripped before routing.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    #[serde(default)]
+    pub rules: Rules,
+}
+
+/// What to do with requests no tenant claims.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmatched {
+    #[default]
+    Default,
+    Refuse,
+}
+
+/// The policy configuration (`"policy"` in the engine configuration).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Peers whose forwarding and identity headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Accept Envoy's `x-forwarded-client-cert` from trusted proxies.
+    pub trust_xfcc: bool,
+    /// A header carrying the certificate subject, set by a trusted front proxy.
+    pub identity_header: Option<String>,
+    /// Secret for Digest nonces; set the same one on every worker. Random per engine if absent.
+    pub nonce_secret: Option<String>,
+    pub nonce_ttl_secs: u64,
+    /// Most keys each rate-limit table tracks.
+    pub rate_table_size: usize,
+    pub tenants: Vec<Tenant>,
+    /// Rules for the default tenant (store at the root).
+    pub default: Rules,
+    pub unmatched: Unmatched,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> PolicyConfig {
+        PolicyConfig {
+            trusted_proxies: Vec::new(),
+            trust_xfcc: true,
+            identity_header: None,
+            nonce_secret: None,
+            nonce_ttl_secs: 300,
+            rate_table_size: 10_000,
+            tenants: Vec::new(),
+            default: Rules::default(),
+            unmatched: Unmatched::Default,
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// Checks what serde cannot: tenant names and prefixes usable as store namespaces.
+    pub fn validate(&self) -> Result<(), String> {
+        for t in &self.tenants {
+            let ok = !t.name.is_empty()
+                && t.name.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !ok {
+                return Err(format!(
+                    "policy.tenants: tenant name {:?} must be [a-z0-9_-]+",
+                    t.name
+                ));
+            }
+            if let Some(p) = &t.path_prefix {
+                if !p.starts_with('/') || p.len() < 2 {
+                    return Err(format!(
+                        "policy.tenants.{}: path_prefix must start with '/'",
+                        t.name
+                    ));
+                }
+            }
+            for rules in [&t.rules] {
+                if rules.auth != AuthMode::None && rules.users.is_empty() {
+                    return Err(format!(
+                        "policy.tenants.{}: auth needs at least one user",
+                        t.name
+                    ));
+                }
+            }
+        }
+        if self.default.auth != AuthMode::None && self.default.users.is_empty() {
+            return Err("policy.default: auth needs at least one user".into());
+        }
+        Ok(())
+    }
+}
+
+/// How a request may be served, once admitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// The tenant's store namespace (`tenants/<name>/`), empty for the default tenant.
+    pub namespace: String,
+    /// The request target with the tenant prefix and URL token removed.
+    pub target: String,
+    pub token: Token,
+    pub client: Option<IpAddr>,
+    pub identity_mac: Option<Mac>,
+    tenant: usize,
+}
+
+/// What the URL token allows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Token {
+    /// No URL tokens in this tenant.
+    #[default]
+    NotUsed,
+    /// The first-boot token: render without credentials.
+    FirstBoot,
+    /// A token to be checked against the device's record.
+    Device(String),
+}
+
+/// The policy at run time: configuration plus nonces and rate-limit tables.
+#[derive(Debug)]
+pub struct Policy {
+    config: PolicyConfig,
+    nonces: Nonces,
+    per_client: Limiter<(usize, IpAddr)>,
+    per_mac: Limiter<(usize, Mac)>,
+}
+
+impl Clone for Policy {
+    /// A clone shares the configuration and nonce secret but starts with empty rate tables.
+    fn clone(&self) -> Policy {
+        Policy {
+            config: self.config.clone(),
+            nonces: self.nonces.clone(),
+            per_client: Limiter::new(self.config.rate_table_size),
+            per_mac: Limiter::new(self.config.rate_table_size),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy::new(PolicyConfig::default())
+    }
+}
+
+/// Not a tenant: sentinel index of the default tenant.
+const DEFAULT: usize = usize::MAX;
+
+impl Policy {
+    pub fn new(config: PolicyConfig) -> Policy {
+        let secret = match &config.nonce_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => {
+                let mut key = vec![0u8; 32];
+                // Without an OS random source, fall back to a fixed key: nonces still expire, and
+                // the log says to configure `nonce_secret` (see README); never a panic.
+                if crate::crypto::random::fill(&mut key).is_err() {
+                    key = b"provedge-unconfigured-nonce-secret".to_vec();
+                }
+                key
+            }
+        };
+        Policy {
+            nonces: Nonces::new(secret, config.nonce_ttl_secs),
+            per_client: Limiter::new(config.rate_table_size),
+            per_mac: Limiter::new(config.rate_table_size),
+            config,
+        }
+    }
+
+    fn rules(&self, tenant: usize) -> &Rules {
+        self.config
+            .tenants
+            .get(tenant)
+            .map_or(&self.config.default, |t| &t.rules)
+    }
+
+    /// Checks 1–5: tenant, network, client rate, credentials, URL token.
+    pub fn admit(&self, req: &Request) -> Result<Admission, Response> {
+        let (tenant, mut target) = self.tenant_of(req)?;
+        let rules = self.rules(tenant);
+        let client = network::client_address(req.peer, &req.headers, &self.config.trusted_proxies);
+        if !network::admitted(client, &rules.allow, &rules.deny) {
+            return Err(refuse(
+                403,
+                format!("client {} refused by the network lists", show(client)),
+            ));
+        }
+        if let (Some(limit), Some(ip), Some(now)) = (rules.rate_limit.per_client, client, req.now) {
+            if !self.per_client.allow(&(tenant, ip), now, limit) {
+                return Err(too_many(format!(
+                    "client {ip} over {} requests a minute",
+                    limit.per_minute
+                )));
+            }
+        }
+        self.authenticate(req, rules)?;
+        let token = match &rules.url_tokens {
+            None => Token::NotUsed,
+            Some(tokens) => {
+                let (token, rest) = split_first_segment(&target)
+                    .ok_or_else(|| refuse(404, "no URL token".into()))?;
+                let token_matches: bool =
+                    subtle::ConstantTimeEq::ct_eq(token.as_bytes(), tokens.first_boot.as_bytes())
+                        .into();
+                let t = if token_matches {
+                    Token::FirstBoot
+                } else {
+                    Token::Device(token.to_owned())
+                };
+                target = rest;
+                t
+            }
+        };
+        let identity_mac = self.identity(req).and_then(|id| identity::mac_of(&id));
+        if rules.require_identity && identity_mac.is_none() {
+            return Err(refuse(
+                403,
+                "no client-certificate identity naming a MAC".into(),
+            ));
+        }
+        let namespace = match self.config.tenants.get(tenant) {
+            Some(t) => format!("tenants/{}/", t.name),
+            None => String::new(),
+        };
+        Ok(Admission {
+            namespace,
+            target,
+            token,
+            client,
+            identity_mac,
+            tenant,
+        })
+    }
+
+    /// Checks 6–7 once the request is routed: MAC binding and the per-MAC rate.
+    pub fn check_route(
+        &self,
+        admission: &Admission,
+        route: &Route,
+        now: Option<u64>,
+    ) -> Result<(), Response> {
+        let rules = self.rules(admission.tenant);
+        if rules.mac_binding {
+            if let Some(conflict) = route.mac_conflict() {
+                return Err(refuse(403, format!("MAC conflict: {conflict}")));
+            }
+            if let (Some(id), Some(mac)) = (admission.identity_mac, route.mac()) {
+                if id != mac {
+                    return Err(refuse(
+                        403,
+                        format!("certificate names {id}, request is for {mac}"),
+                    ));
+                }
+            }
+        }
+        if let (Some(limit), Some(mac), Some(now)) = (rules.rate_limit.per_mac, route.mac(), now) {
+            if !self.per_mac.allow(&(admission.tenant, mac), now, limit) {
+                return Err(too_many(format!(
+                    "MAC {mac} over {} requests a minute",
+                    limit.per_minute
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn tenant_of(&self, req: &Request) -> Result<(usize, String), Response> {
+        let host = req.header("host").map(|h| {
+            h.rsplit_once(':').map_or(h, |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    h
+                }
+            })
+        });
+        for (i, t) in self.config.tenants.iter().enumerate() {
+            let host_ok = t.hosts.is_empty()
+                || host.is_some_and(|h| t.hosts.iter().any(|th| th.eq_ignore_ascii_case(h)));
+            if !host_ok {
+                continue;
+            }
+            match &t.path_prefix {
+                None if !t.hosts.is_empty() => return Ok((i, req.target.clone())),
+                None => {}
+                Some(prefix) => {
+                    let prefix = prefix.trim_end_matches('/');
+                    if let Some(rest) = req.target.strip_prefix(prefix) {
+                        if rest.starts_with('/') {
+                            return Ok((i, rest.to_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        match self.config.unmatched {
+            Unmatched::Default => Ok((DEFAULT, req.target.clone())),
+            Unmatched::Refuse => Err(refuse(404, "no tenant for this host and path".into())),
+        }
+    }
+
+    fn authenticate(&self, req: &Request, rules: &Rules) -> Result<(), Response> {
+        if rules.auth == AuthMode::None {
+            return Ok(());
+        }
+        let header = req.header("authorization");
+        let checked = match header {
+            None => Checked::Invalid("no credentials"),
+            Some(h)
+                if h.trim_start().len() >= 6
+                    && h.trim_start()[..6].eq_ignore_ascii_case("basic ") =>
+            {
+                if matches!(rules.auth, AuthMode::Basic | AuthMode::Any) {
+                    auth::check_basic(h, &rules.users)
+                } else {
+                    Checked::Invalid("Basic not allowed")
+                }
+            }
+            Some(h) => {
+                if matches!(rules.auth, AuthMode::Digest | AuthMode::Any) {
+                    auth::check_digest(
+                        h,
+                        req.method.as_str(),
+                        &req.target,
+                        &rules.realm,
+                        &rules.users,
+                        &rules.digest_algorithms,
+                        &self.nonces,
+                        req.now,
+                    )
+                } else {
+                    Checked::Invalid("Digest not allowed")
+                }
+            }
+        };
+        let (stale, why) = match checked {
+            Checked::Valid { .. } => return Ok(()),
+            Checked::Stale => (true, "stale nonce"),
+            Checked::Invalid(why) => (false, why),
+        };
+        let mut resp = Response::text(401, "unauthorized");
+        resp.note = Some(format!("authentication failed: {why}"));
+        if matches!(rules.auth, AuthMode::Digest | AuthMode::Any) {
+            let nonce = self.nonces.issue(req.now.unwrap_or(0), &rules.realm);
+            for challenge in
+                auth::digest_challenges(&rules.realm, &nonce, &rules.digest_algorithms, stale)
+            {
+                resp.headers.push(("www-authenticate".into(), challenge));
+            }
+        }
+        if rules.auth == AuthMode::Basic {
+            resp.headers.push((
+                "www-authenticate".into(),
+                format!("Basic realm=\"{}\", charset=\"UTF-8\"", rules.realm),
+            ));
+        }
+        Err(resp)
+    }
+
+    fn identity(&self, req: &Request) -> Option<crate::request::ClientIdentity> {
+        if let Some(id) = &req.client_identity {
+            return Some(id.clone());
+        }
+        let trusted = req
+            .peer
+            .is_some_and(|p| network::is_in(p, &self.config.trusted_proxies));
+        if !trusted {
+            return None;
+        }
+        if self.config.trust_xfcc {
+            if let Some(id) = req
+                .header("x-forwarded-client-cert")
+                .and_then(identity::from_xfcc)
+            {
+                return Some(id);
+            }
+        }
+        let name = self.config.identity_header.as_deref()?;
+        req.header(name)
+            .map(|subject| crate::request::ClientIdentity {
+                subject: subject.to_owned(),
+                san: Vec::new(),
+            })
+    }
+}
+
+fn split_first_segment(target: &str) -> Option<(&str, String)> {
+    let rest = target.strip_prefix('/')?;
+    let (first, tail) = rest.split_once('/')?;
+    (!first.is_empty()).then(|| (first, format!("/{tail}")))
+}
+
+fn show(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "without address".into(), |ip| ip.to_string())
+}
+
+fn refuse(status: u16, note: String) -> Response {
+    let text = match status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        _ => "not found",
+    };
+    let mut resp = Response::text(status, text);
+    resp.note = Some(note);
+    resp
+}
+
+fn too_many(note: String) -> Response {
+    let mut resp = Response::text(429, "too many requests");
+    resp.headers.push(("retry-after".into(), "60".into()));
+    resp.note = Some(note);
+    resp
+}

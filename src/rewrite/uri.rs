@@ -1,0 +1,422 @@
+//! The request target as nginx sees it: split, percent-decoded and normalised into `$uri`, and
+//! the byte tables nginx escapes and unescapes with.
+//!
+//! Rewrite regexes match the *normalised* URI, not the bytes the client sent, so this is a port
+//! of nginx 1.22's `ngx_http_parse_complex_uri` (with `merge_slashes on`, the default) and of the
+//! request-line checks that turn a target into a 400. A decoded byte is fed back through the
+//! state machine (so `%2F` merges like `/` and `%2e%2e` climbs like `..`), except `%25`, `%23`
+//! and `%3F`, which stay literal `%`, `#` and `?`. Climbing above the root, a bad escape and
+//! `%00` are 400s, as in nginx.
+
+/// Why nginx would answer 400 before any rewrite runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadTarget {
+    /// The target does not start with `/` (absolute-form and `*` are not accepted here).
+    NotOriginForm,
+    /// A control character or space in the target.
+    ControlCharacter,
+    /// `%` not followed by two hex digits, or `%00`.
+    BadEscape,
+    /// `..` above the root.
+    AboveRoot,
+    /// Longer than nginx's default request-line buffer (414).
+    TooLong,
+}
+
+impl BadTarget {
+    /// What went wrong, for logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            BadTarget::NotOriginForm => "the target does not start with '/'",
+            BadTarget::ControlCharacter => "the target holds a control character or space",
+            BadTarget::BadEscape => "the target holds a bad percent-escape or %00",
+            BadTarget::AboveRoot => "the path climbs above the root",
+            BadTarget::TooLong => "the target is longer than 8 KiB",
+        }
+    }
+}
+
+/// A parsed request target: nginx's `$uri`, `$args` and the flags the rewrite engine consults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Target {
+    /// Decoded, normalised path (`$uri`).
+    pub uri: Vec<u8>,
+    /// The raw query, without `?` and without any `#fragment` (`$args`).
+    pub args: Vec<u8>,
+    /// The path held a `%` escape (nginx's `quoted_uri`): captures are then re-escaped where
+    /// they land in a query or a redirect.
+    pub quoted: bool,
+    /// The path held a `+`, raw or as `%2B` (nginx's `plus_in_uri`); same effect as `quoted`.
+    pub plus: bool,
+}
+
+/// Parses a request target the way nginx's request-line parser and `parse_complex_uri` do.
+pub(crate) fn parse_target(raw: &[u8]) -> Result<Target, BadTarget> {
+    if raw.first() != Some(&b'/') {
+        return Err(BadTarget::NotOriginForm);
+    }
+    if raw.iter().any(|&b| b <= 0x20 || b == 0x7f) {
+        return Err(BadTarget::ControlCharacter);
+    }
+    let mut out = Normaliser {
+        uri: Vec::with_capacity(raw.len()),
+        quoted: false,
+        plus: false,
+    };
+    let args = out.run(raw)?;
+    Ok(Target {
+        uri: out.uri,
+        args,
+        quoted: out.quoted,
+        plus: out.plus,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Usual,
+    Slash,
+    Dot,
+    DotDot,
+}
+
+struct Normaliser {
+    uri: Vec<u8>,
+    quoted: bool,
+    plus: bool,
+}
+
+/// What the state machine does after a byte.
+enum Step {
+    Next,
+    Args,
+    Done,
+}
+
+impl Normaliser {
+    /// Runs the path through the state machine; returns the raw args.
+    fn run(&mut self, raw: &[u8]) -> Result<Vec<u8>, BadTarget> {
+        let mut state = State::Usual;
+        let mut i = 0;
+        let mut end = Step::Next;
+        while i < raw.len() {
+            let ch = raw[i];
+            i += 1;
+            if ch != b'%' {
+                end = self.feed(&mut state, ch)?;
+                if !matches!(end, Step::Next) {
+                    break;
+                }
+                continue;
+            }
+            self.quoted = true;
+            let hi = raw
+                .get(i)
+                .copied()
+                .and_then(hex)
+                .ok_or(BadTarget::BadEscape)?;
+            let lo_ch = raw.get(i + 1).copied().ok_or(BadTarget::BadEscape)?;
+            let lo = hex(lo_ch).ok_or(BadTarget::BadEscape)?;
+            i += 2;
+            let decoded = (hi << 4) | lo;
+            if lo_ch.is_ascii_digit() {
+                // nginx: a digit second nibble; `%25` and `%23` stay literal, `%00` is refused.
+                match decoded {
+                    b'%' | b'#' => {
+                        self.uri.push(decoded);
+                        state = State::Usual;
+                        continue;
+                    }
+                    0 => return Err(BadTarget::BadEscape),
+                    _ => {}
+                }
+            } else if decoded == b'?' {
+                self.uri.push(decoded);
+                state = State::Usual;
+                continue;
+            } else if decoded == b'+' {
+                self.plus = true;
+            }
+            end = self.feed(&mut state, decoded)?;
+            if !matches!(end, Step::Next) {
+                break;
+            }
+        }
+        match end {
+            Step::Args => {
+                let rest = &raw[i..];
+                let args = rest.split(|&b| b == b'#').next().unwrap_or(rest);
+                Ok(args.to_vec())
+            }
+            Step::Done => Ok(Vec::new()),
+            Step::Next => {
+                match state {
+                    State::Dot => {
+                        self.uri.pop();
+                    }
+                    State::DotDot => self.climb()?,
+                    _ => {}
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// One byte (raw or decoded) through `parse_complex_uri`'s states.
+    fn feed(&mut self, state: &mut State, ch: u8) -> Result<Step, BadTarget> {
+        match *state {
+            State::Usual => match ch {
+                b'/' => {
+                    *state = State::Slash;
+                    self.uri.push(ch);
+                }
+                b'?' => return Ok(Step::Args),
+                b'#' => return Ok(Step::Done),
+                _ => {
+                    self.plus |= ch == b'+';
+                    self.uri.push(ch);
+                }
+            },
+            State::Slash => match ch {
+                b'/' => {} // merge_slashes
+                b'.' => {
+                    *state = State::Dot;
+                    self.uri.push(ch);
+                }
+                b'?' => return Ok(Step::Args),
+                b'#' => return Ok(Step::Done),
+                _ => {
+                    self.plus |= ch == b'+';
+                    *state = State::Usual;
+                    self.uri.push(ch);
+                }
+            },
+            State::Dot => match ch {
+                b'/' => {
+                    *state = State::Slash;
+                    self.uri.pop();
+                }
+                b'.' => {
+                    *state = State::DotDot;
+                    self.uri.push(ch);
+                }
+                b'?' | b'#' => {
+                    self.uri.pop();
+                    return Ok(if ch == b'?' { Step::Args } else { Step::Done });
+                }
+                _ => {
+                    self.plus |= ch == b'+';
+                    *state = State::Usual;
+                    self.uri.push(ch);
+                }
+            },
+            State::DotDot => match ch {
+                b'/' | b'?' | b'#' => {
+                    self.climb()?;
+                    match ch {
+                        b'?' => return Ok(Step::Args),
+                        b'#' => return Ok(Step::Done),
+                        _ => *state = State::Slash,
+                    }
+                }
+                _ => {
+                    self.plus |= ch == b'+';
+                    *state = State::Usual;
+                    self.uri.push(ch);
+                }
+            },
+        }
+        Ok(Step::Next)
+    }
+
+    /// Drops the `/..` just written and the segment before it (`u -= 4`, then back to a `/`).
+    fn climb(&mut self) -> Result<(), BadTarget> {
+        // The buffer ends in "/.."; nginx steps back over it and the previous segment.
+        let mut u = self.uri.len().checked_sub(4).ok_or(BadTarget::AboveRoot)?;
+        loop {
+            if self.uri.get(u) == Some(&b'/') {
+                self.uri.truncate(u + 1);
+                return Ok(());
+            }
+            u = u.checked_sub(1).ok_or(BadTarget::AboveRoot)?;
+        }
+    }
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// nginx's `NGX_ESCAPE_URI` set: what `proxy_pass` escapes in a rewritten path.
+const ESCAPE_URI: [u32; 8] = [
+    0xffff_ffff,
+    0xd000_002d,
+    0x5000_0000,
+    0xb800_0001,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+];
+
+/// nginx's `NGX_ESCAPE_ARGS` set: what a capture is escaped with where it lands in a query.
+const ESCAPE_ARGS: [u32; 8] = [
+    0xffff_ffff,
+    0xd800_086d,
+    0x5000_0000,
+    0xb800_0001,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+    0xffff_ffff,
+];
+
+/// Which of nginx's escape tables to use.
+#[derive(Clone, Copy)]
+pub(crate) enum Escape {
+    Uri,
+    Args,
+}
+
+/// Appends `src` to `out`, percent-escaping (upper-case hex) the bytes nginx's table marks.
+pub(crate) fn escape_into(out: &mut Vec<u8>, src: &[u8], table: Escape) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bits = match table {
+        Escape::Uri => &ESCAPE_URI,
+        Escape::Args => &ESCAPE_ARGS,
+    };
+    for &b in src {
+        if bits[usize::from(b >> 5)] & (1u32 << (b & 0x1f)) != 0 {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        } else {
+            out.push(b);
+        }
+    }
+}
+
+/// nginx's `ngx_unescape_uri(…, NGX_UNESCAPE_REDIRECT)` over a redirect's Location, followed by
+/// the untouched rest: decodes `%XX` to printable bytes above `%`, keeps others escaped, stops
+/// at the first `?` (raw or `%3F`), and drops malformed escapes the way nginx does.
+pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(src.len());
+    let mut i = 0;
+    while i < src.len() {
+        let ch = src[i];
+        i += 1;
+        if ch == b'?' {
+            out.push(ch);
+            break;
+        }
+        if ch != b'%' {
+            out.push(ch);
+            continue;
+        }
+        // sw_quoted: a non-hex byte drops the '%' and is kept.
+        let Some(&first) = src.get(i) else { break };
+        i += 1;
+        let Some(hi) = hex(first) else {
+            out.push(first);
+            continue;
+        };
+        // sw_quoted_second: a non-hex byte drops all three.
+        let Some(&second) = src.get(i) else { break };
+        i += 1;
+        let Some(lo) = hex(second) else { continue };
+        let decoded = (hi << 4) | lo;
+        if !second.is_ascii_digit() && decoded == b'?' {
+            out.push(b'?');
+            break;
+        }
+        if decoded > b'%' && decoded < 0x7f {
+            out.push(decoded);
+        } else {
+            out.extend_from_slice(&[b'%', first, second]);
+        }
+    }
+    out.extend_from_slice(src.get(i..).unwrap_or_default());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(raw: &str) -> Result<(String, String), BadTarget> {
+        parse_target(raw.as_bytes()).map(|t| {
+            (
+                String::from_utf8_lossy(&t.uri).into_owned(),
+                String::from_utf8_lossy(&t.args).into_owned(),
+            )
+        })
+    }
+
+    #[test]
+    fn normalises_like_nginx() {
+        let cases = [
+            ("/a//b/./c/../d", "/a/b/d", ""),
+            ("/a/%2e%2E/b", "/b", ""),
+            ("/a%2Fb%2f%2F/c", "/a/b/c", ""),
+            ("/a%3Fb?x=%41", "/a?b", "x=%41"),
+            ("/a%25%23", "/a%#", ""),
+            ("/a/.", "/a/", ""),
+            ("/a/..", "/", ""),
+            ("/a/b/..?q#f", "/a/", "q"),
+            ("/a#frag?x", "/a", ""),
+            ("/a?x#frag", "/a", "x"),
+            ("/%C3%A9", "/\u{e9}", ""),
+            ("/", "/", ""),
+            ("/a.?", "/a.", ""),
+        ];
+        for (raw, want_uri, want_args) in cases {
+            assert_eq!(
+                uri(raw),
+                Ok((want_uri.to_owned(), want_args.to_owned())),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_what_nginx_refuses() {
+        assert_eq!(uri("/.."), Err(BadTarget::AboveRoot));
+        assert_eq!(uri("/a/../.."), Err(BadTarget::AboveRoot));
+        assert_eq!(uri("/%2e%2e/x"), Err(BadTarget::AboveRoot));
+        assert_eq!(uri("/a%zz"), Err(BadTarget::BadEscape));
+        assert_eq!(uri("/a%4"), Err(BadTarget::BadEscape));
+        assert_eq!(uri("/a%00"), Err(BadTarget::BadEscape));
+        assert_eq!(uri("/a b"), Err(BadTarget::ControlCharacter));
+        assert_eq!(uri("a"), Err(BadTarget::NotOriginForm));
+    }
+
+    #[test]
+    fn flags_quotes_and_pluses_in_the_path_only() {
+        let t = parse_target(b"/a+b?c%20").unwrap();
+        assert!(t.plus && !t.quoted);
+        let t = parse_target(b"/a%2bb").unwrap();
+        assert!(t.plus && t.quoted);
+        let t = parse_target(b"/ab?c+%20").unwrap();
+        assert!(!t.plus && !t.quoted);
+    }
+
+    #[test]
+    fn escapes_with_nginx_tables() {
+        let mut out = Vec::new();
+        escape_into(&mut out, b"a b&c+d?e/\xff", Escape::Args);
+        assert_eq!(out, b"a%20b%26c%2Bd%3Fe/%FF");
+        out.clear();
+        escape_into(&mut out, b"a b&c+d?e/\xff", Escape::Uri);
+        assert_eq!(out, b"a%20b&c+d%3Fe/%FF");
+    }
+
+    #[test]
+    fn unescapes_redirects_like_nginx() {
+        assert_eq!(unescape_redirect(b"/a%41%20%3fb%41"), b"/aA%20?b%41");
+        assert_eq!(unescape_redirect(b"/a%zz%4zq%"), b"/azzq");
+        assert_eq!(unescape_redirect(b"/x?%41"), b"/x?%41");
+    }
+}
