@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use crate::crypto::settings::Encryption;
 use crate::engine::{Lookup, Response};
 use crate::key::StoreKey;
 use crate::mac::MacCase;
@@ -224,11 +225,15 @@ impl Job {
             })?),
             None => None,
         };
-        let template_keys = store::template_keys(
-            t.vendor(),
-            model.as_ref(),
-            &crate::render::syntax::template_name(t, syntax),
-        );
+        let template_keys = if syntax == Syntax::YealinkKeyFile {
+            Vec::new()
+        } else {
+            store::template_keys(
+                t.vendor(),
+                model.as_ref(),
+                &crate::render::syntax::template_name(t, syntax),
+            )
+        };
         Ok(Plan {
             vendor: t.vendor(),
             static_key,
@@ -308,22 +313,42 @@ impl Job {
                 ));
             }
         }
+        let layers = self.layers(plan)?;
+        let encryption = encryption_of(&layers, plan.device.as_ref())?;
+        if plan.syntax == Syntax::YealinkKeyFile {
+            return match &encryption {
+                Encryption::Yealink { key, .. } => Ok(Body {
+                    bytes: key
+                        .key_file()
+                        .map_err(|e| {
+                            Response::fault(500, format!("key file for {}: {e}", t.file()))
+                        })?
+                        .to_vec(),
+                    content_type: plan.syntax.content_type(),
+                    etag: None,
+                }),
+                _ => self.stored(static_key),
+            };
+        }
         let Some((template_key, source)) = plan
             .template_keys
             .iter()
             .find_map(|k| self.found(k).map(|b| (k, b)))
         else {
-            if let (Syntax::Text(TextFlavor::Yealink), Some(mac)) = (plan.syntax, t.subject_mac()) {
-                if t.file().ends_with(".boot") {
+            // No template: Yealink's MAC boot file has a built-in form; anything else may be
+            // stored pre-rendered. Either way a device set up for encryption gets it encrypted.
+            let plain = match (plan.syntax, t.subject_mac()) {
+                (Syntax::Text(TextFlavor::Yealink), Some(mac)) if t.file().ends_with(".boot") => {
                     let model = plan.model.as_ref().map(Model::as_str);
-                    return Ok(Body {
+                    Body {
                         bytes: text::yealink_default_boot(mac, model).into_bytes(),
                         content_type: plan.syntax.content_type(),
                         etag: None,
-                    });
+                    }
                 }
-            }
-            return self.stored(static_key);
+                _ => self.stored(static_key)?,
+            };
+            return encrypt(plain, &encryption, plan.syntax, t);
         };
         let inputs = self.input_hash(plan, template_key);
         if let Some(hit) = caches.renders.get(t.key(), inputs) {
@@ -335,19 +360,6 @@ impl Job {
         }
         let source = std::str::from_utf8(source)
             .map_err(|_| Response::fault(500, format!("{template_key}: not UTF-8")))?;
-        let layers = Layers {
-            global: self.json_object(&store::global_vars_key())?,
-            vendor: self.json_object(&store::vendor_vars_key(t.vendor()))?,
-            model: match &plan.model_vars_key {
-                Some(k) => self.json_object(k)?,
-                None => None,
-            },
-            profile: match &plan.profile_key {
-                Some(k) => self.json_object(k)?,
-                None => None,
-            },
-            device: plan.device.as_ref().map(|d| d.vars.clone()),
-        };
         let ctx = context(t, plan, &layers, self.access.token == Token::FirstBoot);
         let rendered = caches
             .templates
@@ -380,14 +392,29 @@ impl Job {
             Syntax::Text(TextFlavor::Yealink) => text::yealink(rendered).into_bytes(),
             Syntax::Text(TextFlavor::Panasonic) => text::panasonic(&rendered).into_bytes(),
             Syntax::Text(TextFlavor::Plain) => rendered.into_bytes(),
+            Syntax::YealinkKeyFile => {
+                return Err(Response::fault(500, "key files have no template".into()))
+            }
         };
-        let etag = crate::engine::etag(&bytes);
+        // Encrypted once per change of inputs and cached: the same ciphertext (and ETag) is
+        // served until something changes, so phones' revalidations still get 304s.
+        let body = encrypt(
+            Body {
+                bytes,
+                content_type: plan.syntax.content_type(),
+                etag: None,
+            },
+            &encryption,
+            plan.syntax,
+            t,
+        )?;
+        let etag = crate::engine::etag(&body.bytes);
         let stored = caches.renders.put(
             t.key().clone(),
             inputs,
             Rendered {
-                bytes,
-                content_type: plan.syntax.content_type(),
+                bytes: body.bytes,
+                content_type: body.content_type,
                 etag,
             },
         );
@@ -395,6 +422,23 @@ impl Job {
             bytes: stored.bytes.clone(),
             content_type: stored.content_type,
             etag: Some(stored.etag.clone()),
+        })
+    }
+
+    fn layers(&self, plan: &RenderPlan) -> Result<Layers, Response> {
+        let t = &self.target;
+        Ok(Layers {
+            global: self.json_object(&store::global_vars_key())?,
+            vendor: self.json_object(&store::vendor_vars_key(t.vendor()))?,
+            model: match &plan.model_vars_key {
+                Some(k) => self.json_object(k)?,
+                None => None,
+            },
+            profile: match &plan.profile_key {
+                Some(k) => self.json_object(k)?,
+                None => None,
+            },
+            device: plan.device.as_ref().map(|d| d.vars.clone()),
         })
     }
 
@@ -576,4 +620,58 @@ fn md5_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The encryption a file gets: the `encryption` variable (global → vendor → model → profile →
+/// device vars), overridden by the device record's own `encryption`. A setting that does not
+/// parse is a fault, never a reason to serve plaintext.
+fn encryption_of(layers: &Layers, device: Option<&DeviceRecord>) -> Result<Encryption, Response> {
+    let setting = device
+        .and_then(|d| d.encryption.clone())
+        .or_else(|| layers.merged().remove("encryption"));
+    match setting {
+        None | Some(Value::Null) => Ok(Encryption::None),
+        Some(value) => serde_json::from_value(value).map_err(|e| {
+            let what = device.map_or_else(
+                || "vars".to_owned(),
+                |d| store::device_key(d.mac).to_string(),
+            );
+            Response::fault(
+                500,
+                format!(
+                    "{what}: invalid encryption setting: {}",
+                    redact(&e.to_string())
+                ),
+            )
+        }),
+    }
+}
+
+/// serde messages can quote the offending value; an encryption setting's values are secrets.
+fn redact(message: &str) -> String {
+    match message.find(['"', '`']) {
+        Some(at) => format!("{} …", message[..at].trim_end()),
+        None => message.to_owned(),
+    }
+}
+
+/// Encrypts a body as configured. Grandstream's legacy binary stays plain: it is how a phone
+/// learns its XML password (P1359) in the first place.
+fn encrypt(
+    body: Body,
+    encryption: &Encryption,
+    syntax: Syntax,
+    t: &Route,
+) -> Result<Body, Response> {
+    if !encryption.is_enabled() || syntax == (Syntax::PValues { binary: true }) {
+        return Ok(body);
+    }
+    let bytes = encryption
+        .encrypt(&body.bytes)
+        .map_err(|e| Response::fault(500, format!("encrypting {}: {e}", t.file())))?;
+    Ok(Body {
+        bytes,
+        content_type: "application/octet-stream",
+        etag: None,
+    })
 }

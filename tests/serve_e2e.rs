@@ -529,8 +529,9 @@ fn metrics_health_and_last_seen() {
     );
     // Refused requests leave no record: a scanner walking MACs writes nothing.
     assert!(!server.store.join("last-seen/000b82aaaaaa.json").exists());
+    // Two devices were seen: the Grandstream, and the Algo its User-Agent names.
     assert!(server
         .get("/metrics", None)
         .text()
-        .contains("provedge_last_seen_writes_total 1\n"));
+        .contains("provedge_last_seen_writes_total 2\n"));
 }

@@ -25,12 +25,20 @@ pub enum Syntax {
     Xml,
     /// Line-based text.
     Text(TextFlavor),
+    /// A Yealink `<name>_Security.enc` key file, made from the configured Yealink key.
+    YealinkKeyFile,
 }
 
 impl Syntax {
     /// The syntax `route`'s file is rendered in; `None` for files only ever served as stored
     /// (firmware, assets, keys, encrypted vendor containers).
     pub fn of(route: &Route) -> Option<Syntax> {
+        if route.vendor() == Vendor::Yealink
+            && route.kind() == Kind::Key
+            && route.file().to_ascii_lowercase().ends_with("_security.enc")
+        {
+            return Some(Syntax::YealinkKeyFile);
+        }
         if !matches!(route.kind(), Kind::Config | Kind::Directory) {
             return None;
         }
@@ -68,7 +76,7 @@ impl Syntax {
     pub fn escape_value(self, value: &str, out: &mut String) {
         match self {
             Syntax::Xml => super::xml::escape_into(value, out),
-            Syntax::PValues { .. } | Syntax::Text(_) => {
+            Syntax::PValues { .. } | Syntax::Text(_) | Syntax::YealinkKeyFile => {
                 out.extend(value.chars().map(|c| if c.is_control() { ' ' } else { c }));
             }
         }
@@ -77,7 +85,7 @@ impl Syntax {
     /// The media type a rendered file of this syntax is served with.
     pub fn content_type(self) -> &'static str {
         match self {
-            Syntax::PValues { binary: true } => "application/octet-stream",
+            Syntax::PValues { binary: true } | Syntax::YealinkKeyFile => "application/octet-stream",
             Syntax::PValues { binary: false } | Syntax::Xml => "text/xml; charset=utf-8",
             Syntax::Text(_) => "text/plain; charset=utf-8",
         }

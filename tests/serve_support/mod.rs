@@ -187,6 +187,10 @@ impl Server {
         out.stdout
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM and waits for the exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let ok = Command::new("kill")
