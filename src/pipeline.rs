@@ -313,6 +313,20 @@ impl Job {
                 ));
             }
         }
+        let template = plan
+            .template_keys
+            .iter()
+            .find_map(|k| self.found(k).map(|b| (k, b)));
+        // The common case first: a template whose inputs have not changed since the last
+        // render is answered from the cache, before any variable is parsed.
+        let inputs = template.map(|(key, _)| self.input_hash(plan, key));
+        if let Some(hit) = inputs.and_then(|h| caches.renders.get(t.key(), h)) {
+            return Ok(Body {
+                bytes: hit.bytes.clone(),
+                content_type: hit.content_type,
+                etag: Some(hit.etag.clone()),
+            });
+        }
         let layers = self.layers(plan)?;
         let encryption = encryption_of(&layers, plan.device.as_ref())?;
         if plan.syntax == Syntax::YealinkKeyFile {
@@ -330,11 +344,7 @@ impl Job {
                 _ => self.stored(static_key),
             };
         }
-        let Some((template_key, source)) = plan
-            .template_keys
-            .iter()
-            .find_map(|k| self.found(k).map(|b| (k, b)))
-        else {
+        let (Some((template_key, source)), Some(inputs)) = (template, inputs) else {
             // No template: Yealink's MAC boot file has a built-in form; anything else may be
             // stored pre-rendered. Either way a device set up for encryption gets it encrypted.
             let plain = match (plan.syntax, t.subject_mac()) {
@@ -350,14 +360,6 @@ impl Job {
             };
             return encrypt(plain, &encryption, plan.syntax, t);
         };
-        let inputs = self.input_hash(plan, template_key);
-        if let Some(hit) = caches.renders.get(t.key(), inputs) {
-            return Ok(Body {
-                bytes: hit.bytes.clone(),
-                content_type: hit.content_type,
-                etag: Some(hit.etag.clone()),
-            });
-        }
         let source = std::str::from_utf8(source)
             .map_err(|_| Response::fault(500, format!("{template_key}: not UTF-8")))?;
         let ctx = context(t, plan, &layers, self.access.token == Token::FirstBoot);
@@ -628,7 +630,7 @@ fn md5_hex(bytes: &[u8]) -> String {
 fn encryption_of(layers: &Layers, device: Option<&DeviceRecord>) -> Result<Encryption, Response> {
     let setting = device
         .and_then(|d| d.encryption.clone())
-        .or_else(|| layers.merged().remove("encryption"));
+        .or_else(|| layers.merged_key("encryption"));
     match setting {
         None | Some(Value::Null) => Ok(Encryption::None),
         Some(value) => serde_json::from_value(value).map_err(|e| {

@@ -35,6 +35,30 @@ impl Layers {
     }
 }
 
+impl Layers {
+    /// The merged value of one top-level key, without merging everything else.
+    pub fn merged_key(&self, key: &str) -> Option<Value> {
+        let mut out: Option<Value> = None;
+        for layer in [
+            &self.global,
+            &self.vendor,
+            &self.model,
+            &self.profile,
+            &self.device,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some(v) = layer.get(key) else { continue };
+            match (&mut out, v) {
+                (Some(Value::Object(base)), Value::Object(over)) => merge(base, over),
+                _ => out = Some(v.clone()),
+            }
+        }
+        out
+    }
+}
+
 /// Merges `over` into `base`: objects recursively, everything else replaced.
 pub fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
     for (k, v) in over {
@@ -54,6 +78,24 @@ mod tests {
 
     fn obj(v: Value) -> Option<Map<String, Value>> {
         v.as_object().cloned()
+    }
+
+    #[test]
+    fn one_key_merges_like_the_whole() {
+        let layers = Layers {
+            vendor: obj(json!({"encryption": {"scheme": "openssl", "password": "v"}, "x": 1})),
+            device: obj(json!({"encryption": {"password": "d"}})),
+            ..Layers::default()
+        };
+        assert_eq!(
+            layers.merged_key("encryption"),
+            layers.merged().get("encryption").cloned()
+        );
+        assert_eq!(
+            layers.merged_key("encryption"),
+            Some(json!({"scheme": "openssl", "password": "d"}))
+        );
+        assert_eq!(layers.merged_key("nope"), None);
     }
 
     #[test]
