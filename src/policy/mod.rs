@@ -443,8 +443,9 @@ impl Policy {
         let checked = match header {
             None => Checked::Invalid("no credentials"),
             Some(h)
-                if h.trim_start().len() >= 6
-                    && h.trim_start()[..6].eq_ignore_ascii_case("basic ") =>
+                if h.trim_start()
+                    .get(..6)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic ")) =>
             {
                 if matches!(rules.auth, AuthMode::Basic | AuthMode::Any) {
                     auth::check_basic(h, &rules.users)
