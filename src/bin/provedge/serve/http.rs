@@ -1,0 +1,607 @@
+//! hyper glue: one HTTP request in, the engine driven to its decision, one response out, one
+//! log line written.
+//!
+//! The engine decides everything about provisioning; this module only performs what a
+//! [`Decision`] asks for: store reads ([`Decision::Fetch`]), a streamed file
+//! ([`Decision::Stream`]), an upload ([`Decision::Upload`]) or a forward
+//! ([`Decision::Rewrite`]).
+
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::http::request::Parts;
+use hyper::{Method, StatusCode};
+use provedge::{Decision, Engine, Lookup, Route, Scope, StoreKey, Stored, Stream};
+
+use super::config::{ServerConfig, Upstream};
+use super::last_seen::{LastSeen, Record};
+use super::logging::{rfc3339, shorten, AccessLog, Line};
+use super::metrics::{Gauges, Metrics};
+use super::store::{CachedStore, Probe};
+use super::stream::{self, FileBody, Ranged};
+use super::{proxy, upload};
+
+/// Everything a request needs, shared by all connections.
+pub struct State {
+    pub engine: Engine,
+    pub store: CachedStore,
+    pub log: AccessLog,
+    pub metrics: Metrics,
+    pub last_seen: LastSeen,
+    pub upstream: Option<Upstream>,
+    pub config: ServerConfig,
+}
+
+/// A response body: whole bytes, a file read as it is sent, or an upstream's body.
+pub enum Body {
+    Full(Option<Bytes>),
+    File(FileBody),
+    Upstream(Incoming),
+}
+
+impl Body {
+    pub fn empty() -> Body {
+        Body::Full(None)
+    }
+
+    fn bytes(bytes: Vec<u8>) -> Body {
+        if bytes.is_empty() {
+            Body::empty()
+        } else {
+            Body::Full(Some(Bytes::from(bytes)))
+        }
+    }
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Box<dyn StdError + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        match self.get_mut() {
+            Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Body::File(file) => Pin::new(file).poll_frame(cx).map_err(Into::into),
+            Body::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(bytes) => bytes.is_none(),
+            Body::File(file) => file.is_end_stream(),
+            Body::Upstream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::File(file) => file.size_hint(),
+            Body::Upstream(body) => body.size_hint(),
+        }
+    }
+}
+
+/// A response ready to send, with what the log needs to know about it.
+struct Reply {
+    resp: hyper::Response<Body>,
+    /// Body bytes to be sent (0 for HEAD).
+    bytes: u64,
+    note: Option<String>,
+}
+
+impl Reply {
+    /// Asks hyper to close the connection after this response (an unread or refused body).
+    fn closing(mut self) -> Reply {
+        self.resp
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        self
+    }
+}
+
+/// What the engine's decisions revealed, for the log line and metrics.
+#[derive(Default)]
+struct Seen {
+    route: Option<Route>,
+    /// The tenant's key prefix (`tenants/<name>/`, or empty), from the first key handed out.
+    namespace: Option<String>,
+    reads: usize,
+    disk_reads: usize,
+    render: Duration,
+    store: Duration,
+}
+
+impl Seen {
+    fn route(&mut self, route: &Route) {
+        if self.route.is_none() {
+            self.route = Some(route.clone());
+        }
+    }
+
+    fn key(&mut self, key: Option<&StoreKey>) {
+        if let (None, Some(key)) = (&self.namespace, key) {
+            self.namespace = Some(namespace(key.as_str()).to_owned());
+        }
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        let ns = self.namespace.as_deref()?;
+        ns.strip_prefix("tenants/")?.strip_suffix('/')
+    }
+}
+
+/// The tenant prefix of a key: `tenants/<name>/`, or empty for the default tenant.
+fn namespace(key: &str) -> &str {
+    key.strip_prefix("tenants/")
+        .and_then(|rest| rest.find('/'))
+        .map_or("", |slash| &key[..("tenants/".len() + slash + 1)])
+}
+
+/// The service: never fails; every outcome is a response.
+pub async fn handle(
+    state: Arc<State>,
+    peer: IpAddr,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Body>, Infallible> {
+    let start = Instant::now();
+    let arrived = SystemTime::now();
+    let (parts, body) = req.into_parts();
+    let head = parts.method == Method::HEAD;
+    if parts.method == Method::GET || head {
+        match parts.uri.path() {
+            "/healthz" => return Ok(health(head)),
+            "/metrics" if state.config.metrics => return Ok(metrics(&state, head)),
+            _ => {}
+        }
+    }
+    let unix = arrived
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let request = core_request(&parts, peer, unix);
+    let mut seen = Seen::default();
+    let reply = drive(&state, &request, &parts, body, head, peer, &mut seen).await;
+    record(
+        &state, &parts, &request, peer, arrived, start, &seen, &reply,
+    );
+    Ok(reply.resp)
+}
+
+/// The engine's view of the request: every header, the socket peer, the clock.
+fn core_request(parts: &Parts, peer: IpAddr, unix: u64) -> provedge::Request {
+    let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
+        (None, Some(pq)) => pq.as_str().to_owned(),
+        _ => parts.uri.to_string(),
+    };
+    let mut req = provedge::Request::new(provedge::Method::parse(parts.method.as_str()), target)
+        .with_peer(peer)
+        .at(unix);
+    req.headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    req
+}
+
+/// Runs the engine's decisions to a response.
+async fn drive(
+    state: &Arc<State>,
+    request: &provedge::Request,
+    parts: &Parts,
+    body: Incoming,
+    head: bool,
+    peer: IpAddr,
+    seen: &mut Seen,
+) -> Reply {
+    let mut body = Some(body);
+    let began = Instant::now();
+    let mut decision = state.engine.handle(request);
+    seen.render += began.elapsed();
+    loop {
+        match decision {
+            Decision::Fetch(fetch) => {
+                seen.route(fetch.route());
+                seen.key(fetch.keys().first());
+                let mut found = read(state, fetch.keys(), seen).await;
+                let began = Instant::now();
+                decision = fetch.resume(&state.engine, |key| take(&mut found, key));
+                seen.render += began.elapsed();
+            }
+            Decision::Respond(resp) => return reply(resp, head),
+            Decision::Stream(stream) => {
+                seen.route(stream.route());
+                seen.key(Some(stream.key()));
+                return serve_file(state, &stream, &parts.headers, head);
+            }
+            Decision::Upload(upload) => {
+                seen.route(upload.route());
+                seen.key(Some(upload.key()));
+                let declared = parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                let Some(body) = body.take() else {
+                    return reply(
+                        provedge::Response::fault(500, "upload body taken twice".into()),
+                        head,
+                    );
+                };
+                let timeout = state.config.body_read_timeout();
+                return match upload::receive(body, declared, upload.max_bytes(), timeout).await {
+                    Ok(bytes) => {
+                        let path = state.store.path(upload.key());
+                        let outcome =
+                            tokio::task::spawn_blocking(move || upload::store(&path, &bytes))
+                                .await
+                                .unwrap_or_else(|_| Stored::Failed("store task failed".into()));
+                        reply(upload.finish(outcome), head)
+                    }
+                    Err(upload::Refused::TooLarge) => {
+                        reply(upload.finish(Stored::TooLarge), head).closing()
+                    }
+                    Err(upload::Refused::TimedOut) => {
+                        reply(provedge::Response::text(408, "upload body timed out"), head)
+                            .closing()
+                    }
+                    Err(upload::Refused::Broken) => {
+                        reply(provedge::Response::text(400, "upload body broken"), head).closing()
+                    }
+                };
+            }
+            Decision::Rewrite(rewrite) => {
+                if let Some(route) = &rewrite.route {
+                    seen.route(route);
+                }
+                let Some(upstream) = &state.upstream else {
+                    return reply(
+                        provedge::Response::fault(
+                            502,
+                            "rewrite mode without server.upstream".into(),
+                        ),
+                        head,
+                    );
+                };
+                let forward = proxy::forward(
+                    upstream,
+                    parts.method.clone(),
+                    &rewrite.target,
+                    &parts.headers,
+                    peer,
+                );
+                return match tokio::time::timeout(state.config.upstream_timeout(), forward).await {
+                    Ok(Ok(resp)) => {
+                        let bytes = if head {
+                            0
+                        } else {
+                            hyper::body::Body::size_hint(resp.body())
+                                .exact()
+                                .unwrap_or(0)
+                        };
+                        Reply {
+                            resp: resp.map(Body::Upstream),
+                            bytes,
+                            note: None,
+                        }
+                    }
+                    Ok(Err(note)) => reply(provedge::Response::fault(502, note), head),
+                    Err(_) => reply(
+                        provedge::Response::fault(
+                            504,
+                            format!("upstream {} timed out", upstream.authority),
+                        ),
+                        head,
+                    ),
+                };
+            }
+        }
+    }
+}
+
+/// Reads the keys of one fetch round: cache hits at once, the rest together on the blocking pool.
+async fn read(state: &Arc<State>, keys: &[StoreKey], seen: &mut Seen) -> Vec<(StoreKey, Lookup)> {
+    let began = Instant::now();
+    let mut found = Vec::with_capacity(keys.len());
+    let mut misses = Vec::new();
+    for key in keys {
+        match state.store.probe(key) {
+            Probe::Hit(bytes) => found.push((key.clone(), Lookup::Found(bytes))),
+            Probe::Missing => found.push((key.clone(), Lookup::Missing)),
+            Probe::Read => misses.push(key.clone()),
+        }
+    }
+    seen.reads += keys.len();
+    if !misses.is_empty() {
+        seen.disk_reads += misses.len();
+        let reader = Arc::clone(state);
+        let wanted = misses.clone();
+        match tokio::task::spawn_blocking(move || {
+            wanted
+                .into_iter()
+                .map(|k| {
+                    let lookup = reader.store.load(&k);
+                    (k, lookup)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        {
+            Ok(loaded) => found.extend(loaded),
+            Err(_) => found.extend(
+                misses
+                    .into_iter()
+                    .map(|k| (k, Lookup::Failed("store task failed".into()))),
+            ),
+        }
+    }
+    seen.store += began.elapsed();
+    found
+}
+
+/// Hands the engine what was read for `key`.
+fn take(found: &mut Vec<(StoreKey, Lookup)>, key: &StoreKey) -> Lookup {
+    match found.iter().position(|(k, _)| k == key) {
+        Some(i) => found.swap_remove(i).1,
+        None => Lookup::Failed("not read".into()),
+    }
+}
+
+/// The engine's response as an HTTP response; a HEAD keeps the length and drops the body.
+fn reply(resp: provedge::Response, head: bool) -> Reply {
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let len = resp.body.len() as u64;
+    let mut out = hyper::Response::new(if head {
+        Body::empty()
+    } else {
+        Body::bytes(resp.body)
+    });
+    *out.status_mut() = status;
+    let headers = out.headers_mut();
+    for (name, value) in &resp.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    if head && status != StatusCode::NOT_MODIFIED && status != StatusCode::NO_CONTENT {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    Reply {
+        resp: out,
+        bytes: if head { 0 } else { len },
+        note: resp.note,
+    }
+}
+
+/// `/healthz`.
+fn health(head: bool) -> hyper::Response<Body> {
+    reply(provedge::Response::text(200, "ok"), head).resp
+}
+
+/// `/metrics`, in the Prometheus text format.
+fn metrics(state: &State, head: bool) -> hyper::Response<Body> {
+    let mut resp = provedge::Response::text(200, "");
+    resp.headers = vec![(
+        "content-type".into(),
+        "text/plain; version=0.0.4; charset=utf-8".into(),
+    )];
+    resp.body = metrics_text(state).into_bytes();
+    reply(resp, head).resp
+}
+
+/// A stored file, streamed: 200, 206, 304 or 416, with ETag and Last-Modified from metadata.
+fn serve_file(state: &State, stream: &Stream, request: &HeaderMap, head: bool) -> Reply {
+    let opened = match stream::open(&state.store.path(stream.key())) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return reply(stream.respond(Lookup::Missing), head),
+        Err(e) => return reply(stream.respond(Lookup::Failed(e.kind().to_string())), head),
+    };
+    let header_str = |name: HeaderName| request.get(name).and_then(|v| v.to_str().ok());
+    let mut headers = HeaderMap::new();
+    let last_modified = opened.last_modified();
+    if let Ok(etag) = HeaderValue::from_str(&opened.etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    if let Some(lm) = last_modified
+        .as_deref()
+        .and_then(|lm| HeaderValue::from_str(lm).ok())
+    {
+        headers.insert(header::LAST_MODIFIED, lm);
+    }
+    if stream.route().scope() == Scope::Device {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    let unchanged = match header_str(header::IF_NONE_MATCH) {
+        Some(tags) => stream::etag_matches(tags, &opened.etag),
+        None => header_str(header::IF_MODIFIED_SINCE)
+            .is_some_and(|since| stream::not_modified_since(since, opened.modified)),
+    };
+    if unchanged {
+        return finish(StatusCode::NOT_MODIFIED, headers, Body::empty(), 0);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(stream.content_type()),
+    );
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // `If-Range` with another validator than the current one: send the whole new file.
+    let range = match header_str(header::IF_RANGE) {
+        Some(v) if v != opened.etag && Some(v) != last_modified.as_deref() => None,
+        _ => header_str(header::RANGE),
+    };
+    let len = opened.len;
+    let (status, start, count) = match stream::parse_range(range, len) {
+        Ranged::Full => (StatusCode::OK, 0, len),
+        Ranged::Part { start, end } => {
+            let value = format!("bytes {start}-{end}/{len}");
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        Ranged::Unsatisfiable => {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+            return finish(StatusCode::RANGE_NOT_SATISFIABLE, headers, Body::empty(), 0);
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+    if head {
+        return finish(status, headers, Body::empty(), 0);
+    }
+    match opened.body(start, count) {
+        Ok(body) => finish(status, headers, Body::File(body), count),
+        Err(e) => reply(stream.respond(Lookup::Failed(e.kind().to_string())), head),
+    }
+}
+
+fn finish(status: StatusCode, headers: HeaderMap, body: Body, bytes: u64) -> Reply {
+    let mut resp = hyper::Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = headers;
+    Reply {
+        resp,
+        bytes,
+        note: None,
+    }
+}
+
+/// The log line, the metrics and the device's last-seen record for one answered request.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    state: &State,
+    parts: &Parts,
+    request: &provedge::Request,
+    peer: IpAddr,
+    arrived: SystemTime,
+    start: Instant,
+    seen: &Seen,
+    reply: &Reply,
+) {
+    let took = start.elapsed();
+    let status = reply.resp.status().as_u16();
+    let route = seen.route.as_ref();
+    let vendor = route.map(|r| r.vendor().name());
+    let kind = route.map(|r| r.kind().name());
+    state.metrics.request(
+        vendor.unwrap_or("none"),
+        kind.unwrap_or("none"),
+        status,
+        took,
+    );
+    state.metrics.render(seen.render);
+    if seen.reads > 0 {
+        state.metrics.store(seen.store);
+    }
+    let mac = route.and_then(Route::mac);
+    let model = route.and_then(|r| r.model()).map(|m| m.as_str());
+    state.log.log(&Line {
+        time: rfc3339(arrived),
+        client: Some(peer),
+        method: shorten(parts.method.as_str(), 16),
+        tenant: seen.tenant(),
+        vendor,
+        kind,
+        mac: mac.map(|m| m.to_string()),
+        model,
+        file: route.map(Route::file),
+        path: route.is_none().then(|| shorten(parts.uri.path(), 200)),
+        status,
+        bytes: reply.bytes,
+        duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+        cache: match (seen.reads, seen.disk_reads) {
+            (0, _) => None,
+            (_, 0) => Some("hit"),
+            _ => Some("miss"),
+        },
+        note: reply.note.as_deref(),
+    });
+    if let (Some(route), Some(mac), true) = (route, mac, status < 400) {
+        let namespace = seen.namespace.as_deref().unwrap_or("");
+        state.last_seen.saw(namespace, mac, || Record {
+            mac: mac.to_string(),
+            time: rfc3339(arrived),
+            unix: arrived
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            ip: Some(peer),
+            user_agent: request.user_agent().map(|ua| shorten(ua, 256).to_owned()),
+            tenant: seen.tenant().map(str::to_owned),
+            vendor: route.vendor().name(),
+            model: model.map(str::to_owned),
+            file: route.file().to_owned(),
+            status,
+        });
+    }
+}
+
+/// A request whose header section did not arrive in time: logged and counted like any other.
+pub fn record_header_timeout(state: &State, peer: IpAddr) {
+    state
+        .metrics
+        .request("none", "none", 408, state.config.header_read_timeout());
+    state.log.log(&Line {
+        time: rfc3339(SystemTime::now()),
+        client: Some(peer),
+        method: "-",
+        tenant: None,
+        vendor: None,
+        kind: None,
+        mac: None,
+        model: None,
+        file: None,
+        path: None,
+        status: 408,
+        bytes: 0,
+        duration_us: u64::try_from(state.config.header_read_timeout().as_micros())
+            .unwrap_or(u64::MAX),
+        cache: None,
+        note: Some("request header not received in time"),
+    });
+}
+
+fn metrics_text(state: &State) -> String {
+    let (store_cache_files, store_cache_bytes) = state.store.usage();
+    state.metrics.render_text(&Gauges {
+        store_cache_files,
+        store_cache_bytes,
+        render_cache_files: state.engine.renders().len(),
+        log_lines_dropped: state.log.dropped(),
+        last_seen_written: state.last_seen.written(),
+        last_seen_dropped: state.last_seen.dropped(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace;
+
+    #[test]
+    fn namespaces() {
+        assert_eq!(namespace("devices/000b82123456.json"), "");
+        assert_eq!(namespace("tenants/acme/devices/x.json"), "tenants/acme/");
+        assert_eq!(namespace("tenants/"), "");
+    }
+}

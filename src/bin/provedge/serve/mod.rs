@@ -1,0 +1,375 @@
+//! `provedge serve [--store DIR] [--listen ADDR] [--config FILE]`: the native host.
+//!
+//! HTTP/1.1 on hyper and tokio over the same sans-IO engine as the wasm hosts. This module owns
+//! the lifecycle: configuration (refused at start, naming the file and key), the listener, one
+//! task per connection with a bound on how many, and graceful shutdown on SIGTERM or Ctrl-C
+//! (stop accepting, let open requests finish within `shutdown_grace_secs`, flush the log).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`config`] | the `{"engine": …, "server": …}` file |
+//! | [`http`] | hyper glue: drives the engine's decisions for one request |
+//! | [`store`] | the folder store with a bounded cache checked against the file on every read |
+//! | [`stream`] | stored files streamed as they are, with `Range` and metadata ETags |
+//! | [`upload`] | phone uploads, size-capped, written atomically |
+//! | [`proxy`] | rewrite mode: forwarding to `server.upstream` |
+//! | [`logging`] | one JSON line per request on stdout |
+//! | [`metrics`] | Prometheus `/metrics` |
+//! | [`last_seen`] | a throttled per-device "last seen" record in the store |
+//!
+//! Stderr carries lifecycle lines only: `listening on ADDR` once bound (tests and scripts wait
+//! for it; with `--listen 127.0.0.1:0` it names the port the system chose), `shutting down`,
+//! `stopped`, and start-up errors.
+
+mod config;
+mod http;
+mod last_seen;
+mod logging;
+mod metrics;
+mod proxy;
+mod store;
+mod stream;
+mod upload;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::folder_store::FolderStore;
+use http::State;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The store folder (default: examples/store).
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// Address to listen on; port 0 lets the system choose (the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A JSON configuration: {"engine": {…}, "server": {…}}.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match start(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn start(args: Args) -> Result<(), String> {
+    let (engine, server) = config::load(args.config.as_deref())?;
+    let folder = FolderStore::from_arg(args.store.as_deref());
+    if !folder.root().is_dir() {
+        return Err(format!(
+            "{}: not a directory (--store)",
+            folder.root().display()
+        ));
+    }
+    let upstream = server
+        .upstream
+        .as_deref()
+        .map(config::Upstream::parse)
+        .transpose()?;
+    let last_seen_dir = server
+        .last_seen_dir
+        .clone()
+        .unwrap_or_else(|| folder.root().to_path_buf());
+    let log = logging::AccessLog::start().map_err(|e| format!("access log: {e}"))?;
+    let last_seen = last_seen::LastSeen::start(
+        last_seen_dir,
+        server.last_seen_interval_secs,
+        server.last_seen_max_devices,
+    )
+    .map_err(|e| format!("last-seen writer: {e}"))?;
+    let state = Arc::new(State {
+        engine: provedge::Engine::new(engine),
+        store: store::CachedStore::new(
+            folder,
+            server.store_cache_entries,
+            server.store_cache_bytes,
+            server.store_recheck(),
+        ),
+        log,
+        metrics: metrics::Metrics::default(),
+        last_seen,
+        upstream,
+        config: server,
+    });
+    let listener = bind(args.listen)?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("{}: {e}", args.listen))?;
+    let limit = Arc::new(Semaphore::new(state.config.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let first = runtime()?;
+    let shutdown = first.block_on(async { shutdown_signal() })?;
+    let mut workers = Vec::new();
+    let mut handoff = Vec::new();
+    for n in 1..worker_count() {
+        let (to_worker, accepted) = mpsc::channel(64);
+        handoff.push(to_worker);
+        let (state, stopping) = (Arc::clone(&state), stopping.clone());
+        let worker = std::thread::Builder::new()
+            .name(format!("provedge-worker-{n}"))
+            .spawn(move || match runtime() {
+                Ok(rt) => {
+                    rt.block_on(worker_loop(accepted, state, stopping));
+                    rt.shutdown_timeout(Duration::from_millis(200));
+                }
+                Err(e) => eprintln!("worker {n}: {e}"),
+            })
+            .map_err(|e| format!("worker thread: {e}"))?;
+        workers.push(worker);
+    }
+    eprintln!("listening on {bound}");
+    first.block_on(async {
+        tokio::spawn(async move {
+            shutdown.await;
+            eprintln!("shutting down");
+            let _ = stop.send(true);
+        });
+        accept_loop(listener, Arc::clone(&state), limit, stopping, handoff).await;
+    });
+    for worker in workers {
+        let _ = worker.join();
+    }
+    // Connections still open past the grace period are dropped with the runtime.
+    first.shutdown_timeout(Duration::from_millis(200));
+    state.log.flush();
+    eprintln!("stopped");
+    Ok(())
+}
+
+/// Event loops: one per core, each on its own thread, as nginx runs a worker per core. The
+/// first loop accepts and deals connections round-robin; a connection then stays on its loop,
+/// so a request never wakes another thread.
+fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))
+}
+
+/// The listening socket (address reuse on, a backlog for a building's phones booting at once).
+fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
+    let at = |e: std::io::Error| format!("{addr}: {e}");
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(at)?;
+    socket.set_reuseaddr(true).map_err(at)?;
+    socket.bind(addr).map_err(at)?;
+    // `listen` needs a reactor to register with; the socket leaves it again right away.
+    let rt = runtime()?;
+    let _inside = rt.enter();
+    let listener = socket.listen(1024).map_err(at)?;
+    listener.into_std().map_err(at)
+}
+
+/// A connection handed to another loop, with its place under `max_connections`.
+type Accepted = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+
+/// Accepts until shutdown, dealing connections round-robin to this loop and `handoff`'s.
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+    limit: Arc<Semaphore>,
+    mut stopping: watch::Receiver<bool>,
+    handoff: Vec<mpsc::Sender<Accepted>>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("listener: {e}");
+            return;
+        }
+    };
+    let builder = http1_builder(&state);
+    let mut connections = JoinSet::new();
+    let mut next = 0usize;
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&limit).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = stopped(&mut stopping) => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    eprintln!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = stopped(&mut stopping) => break,
+        };
+        next = (next + 1) % (handoff.len() + 1);
+        if let Some(worker) = next.checked_sub(1).and_then(|i| handoff.get(i)) {
+            // The other loop registers it with its own reactor.
+            if let Ok(tcp) = tcp.into_std() {
+                let _ = worker.send((tcp, peer, permit)).await;
+            }
+            continue;
+        }
+        while connections.try_join_next().is_some() {}
+        connections.spawn(connection(
+            Arc::clone(&state),
+            builder.clone(),
+            tcp,
+            peer,
+            permit,
+            stopping.clone(),
+        ));
+    }
+    drop(listener);
+    drain(connections, &state).await;
+}
+
+/// Serves the connections dealt to this loop until shutdown.
+async fn worker_loop(
+    mut accepted: mpsc::Receiver<Accepted>,
+    state: Arc<State>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let builder = http1_builder(&state);
+    let mut connections = JoinSet::new();
+    loop {
+        let (tcp, peer, permit) = tokio::select! {
+            next = accepted.recv() => match next {
+                Some(next) => next,
+                None => break,
+            },
+            () = stopped(&mut stopping) => break,
+        };
+        let Ok(tcp) = TcpStream::from_std(tcp) else {
+            continue;
+        };
+        while connections.try_join_next().is_some() {}
+        connections.spawn(connection(
+            Arc::clone(&state),
+            builder.clone(),
+            tcp,
+            peer,
+            permit,
+            stopping.clone(),
+        ));
+    }
+    drain(connections, &state).await;
+}
+
+fn http1_builder(state: &State) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(state.config.header_read_timeout())
+        .max_buf_size(state.config.max_header_bytes)
+        .keep_alive(true);
+    builder
+}
+
+/// Lets open connections finish within the grace period, then drops them.
+async fn drain(mut connections: JoinSet<()>, state: &State) {
+    let grace = Duration::from_secs(state.config.shutdown_grace_secs);
+    let finished = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(grace, finished).await.is_err() {
+        eprintln!(
+            "connections still open after {}s: closing them",
+            grace.as_secs()
+        );
+        connections.abort_all();
+    }
+}
+
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stop| *stop).await;
+}
+
+/// One client connection, to its end.
+async fn connection(
+    state: Arc<State>,
+    builder: http1::Builder,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let ip = peer.ip().to_canonical();
+    state.metrics.connection_opened();
+    let service_state = Arc::clone(&state);
+    let service = service_fn(move |req| http::handle(Arc::clone(&service_state), ip, req));
+    let mut conn = builder.serve_connection(TokioIo::new(tcp), service);
+    let result = tokio::select! {
+        result = &mut conn => result,
+        () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
+            std::pin::Pin::new(&mut conn).graceful_shutdown();
+            (&mut conn).await
+        }
+    };
+    if result.as_ref().is_err_and(hyper::Error::is_timeout) {
+        // hyper closes a connection whose request head is late without a word; when part of a
+        // request had arrived, tell the client why (an idle keep-alive is just closed).
+        let parts = conn.into_parts();
+        if !parts.read_buf.is_empty() {
+            let mut tcp = parts.io.into_inner();
+            let answer =
+                b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+            let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(answer)).await;
+            http::record_header_timeout(&state, ip);
+        }
+    }
+    state.metrics.connection_closed();
+}
+
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed before it is first polled, so a
+/// signal sent right after `listening on` is not missed.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term =
+            signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+        let mut int =
+            signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
