@@ -601,19 +601,21 @@ fn blank_passwords(lines: &mut Value) {
 /// The file an Algo `.md5` is the checksum of: the `.conf` for configuration checksums,
 /// otherwise the `.zip`/`.fw` it names.
 fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
-    let file = route.file();
-    let stem = file.strip_suffix(".md5")?;
-    let mut candidates = Vec::new();
-    if stem.contains('.') {
-        candidates.push(stem.to_owned());
-    }
-    for ext in [".conf", ".zip", ".fw"] {
-        candidates.push(format!("{stem}{ext}"));
-    }
-    candidates
-        .iter()
-        .filter_map(|name| route::sibling(route, name, cfg))
-        .find(|r| r.kind() != Kind::Checksum)
+    let stem = route.file().strip_suffix(".md5")?;
+    // The name says what is summed: `X.zip.md5` names its file; Algo firmware is
+    // `algo-….fw`, tones `…-tones.zip`, everything else a `.conf`. (The generic `.zip`/`.fw`
+    // rows would claim any name, so the order cannot be left to trial.)
+    let has_ext = |ext: &str| stem.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext));
+    let candidate = if ["conf", "zip", "fw"].iter().any(|e| has_ext(e)) {
+        stem.to_owned()
+    } else if stem.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("algo-")) {
+        format!("{stem}.fw")
+    } else if stem.to_ascii_lowercase().ends_with("-tones") {
+        format!("{stem}.zip")
+    } else {
+        format!("{stem}.conf")
+    };
+    route::sibling(route, &candidate, cfg).filter(|r| r.kind() != Kind::Checksum)
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

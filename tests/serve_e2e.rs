@@ -4,7 +4,7 @@
 
 mod serve_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
 use serve_support::{golden, Resp, Server, ALGO_UA, GS_UA, POLY_UA, YEA_UA};
@@ -298,17 +298,30 @@ fn revalidation_head_keep_alive_and_changes_without_restart() {
     let after = c.request("GET", "/cfg000b82123456.xml", &ua, None);
     assert_eq!(after.body, first.body);
 
-    // A changed device record is picked up at once, without a restart.
+    // A changed device record is picked up without a restart, within the store's recheck
+    // interval (`server.store_recheck_ms`, 1 s by default).
     let record = server.store.join("devices/000b82123456.json");
     let text = std::fs::read_to_string(&record).unwrap();
     std::fs::write(&record, text.replace("Front Desk", "Reception")).unwrap();
-    let changed = c.request(
-        "GET",
-        "/cfg000b82123456.xml",
-        &[("User-Agent", GS_UA), ("If-None-Match", &etag)],
-        None,
-    );
+    let written = Instant::now();
+    let changed = loop {
+        let resp = c.request(
+            "GET",
+            "/cfg000b82123456.xml",
+            &[("User-Agent", GS_UA), ("If-None-Match", &etag)],
+            None,
+        );
+        if resp.status != 304 || written.elapsed() > Duration::from_secs(3) {
+            break resp;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(changed.status, 200);
+    assert!(
+        written.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        written.elapsed()
+    );
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
     assert!(changed.text().contains("Reception"));
     assert_eq!(
@@ -320,12 +333,27 @@ fn revalidation_head_keep_alive_and_changes_without_restart() {
     for _ in 0..20 {
         assert_eq!(c.request("GET", "/cfg.xml", &[], None).status, 200);
     }
-    let lines = server.log_lines(27);
+    let lines = server.log_lines(37);
     let hits = lines.iter().filter(|l| l["cache"] == "hit").count();
     assert!(
         hits >= 20,
         "store reads are served from the cache: {hits} hits"
     );
+}
+
+#[test]
+fn without_a_recheck_interval_the_next_request_sees_a_change() {
+    let server = Server::start_with(Some(r#"{"server": {"store_recheck_ms": 0}}"#));
+    let before = server.get("/cfg000b82123456.xml", Some(GS_UA));
+    let record = server.store.join("devices/000b82123456.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, text.replace("Front Desk", "Reception")).unwrap();
+    let after = server.get("/cfg000b82123456.xml", Some(GS_UA));
+    assert_ne!(after.body, before.body);
+    assert!(after.text().contains("Reception"));
+    // A file that disappears is gone at once too.
+    std::fs::remove_file(&record).unwrap();
+    assert_eq!(server.get("/cfg000b82123456.xml", Some(GS_UA)).status, 404);
 }
 
 #[test]
@@ -418,6 +446,44 @@ fn static_files_stream_with_ranges_and_revalidate() {
         server.get("/missing-firmware.ld", Some(POLY_UA)).status,
         404
     );
+}
+
+#[test]
+fn grandstream_firmware_with_affixes_is_streamed() {
+    let server = Server::start_with(Some(
+        r#"{"engine": {"route": {"grandstream": {"firmware_prefix": "fw_", "firmware_postfix": "_x"}}}}"#,
+    ));
+    let image: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::create_dir_all(server.store.join("grandstream")).unwrap();
+    std::fs::write(server.store.join("grandstream/gxp2170fw.bin"), &image).unwrap();
+    // The phone asks with its configured prefix and postfix; the store holds the plain name.
+    let mut c = server.connect();
+    let ua = ("User-Agent", GS_UA);
+    let whole = c.request("GET", "/fw_gxp2170fw_x.bin", &[ua], None);
+    assert_eq!((whole.status, whole.body.len()), (200, image.len()));
+    assert_eq!(whole.body, image);
+    let part = c.request(
+        "GET",
+        "/fw_gxp2170fw_x.bin",
+        &[ua, ("Range", "bytes=99990-")],
+        None,
+    );
+    assert_eq!((part.status, part.body.as_slice()), (206, &image[99_990..]));
+}
+
+/// Algo firmware `.md5` sidecars (`algo-<model>-<ver>.md5` and `.fw.md5`) are the MD5 of the
+/// stored firmware.
+#[test]
+fn algo_firmware_checksums() {
+    let server = Server::start();
+    let firmware = b"algo firmware image".repeat(1000);
+    std::fs::write(server.store.join("algo/algo-8188-5.3.4.fw"), &firmware).unwrap();
+    let fw = assert_status(&server, "/algo-8188-5.3.4.fw", Some(ALGO_UA), 200);
+    assert_eq!(fw.body, firmware);
+    for name in ["/algo-8188-5.3.4.md5", "/algo-8188-5.3.4.fw.md5"] {
+        let sum = assert_status(&server, name, Some(ALGO_UA), 200);
+        assert_eq!(sum.text(), md5_hex(&firmware), "{name}");
+    }
 }
 
 #[test]

@@ -32,27 +32,57 @@ fn refused(config: &str, extra: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn configuration_errors_name_the_file_and_the_key() {
     let cases = [
-        (r#"{"server": {"upstrem": "http://127.0.0.1:1"}}"#, "server.upstrem: unknown field"),
-        (r#"{"server": {"store_cache_bytes": "big"}}"#, "server.store_cache_bytes: invalid type"),
-        (r#"{"engine": {"route": {"limits": {"max_target": "x"}}}}"#, "engine.route.limits.max_target: invalid type"),
-        (r#"{"engine": {"uploads": {"max_byte": 1}}}"#, "engine.uploads.max_byte: unknown field"),
-        (r#"{"engine": {"mode": {"rewrite": {"prefix": "/s"}}}}"#, "server.upstream: required"),
-        (r#"{"server": {"upstream": "ftp://127.0.0.1/"}}"#, "server.upstream: only http://"),
-        (r#"{"server": {"max_header_bytes": 100}}"#, "server.max_header_bytes"),
-        (r#"{"route": {}}"#, "route: unknown field `route`, expected `engine` or `server`"),
+        (
+            r#"{"server": {"upstrem": "http://127.0.0.1:1"}}"#,
+            "server.upstrem: unknown field",
+        ),
+        (
+            r#"{"server": {"store_cache_bytes": "big"}}"#,
+            "server.store_cache_bytes: invalid type",
+        ),
+        (
+            r#"{"engine": {"route": {"limits": {"max_target": "x"}}}}"#,
+            "engine.route.limits.max_target: invalid type",
+        ),
+        (
+            r#"{"engine": {"uploads": {"max_byte": 1}}}"#,
+            "engine.uploads.max_byte: unknown field",
+        ),
+        (
+            r#"{"engine": {"mode": {"rewrite": {"prefix": "/s"}}}}"#,
+            "server.upstream: required",
+        ),
+        (
+            r#"{"server": {"upstream": "ftp://127.0.0.1/"}}"#,
+            "server.upstream: only http://",
+        ),
+        (
+            r#"{"server": {"max_header_bytes": 100}}"#,
+            "server.max_header_bytes",
+        ),
+        (
+            r#"{"route": {}}"#,
+            "route: unknown field `route`, expected `engine` or `server`",
+        ),
         (r#"{"server": "#, "EOF while parsing"),
     ];
     for (config, want) in cases {
         let (code, stderr, path) = refused(config, &[]);
         assert_eq!(code, Some(2), "{config}: {stderr}");
-        assert!(stderr.starts_with(&format!("{path}: ")), "{config}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{path}: ")),
+            "{config}: {stderr}"
+        );
         assert!(stderr.contains(want), "{config}: {stderr:?} lacks {want:?}");
         assert!(!stderr.contains("listening"), "{config}: started anyway");
     }
     // Credentials are never echoed.
     let (code, stderr, _) = refused(r#"{"server": {"upstream": "http://u:hunter2@h/"}}"#, &[]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("server.upstream") && !stderr.contains("hunter2"), "{stderr}");
+    assert!(
+        stderr.contains("server.upstream") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
     // A missing store folder is named too.
     let (code, stderr, _) = refused("{}", &["--store", "/nonexistent/provedge-store"]);
     assert_eq!(code, Some(2));
@@ -68,18 +98,24 @@ fn sigterm_lets_open_requests_finish() {
     // An upload half-sent when the signal arrives.
     let mut upload = server.connect();
     upload
-        .send_raw(b"PUT /0004f2123456-app.log HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        .send_raw(
+            b"PUT /0004f2123456-app.log HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+        )
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let pid = server.pid().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    server.signal_term();
     std::thread::sleep(Duration::from_millis(300));
     // The listener is closed, the open request still completes.
-    assert!(std::net::TcpStream::connect(server.addr).is_err(), "still accepting after SIGTERM");
+    assert!(
+        std::net::TcpStream::connect(server.addr).is_err(),
+        "still accepting after SIGTERM"
+    );
     upload.send_raw(b"56789").unwrap();
     let resp = upload.response(false).unwrap();
     assert_eq!(resp.status, 201);
-    let status = server.wait(Duration::from_secs(10)).expect("exits after SIGTERM");
+    let status = server
+        .wait(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
     assert!(status.success(), "{status:?}");
     assert!(server.stderr().contains("shutting down"));
     assert!(server.stderr().contains("stopped"));
@@ -136,14 +172,28 @@ fn rewrite_mode_forwards_to_the_upstream() {
     );
     // Uploads are still stored by the server itself, not forwarded.
     let mut c = server.connect();
-    let up = c.request("PUT", "/0004f2123456-app.log", &[("User-Agent", POLY_UA)], Some(b"log"));
+    let up = c.request(
+        "PUT",
+        "/0004f2123456-app.log",
+        &[("User-Agent", POLY_UA)],
+        Some(b"log"),
+    );
     assert_eq!(up.status, 201);
     let resp = server.get("/algom0022EE123456.conf", None);
-    assert_eq!(resp.text(), "upstream saw GET /base/store/algo/algom0022EE123456.conf HTTP/1.1");
+    assert_eq!(
+        resp.text(),
+        "upstream saw GET /base/store/algo/algom0022ee123456.conf HTTP/1.1"
+    );
     let heads = seen.join().unwrap();
-    assert!(heads[0].iter().any(|h| h.eq_ignore_ascii_case(&format!("host: 127.0.0.1:{port}"))));
-    assert!(heads[0].iter().any(|h| h.eq_ignore_ascii_case("x-forwarded-for: 127.0.0.1")));
-    assert!(heads[0].iter().any(|h| h.eq_ignore_ascii_case(&format!("user-agent: {GS_UA}"))));
+    assert!(heads[0]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(&format!("host: 127.0.0.1:{port}"))));
+    assert!(heads[0]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case("x-forwarded-for: 127.0.0.1")));
+    assert!(heads[0]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(&format!("user-agent: {GS_UA}"))));
 }
 
 #[test]
@@ -157,7 +207,14 @@ fn an_unreachable_upstream_is_a_502() {
     )));
     let resp = server.get("/cfg000b82123456.xml", None);
     assert_eq!(resp.status, 502);
-    assert!(resp.body.is_empty(), "the reason goes to the log, not the client");
+    assert!(
+        resp.body.is_empty(),
+        "the reason goes to the log, not the client"
+    );
     let lines = server.log_lines(1);
-    assert!(lines[0]["note"].as_str().unwrap_or("").contains("connect"), "{}", server.log());
+    assert!(
+        lines[0]["note"].as_str().unwrap_or("").contains("connect"),
+        "{}",
+        server.log()
+    );
 }

@@ -191,14 +191,19 @@ impl Server {
         self.child.id()
     }
 
-    /// Sends SIGTERM and waits for the exit.
-    pub fn terminate(&mut self) -> ExitStatus {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+    /// Sends SIGTERM (through the shell's own `kill`, present wherever `sh` is).
+    pub fn signal_term(&self) {
+        let ok = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()
             .unwrap()
             .success();
         assert!(ok, "kill -TERM failed");
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal_term();
         self.wait(Duration::from_secs(15))
             .expect("server did not exit after SIGTERM")
     }

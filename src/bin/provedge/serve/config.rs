@@ -57,6 +57,8 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Event loops (threads serving connections); default: one per core.
+    pub workers: Option<usize>,
     /// On SIGTERM, how long open requests may take to finish.
     pub shutdown_grace_secs: u64,
     /// Whether `GET /metrics` answers.
@@ -78,6 +80,7 @@ impl Default for ServerConfig {
             upstream_timeout_ms: 10_000,
             max_header_bytes: 64 << 10,
             max_connections: 4096,
+            workers: None,
             shutdown_grace_secs: 10,
             metrics: true,
         }
@@ -165,6 +168,9 @@ fn check(engine: &provedge::Config, server: &ServerConfig) -> Result<(), String>
         return Err(format!(
             "server.max_connections: must be 1 to {MAX_CONNECTIONS}"
         ));
+    }
+    if server.workers.is_some_and(|n| n == 0 || n > 1024) {
+        return Err("server.workers: must be 1 to 1024".into());
     }
     if server.store_cache_entries == 0 {
         return Err("server.store_cache_entries: must be above 0".into());

@@ -232,84 +232,83 @@ async fn drive(
             Decision::Upload(upload) => {
                 seen.route(upload.route());
                 seen.key(Some(upload.key()));
-                let declared = parts
-                    .headers
-                    .get(header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                let Some(body) = body.take() else {
-                    return reply(
-                        provedge::Response::fault(500, "upload body taken twice".into()),
+                return match body.take() {
+                    Some(body) => store_upload(state, upload, parts, body, head).await,
+                    None => reply(
+                        provedge::Response::fault(500, "body read twice".into()),
                         head,
-                    );
-                };
-                let timeout = state.config.body_read_timeout();
-                return match upload::receive(body, declared, upload.max_bytes(), timeout).await {
-                    Ok(bytes) => {
-                        let path = state.store.path(upload.key());
-                        let outcome =
-                            tokio::task::spawn_blocking(move || upload::store(&path, &bytes))
-                                .await
-                                .unwrap_or_else(|_| Stored::Failed("store task failed".into()));
-                        reply(upload.finish(outcome), head)
-                    }
-                    Err(upload::Refused::TooLarge) => {
-                        reply(upload.finish(Stored::TooLarge), head).closing()
-                    }
-                    Err(upload::Refused::TimedOut) => {
-                        reply(provedge::Response::text(408, "upload body timed out"), head)
-                            .closing()
-                    }
-                    Err(upload::Refused::Broken) => {
-                        reply(provedge::Response::text(400, "upload body broken"), head).closing()
-                    }
+                    ),
                 };
             }
             Decision::Rewrite(rewrite) => {
                 if let Some(route) = &rewrite.route {
                     seen.route(route);
                 }
-                let Some(upstream) = &state.upstream else {
-                    return reply(
-                        provedge::Response::fault(
-                            502,
-                            "rewrite mode without server.upstream".into(),
-                        ),
-                        head,
-                    );
-                };
-                let forward = proxy::forward(
-                    upstream,
-                    parts.method.clone(),
-                    &rewrite.target,
-                    &parts.headers,
-                    peer,
-                );
-                return match tokio::time::timeout(state.config.upstream_timeout(), forward).await {
-                    Ok(Ok(resp)) => {
-                        let bytes = if head {
-                            0
-                        } else {
-                            hyper::body::Body::size_hint(resp.body())
-                                .exact()
-                                .unwrap_or(0)
-                        };
-                        Reply {
-                            resp: resp.map(Body::Upstream),
-                            bytes,
-                            note: None,
-                        }
-                    }
-                    Ok(Err(note)) => reply(provedge::Response::fault(502, note), head),
-                    Err(_) => reply(
-                        provedge::Response::fault(
-                            504,
-                            format!("upstream {} timed out", upstream.authority),
-                        ),
-                        head,
-                    ),
-                };
+                return forward(state, &rewrite.target, parts, peer, head).await;
             }
+        }
+    }
+}
+
+/// Receives a phone's upload within the cap and the body timeout, and stores it.
+async fn store_upload(
+    state: &State,
+    upload: provedge::Upload,
+    parts: &Parts,
+    body: Incoming,
+    head: bool,
+) -> Reply {
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let timeout = state.config.body_read_timeout();
+    match upload::receive(body, declared, upload.max_bytes(), timeout).await {
+        Ok(bytes) => {
+            let path = state.store.path(upload.key());
+            let outcome = tokio::task::spawn_blocking(move || upload::store(&path, &bytes))
+                .await
+                .unwrap_or_else(|_| Stored::Failed("store task failed".into()));
+            reply(upload.finish(outcome), head)
+        }
+        // The rest of the body is not read: the connection cannot be reused.
+        Err(upload::Refused::TooLarge) => reply(upload.finish(Stored::TooLarge), head).closing(),
+        Err(upload::Refused::TimedOut) => {
+            reply(provedge::Response::text(408, "upload body timed out"), head).closing()
+        }
+        Err(upload::Refused::Broken) => {
+            reply(provedge::Response::text(400, "upload body broken"), head).closing()
+        }
+    }
+}
+
+/// Rewrite and nginx modes: the request goes on to `server.upstream` at `target`.
+async fn forward(state: &State, target: &str, parts: &Parts, peer: IpAddr, head: bool) -> Reply {
+    let Some(upstream) = &state.upstream else {
+        let note = "rewrite mode without server.upstream".into();
+        return reply(provedge::Response::fault(502, note), head);
+    };
+    let forward = proxy::forward(upstream, parts.method.clone(), target, &parts.headers, peer);
+    match tokio::time::timeout(state.config.upstream_timeout(), forward).await {
+        Ok(Ok(resp)) => {
+            let bytes = if head {
+                0
+            } else {
+                hyper::body::Body::size_hint(resp.body())
+                    .exact()
+                    .unwrap_or(0)
+            };
+            Reply {
+                resp: resp.map(Body::Upstream),
+                bytes,
+                note: None,
+            }
+        }
+        Ok(Err(note)) => reply(provedge::Response::fault(502, note), head),
+        Err(_) => {
+            let note = format!("upstream {} timed out", upstream.authority);
+            reply(provedge::Response::fault(504, note), head)
         }
     }
 }
@@ -557,11 +556,10 @@ fn record(
     }
 }
 
-/// A request whose header section did not arrive in time: logged and counted like any other.
-pub fn record_header_timeout(state: &State, peer: IpAddr) {
-    state
-        .metrics
-        .request("none", "none", 408, state.config.header_read_timeout());
+/// A request hyper refused before it reached the service (a late or malformed head): logged
+/// and counted like any other, with what little is known of it.
+pub fn record_refused(state: &State, peer: IpAddr, status: u16, note: &str, took: Duration) {
+    state.metrics.request("none", "none", status, took);
     state.log.log(&Line {
         time: rfc3339(SystemTime::now()),
         client: Some(peer),
@@ -573,12 +571,11 @@ pub fn record_header_timeout(state: &State, peer: IpAddr) {
         model: None,
         file: None,
         path: None,
-        status: 408,
+        status,
         bytes: 0,
-        duration_us: u64::try_from(state.config.header_read_timeout().as_micros())
-            .unwrap_or(u64::MAX),
+        duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
         cache: None,
-        note: Some("request header not received in time"),
+        note: Some(note),
     });
 }
 

@@ -1,15 +1,21 @@
 //! `provedge serve [--store DIR] [--listen ADDR] [--config FILE]`: the native host.
 //!
 //! HTTP/1.1 on hyper and tokio over the same sans-IO engine as the wasm hosts. This module owns
-//! the lifecycle: configuration (refused at start, naming the file and key), the listener, one
-//! task per connection with a bound on how many, and graceful shutdown on SIGTERM or Ctrl-C
-//! (stop accepting, let open requests finish within `shutdown_grace_secs`, flush the log).
+//! the lifecycle: configuration (refused at start, naming the file and key), the listener, the
+//! event loops, and graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let open requests
+//! finish within `shutdown_grace_secs`, flush the log).
+//!
+//! One single-threaded tokio loop runs per core, as nginx runs a worker per core: the first
+//! accepts and deals connections round-robin, and a connection then stays on its loop, so a
+//! request never wakes another thread (measured here against tokio's work-stealing scheduler:
+//! fewer context switches, a lower p99). Each connection is one task; `max_connections` bounds
+//! them all.
 //!
 //! | module | what |
 //! |---|---|
 //! | [`config`] | the `{"engine": …, "server": …}` file |
 //! | [`http`] | hyper glue: drives the engine's decisions for one request |
-//! | [`store`] | the folder store with a bounded cache checked against the file on every read |
+//! | [`store`] | the folder store: a bounded cache, rechecked against the files |
 //! | [`stream`] | stored files streamed as they are, with `Range` and metadata ETags |
 //! | [`upload`] | phone uploads, size-capped, written atomically |
 //! | [`proxy`] | rewrite mode: forwarding to `server.upstream` |
@@ -120,7 +126,7 @@ fn start(args: Args) -> Result<(), String> {
     let shutdown = first.block_on(async { shutdown_signal() })?;
     let mut workers = Vec::new();
     let mut handoff = Vec::new();
-    for n in 1..worker_count() {
+    for n in 1..worker_count(&state.config) {
         let (to_worker, accepted) = mpsc::channel(64);
         handoff.push(to_worker);
         let (state, stopping) = (Arc::clone(&state), stopping.clone());
@@ -158,8 +164,10 @@ fn start(args: Args) -> Result<(), String> {
 /// Event loops: one per core, each on its own thread, as nginx runs a worker per core. The
 /// first loop accepts and deals connections round-robin; a connection then stays on its loop,
 /// so a request never wakes another thread.
-fn worker_count() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+fn worker_count(config: &config::ServerConfig) -> usize {
+    config
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -331,17 +339,30 @@ async fn connection(
             (&mut conn).await
         }
     };
-    if result.as_ref().is_err_and(hyper::Error::is_timeout) {
-        // hyper closes a connection whose request head is late without a word; when part of a
-        // request had arrived, tell the client why (an idle keep-alive is just closed).
-        let parts = conn.into_parts();
-        if !parts.read_buf.is_empty() {
-            let mut tcp = parts.io.into_inner();
-            let answer =
-                b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
-            let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(answer)).await;
-            http::record_header_timeout(&state, ip);
+    match result {
+        Err(e) if e.is_timeout() => {
+            // hyper closes a connection whose request head is late without a word; when part
+            // of a request had arrived, tell the client why (an idle keep-alive is just closed).
+            let parts = conn.into_parts();
+            if !parts.read_buf.is_empty() {
+                let mut tcp = parts.io.into_inner();
+                let answer =
+                    b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+                let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(answer)).await;
+                let late = "request head not received in time";
+                http::record_refused(&state, ip, 408, late, state.config.header_read_timeout());
+            }
         }
+        // hyper answered these itself (400, or 431 for a head over `max_header_bytes`).
+        Err(e) if e.is_parse() => {
+            let (status, note) = if e.is_parse_too_large() {
+                (431, "request head too large")
+            } else {
+                (400, "malformed request head")
+            };
+            http::record_refused(&state, ip, status, note, Duration::ZERO);
+        }
+        _ => {}
     }
     state.metrics.connection_closed();
 }
@@ -370,6 +391,3 @@ fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
         })
     }
 }
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Load benchmark: `provedge serve` against nginx serving the same pre-rendered file behind the
+# FusionPBX rewrite rules, with identical wrk settings, in one run. Prints requests/s and p99
+# latency for both and their ratios (provedge / nginx), for a full GET and for a revalidation
+# (If-None-Match, 304).
+#
+#   benches/load/run.sh                 # defaults: -t2 -c32 -d5s, 3 rounds per server and scenario
+#   THREADS=2 CONNECTIONS=64 DURATION=10s ROUNDS=5 benches/load/run.sh
+#
+# Installs wrk and nginx (Debian packages) only when missing. Everything runs on 127.0.0.1 and
+# stops by itself; temporary files go to a directory removed at exit. Not part of
+# scripts/test-all: it is a measurement, not a check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-32}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+PROVEDGE_PORT=${PROVEDGE_PORT:-18480}
+NGINX_PORT=${NGINX_PORT:-18481}
+# The phone and its file: a Grandstream asking for its own configuration.
+FILE_PATH=/provision/cfg000b82123456.xml
+UA="Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456"
+
+need() {
+  local bin=$1 pkg=$2
+  if ! command -v "$bin" >/dev/null && [ ! -x "/usr/sbin/$bin" ]; then
+    echo "==> installing $pkg"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  fi
+}
+need wrk wrk
+need nginx nginx
+need curl curl
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "==> building provedge (release)"
+cargo build --release --quiet --bin provedge
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+provedge=$target_dir/release/provedge
+
+work=$(mktemp -d /tmp/provedge-load.XXXXXX)
+chmod 755 "$work" # nginx workers run as an unprivileged user
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The same bytes for both: rendered once by provedge, stored for nginx.
+mkdir -p "$work/www/rendered" "$work/nginx"
+"$provedge" render --store examples/store --user-agent "$UA" "$FILE_PATH" \
+  >"$work/www/rendered/cfg000b82123456.xml"
+
+# nginx as FusionPBX deployments run it: the wiki's rewrite rules (reference/seeds/002, from
+# mcrane, plus the Grandstream cfg<mac> rule) in front of /app/provision/, which here serves the
+# pre-rendered file instead of running PHP. Access log on, as provedge's is.
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log $work/nginx/access.log;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    keepalive_requests 100000;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        rewrite "^.*/provision/aastra.cfg\$" /app/provision/?mac=\$1&file=aastra.cfg;
+        rewrite "^.*/provision/([A-Fa-f0-9]{12})(\.(xml|cfg))?\$" /app/provision/index.php?mac=\$1 last;
+        rewrite "^.*/provision/cfg([A-Fa-f0-9]{12})(\.(xml|cfg))?\$" /app/provision/?mac=\$1;
+        location /app/provision/ {
+            if (\$arg_mac !~ "^[A-Fa-f0-9]{12}\$") { return 404; }
+            root $work/www;
+            default_type "text/xml; charset=utf-8";
+            try_files /rendered/cfg\$arg_mac.xml =404;
+        }
+    }
+}
+EOF
+"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
+
+# One client sends every request here, so the policy's per-client and per-MAC rate limits
+# (made for phones, not for wrk) are off, as nginx has none.
+cat >"$work/provedge.json" <<EOF
+{"engine": {"policy": {"default": {"rate_limit": {"per_client": null, "per_mac": null}}}}}
+EOF
+"$provedge" serve --store examples/store --listen "127.0.0.1:$PROVEDGE_PORT" --config "$work/provedge.json" \
+  >"$work/provedge.log" 2>"$work/provedge.err" &
+pids+=($!)
+
+wait_up() {
+  for _ in $(seq 100); do
+    curl -fso /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "no answer from $1" >&2
+  exit 1
+}
+wait_up "http://127.0.0.1:$PROVEDGE_PORT/healthz"
+wait_up "http://127.0.0.1:$NGINX_PORT$FILE_PATH"
+
+# Same request, same bytes: the comparison is only fair if both serve exactly the same file.
+curl -fs -A "$UA" "http://127.0.0.1:$PROVEDGE_PORT$FILE_PATH" >"$work/from-provedge"
+curl -fs -A "$UA" "http://127.0.0.1:$NGINX_PORT$FILE_PATH" >"$work/from-nginx"
+cmp "$work/from-provedge" "$work/from-nginx"
+echo "==> both serve the same $(wc -c <"$work/from-nginx")-byte file for $FILE_PATH"
+
+# One wrk run: prints "req/s p99_ms errors" (errors: non-2xx/3xx responses plus socket errors).
+measure() {
+  local url=$1
+  shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" "$@" "$url" \
+    | tee -a "$work/wrk.txt" | awk '
+      /^Requests\/sec:/ { rps = $2 }
+      $1 == "99%" {
+        v = $2
+        if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+        else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }
+        p99 = v
+      }
+      /Non-2xx or 3xx responses:/ { errors += $NF }
+      /Socket errors:/ { errors += 1 }
+      END { printf "%s %.3f %d\n", rps, p99, errors }'
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Warm both (provedge's render and store caches, nginx's open files).
+wrk -t1 -c4 -d1s -H "User-Agent: $UA" "http://127.0.0.1:$PROVEDGE_PORT$FILE_PATH" >/dev/null
+wrk -t1 -c4 -d1s -H "User-Agent: $UA" "http://127.0.0.1:$NGINX_PORT$FILE_PATH" >/dev/null
+
+# Two scenarios: a full GET (200), and the revalidation phones send every few minutes, most of
+# the traffic (304 with each server's own ETag). Rounds alternate between the servers so that
+# drift in the machine's speed hits both alike; medians are reported.
+etag_of() { curl -fsI -A "$UA" "$1" | awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }'; }
+p_etag=$(etag_of "http://127.0.0.1:$PROVEDGE_PORT$FILE_PATH")
+n_etag=$(etag_of "http://127.0.0.1:$NGINX_PORT$FILE_PATH")
+failed=0
+: >"$work/results"
+for scenario in get revalidate; do
+  for round in $(seq "$ROUNDS"); do
+    for name in provedge nginx; do
+      if [ "$name" = provedge ]; then port=$PROVEDGE_PORT etag=$p_etag; else port=$NGINX_PORT etag=$n_etag; fi
+      url="http://127.0.0.1:$port$FILE_PATH"
+      if [ "$scenario" = get ]; then
+        line=$(measure "$url")
+      else
+        line=$(measure "$url" -H "If-None-Match: $etag")
+      fi
+      echo "   $scenario round $round $name: $line (req/s p99_ms errors)"
+      echo "$scenario $name $line" >>"$work/results"
+      [ "$(echo "$line" | awk '{print $3}')" = 0 ] || failed=1
+    done
+  done
+done
+
+echo
+echo "== results: GET $FILE_PATH, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, median of $ROUNDS alternating rounds, $(nproc) cores"
+printf '%-11s %-9s %10s %10s\n' scenario server "req/s" "p99 (ms)"
+for scenario in get revalidate; do
+  for name in provedge nginx; do
+    r=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $3 }' "$work/results" | median)
+    p=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $4 }' "$work/results" | median)
+    printf '%-11s %-9s %10s %10s\n' "$scenario" "$name" "$r" "$p"
+    eval "${name}_rps=$r ${name}_p99=$p"
+  done
+  awk -v a="$provedge_rps" -v b="$nginx_rps" -v c="$provedge_p99" -v d="$nginx_p99" -v s="$scenario" 'BEGIN {
+    printf "%-11s ratio provedge/nginx: req/s %.2f, p99 %.2f\n", s, a / b, c / d
+  }'
+done
+echo "status of each: provedge $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "If-None-Match: $p_etag" "http://127.0.0.1:$PROVEDGE_PORT$FILE_PATH")," \
+  "nginx $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "If-None-Match: $n_etag" "http://127.0.0.1:$NGINX_PORT$FILE_PATH") on revalidation"
+if [ "$failed" = 1 ]; then
+  echo "errors during the run (see above): the figures do not count" >&2
+  exit 1
+fi
