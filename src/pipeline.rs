@@ -605,10 +605,16 @@ fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
     // The name says what is summed: `X.zip.md5` names its file; Algo firmware is
     // `algo-….fw`, tones `…-tones.zip`, everything else a `.conf`. (The generic `.zip`/`.fw`
     // rows would claim any name, so the order cannot be left to trial.)
-    let has_ext = |ext: &str| stem.rsplit_once('.').is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext));
+    let has_ext = |ext: &str| {
+        stem.rsplit_once('.')
+            .is_some_and(|(_, e)| e.eq_ignore_ascii_case(ext))
+    };
     let candidate = if ["conf", "zip", "fw"].iter().any(|e| has_ext(e)) {
         stem.to_owned()
-    } else if stem.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("algo-")) {
+    } else if stem
+        .get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("algo-"))
+    {
         format!("{stem}.fw")
     } else if stem.to_ascii_lowercase().ends_with("-tones") {
         format!("{stem}.zip")

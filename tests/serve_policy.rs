@@ -69,11 +69,25 @@ fn expected(t: Tenant, m: MacSource, c: Creds, n: Net) -> u16 {
 }
 
 fn curl(server: &Server, t: Tenant, m: MacSource, c: Creds, n: Net) -> (u16, String) {
-    let path = if t == Tenant::Beta { "/beta/001565123456.cfg" } else { "/001565123456.cfg" };
+    let path = if t == Tenant::Beta {
+        "/beta/001565123456.cfg"
+    } else {
+        "/001565123456.cfg"
+    };
     let url = format!("http://{}{path}", server.addr);
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", "10"]);
-    cmd.args(["-H", &format!("X-Forwarded-For: {}", if n == Net::Allowed { "192.0.2.10" } else { "198.51.100.7" })]);
+    cmd.args([
+        "-H",
+        &format!(
+            "X-Forwarded-For: {}",
+            if n == Net::Allowed {
+                "192.0.2.10"
+            } else {
+                "198.51.100.7"
+            }
+        ),
+    ]);
     if t == Tenant::Acme {
         cmd.args(["-H", "Host: acme.example"]);
     }
@@ -86,18 +100,33 @@ fn curl(server: &Server, t: Tenant, m: MacSource, c: Creds, n: Net) -> (u16, Str
             cmd.args(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:65:43:21"]);
         }
         MacSource::CertSame | MacSource::CertOther => {
-            let mac = if m == MacSource::CertSame { "001565123456" } else { "001565654321" };
-            cmd.args(["-H", &format!("x-forwarded-client-cert: Hash=1;Subject=\"CN={mac},O=Yealink\"")]);
+            let mac = if m == MacSource::CertSame {
+                "001565123456"
+            } else {
+                "001565654321"
+            };
+            cmd.args([
+                "-H",
+                &format!("x-forwarded-client-cert: Hash=1;Subject=\"CN={mac},O=Yealink\""),
+            ]);
         }
     }
     match (t, c) {
         (Tenant::Default, _) | (_, Creds::None) => {}
         (Tenant::Acme, c) => {
-            let pass = if c == Creds::Valid { "acme-new" } else { "nope" };
+            let pass = if c == Creds::Valid {
+                "acme-new"
+            } else {
+                "nope"
+            };
             cmd.args(["--digest", "-u", &format!("phone:{pass}")]);
         }
         (Tenant::Beta, c) => {
-            let pass = if c == Creds::Valid { "beta-pass" } else { "nope" };
+            let pass = if c == Creds::Valid {
+                "beta-pass"
+            } else {
+                "nope"
+            };
             cmd.args(["--basic", "-u", &format!("prov:{pass}")]);
         }
     }
@@ -108,7 +137,11 @@ fn curl(server: &Server, t: Tenant, m: MacSource, c: Creds, n: Net) -> (u16, Str
 }
 
 fn put_tenant_devices(server: &Server) {
-    for (ns, secret) in [("", "root-secret"), ("tenants/acme/", "acme-secret"), ("tenants/beta/", "beta-secret")] {
+    for (ns, secret) in [
+        ("", "root-secret"),
+        ("tenants/acme/", "acme-secret"),
+        ("tenants/beta/", "beta-secret"),
+    ] {
         let dir = server.store.join(ns);
         std::fs::create_dir_all(dir.join("devices")).unwrap();
         std::fs::create_dir_all(dir.join("templates/yealink")).unwrap();
@@ -117,7 +150,11 @@ fn put_tenant_devices(server: &Server) {
             format!(r#"{{"mac":"001565123456","vendor":"yealink","model":"t46s","lines":[{{"user":"1","password":"{secret}","server":"pbx"}}]}}"#),
         )
         .unwrap();
-        std::fs::write(dir.join("templates/yealink/@mac.cfg"), "account.1.password = {{ lines[0].password }}\n").unwrap();
+        std::fs::write(
+            dir.join("templates/yealink/@mac.cfg"),
+            "account.1.password = {{ lines[0].password }}\n",
+        )
+        .unwrap();
     }
 }
 
@@ -128,14 +165,22 @@ fn the_policy_matrix_over_http_with_curl() {
     let mut failures = Vec::new();
     let mut count = 0;
     for t in [Tenant::Default, Tenant::Acme, Tenant::Beta] {
-        for m in [MacSource::None, MacSource::UaSame, MacSource::UaOther, MacSource::CertSame, MacSource::CertOther] {
+        for m in [
+            MacSource::None,
+            MacSource::UaSame,
+            MacSource::UaOther,
+            MacSource::CertSame,
+            MacSource::CertOther,
+        ] {
             for c in [Creds::None, Creds::Valid, Creds::Wrong] {
                 for n in [Net::Allowed, Net::Denied] {
                     count += 1;
                     let (status, body) = curl(&server, t, m, c, n);
                     let want = expected(t, m, c, n);
                     if status != want {
-                        failures.push(format!("{t:?} {m:?} {c:?} {n:?}: want {want}, got {status}"));
+                        failures.push(format!(
+                            "{t:?} {m:?} {c:?} {n:?}: want {want}, got {status}"
+                        ));
                         continue;
                     }
                     if want == 200 {
@@ -144,7 +189,11 @@ fn the_policy_matrix_over_http_with_curl() {
                             Tenant::Acme => "acme-secret",
                             Tenant::Beta => "beta-secret",
                         };
-                        if !body.contains(secret) || ["root-secret", "acme-secret", "beta-secret"].iter().any(|s| *s != secret && body.contains(s)) {
+                        if !body.contains(secret)
+                            || ["root-secret", "acme-secret", "beta-secret"]
+                                .iter()
+                                .any(|s| *s != secret && body.contains(s))
+                        {
                             failures.push(format!("{t:?} {m:?} {c:?} {n:?}: wrong tenant's file"));
                         }
                     }
@@ -153,10 +202,23 @@ fn the_policy_matrix_over_http_with_curl() {
         }
     }
     assert_eq!(count, 90);
-    assert!(failures.is_empty(), "{} of {count} wrong:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     // The log names the reasons, never a secret.
     let log = server.log();
-    for secret in ["acme-old", "acme-new", "beta-pass", "root-secret", "acme-secret", "beta-secret", "e2e-secret"] {
+    for secret in [
+        "acme-old",
+        "acme-new",
+        "beta-pass",
+        "root-secret",
+        "acme-secret",
+        "beta-secret",
+        "e2e-secret",
+    ] {
         assert!(!log.contains(secret), "the access log leaks {secret}");
     }
 }

@@ -1,64 +1,121 @@
 //! provedge as a proxy-wasm HTTP filter (Envoy `envoy.filters.http.wasm`, nginx with Kong's
 //! ngx_wasm_module).
 //!
-//! A thin host over the sans-IO core: the root context parses the JSON plugin configuration
-//! once in `on_configure` (a bad one stops the filter from starting); each HTTP context turns the
-//! request headers into a [`provedge::Request`], asks the [`provedge::Engine`], and carries out
-//! its [`provedge::Decision`]: answer locally, rewrite `:path` and continue, or fetch store keys
-//! from the configured origin with `dispatch_http_call` (all keys of one step in parallel) and
-//! resume the engine when every answer is in.
+//! A thin host over the sans-IO core. The root context parses the JSON plugin configuration
+//! once in `on_configure` ([`config`]; a bad one stops the filter from starting, the reason
+//! logged). Each HTTP context turns the request headers, the client address (`source.address`)
+//! and, over mutual TLS, the client certificate (`connection.*`) into a [`provedge::Request`],
+//! asks the engine chosen for the Envoy route, and carries out its [`provedge::Decision`]:
+//!
+//! * `Respond`: answer locally (render mode's device files, refusals, 304s);
+//! * `Rewrite`: set `:path` (and `:authority` for an absolute URL) and let the request go on;
+//! * `Stream`: large stored files (firmware, tones, images) are never buffered in the VM: the
+//!   request goes on to the origin for the stored key, signed like the filter's own reads, and
+//!   the proxy streams the answer;
+//! * `Fetch`: read store keys from the [`cache`], and the rest from the origin with
+//!   `dispatch_http_call`, all keys of one round in parallel ([`origin`]), then resume;
+//! * `Upload`: buffer the phone's body (refused past the engine's limit before it is read) and
+//!   `PUT` it to the origin under the upload key.
+//!
+//! Nothing here may panic: a panic kills the VM and every request on it. Request and origin
+//! headers are read as bytes (the SDK's `String` getters unwrap UTF-8), sizes are checked before
+//! bodies are copied in, and every host call's error is a value. What remains is the SDK's own
+//! trust in its host: it unwraps statuses Envoy and ngx_wasm_module do not return, and header
+//! *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
+mod cache;
+mod config;
+mod origin;
+pub mod sigv4;
+
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
-use provedge::{Decision, Engine, Fetch, Lookup, Method, Request, StoreKey};
+use provedge::{
+    ClientIdentity, Decision, Engine, Fetch, Lookup, Method, Request, Response, StoreKey, Stored,
+    Upload,
+};
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
-use serde::Deserialize;
+use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
+
+use cache::{Cache, Entry, Hit, SharedData};
+use config::Settings;
+use origin::{Answer, Reply};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }}
 
-/// Where the store's objects are fetched from.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Origin {
-    /// Envoy cluster name, or `host:port` under ngx_wasm_module.
-    upstream: String,
-    /// `:authority` sent to the origin.
-    #[serde(default = "default_authority")]
-    authority: String,
-    /// Path prefix of the store on the origin (`""` when keys sit at the root).
-    #[serde(default)]
-    prefix: String,
-    /// Per-fetch timeout.
-    #[serde(default = "default_timeout_ms")]
-    timeout_ms: u64,
+/// Engine rounds one request may take (the core needs at most a few).
+const MAX_ROUNDS: usize = 16;
+
+fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
 }
 
-fn default_authority() -> String {
-    "store".into()
+/// The proxy's shared data (one store per VM id, read by every worker).
+struct HostShared;
+
+impl SharedData for HostShared {
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        hostcalls::get_shared_data(key).ok().and_then(|(v, _)| v)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) {
+        let _ = hostcalls::set_shared_data(key, Some(value), None);
+    }
 }
 
-fn default_timeout_ms() -> u64 {
-    2000
+/// Counters, defined on first use (`define_metric`); names are built from bounded sets
+/// (vendors, a fixed list of statuses, fixed reasons), so their number is bounded too.
+#[derive(Default)]
+struct Metrics(RefCell<HashMap<String, u32>>);
+
+impl Metrics {
+    fn inc(&self, name: &str) {
+        let known = self.0.borrow().get(name).copied();
+        let id = match known {
+            Some(id) => id,
+            None => match hostcalls::define_metric(MetricType::Counter, name) {
+                Ok(id) => {
+                    self.0.borrow_mut().insert(name.to_owned(), id);
+                    id
+                }
+                Err(_) => return,
+            },
+        };
+        let _ = hostcalls::increment_metric(id, 1);
+    }
 }
 
-/// The plugin configuration: the engine's configuration plus the origin.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PluginConfig {
-    #[serde(default)]
-    engine: provedge::Config,
-    origin: Origin,
+/// A status as a metric label: the codes provedge answers with, else the class.
+fn status_label(status: u16) -> String {
+    const KNOWN: &[u16] = &[
+        200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 413, 414, 416, 429, 431, 500,
+        501, 502, 503, 504,
+    ];
+    if KNOWN.contains(&status) {
+        status.to_string()
+    } else {
+        format!("{}xx", (status / 100).min(9))
+    }
+}
+
+/// What every context of one plugin instance shares.
+struct Shared {
+    settings: Settings,
+    cache: RefCell<Cache>,
+    metrics: Metrics,
 }
 
 #[derive(Default)]
 struct Root {
-    shared: Option<Rc<(Engine, Origin)>>,
+    shared: Option<Rc<Shared>>,
 }
 
 impl Context for Root {}
@@ -66,28 +123,44 @@ impl Context for Root {}
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         let raw = self.get_plugin_configuration().unwrap_or_default();
-        match serde_json::from_slice::<PluginConfig>(&raw) {
-            Ok(cfg) => {
-                self.shared = Some(Rc::new((Engine::new(cfg.engine), cfg.origin)));
+        match Settings::parse(&raw) {
+            Ok(settings) => {
+                let namespace = format!(
+                    "provedge/{}/{}{}/",
+                    settings.origin.upstream, settings.origin.authority, settings.origin.prefix
+                );
+                let cache = Cache::new(settings.cache.clone(), namespace);
+                log(
+                    LogLevel::Info,
+                    &format!(
+                        "provedge: configured; origin {}, {} route engine(s)",
+                        settings.origin.upstream,
+                        settings.routes.len()
+                    ),
+                );
+                self.shared = Some(Rc::new(Shared {
+                    settings,
+                    cache: RefCell::new(cache),
+                    metrics: Metrics::default(),
+                }));
                 true
             }
             Err(e) => {
-                proxy_wasm::hostcalls::log(
+                log(
                     LogLevel::Critical,
                     &format!("provedge: bad plugin configuration: {e}"),
-                )
-                .ok();
+                );
                 false
             }
         }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let shared = self.shared.clone()?;
-        Some(Box::new(Filter {
-            shared,
-            pending: None,
-        }))
+        // The SDK panics on `None`, so an unconfigured root still answers (500).
+        Some(match &self.shared {
+            Some(shared) => Box::new(Filter::new(Rc::clone(shared))),
+            None => Box::new(Unconfigured),
+        })
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -95,125 +168,416 @@ impl RootContext for Root {
     }
 }
 
-/// A request paused on store reads: the engine's continuation and the answers so far.
+/// The HTTP context of a root whose configuration did not load.
+struct Unconfigured;
+
+impl Context for Unconfigured {}
+
+impl HttpContext for Unconfigured {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        self.send_http_response(500, vec![], None);
+        Action::Pause
+    }
+}
+
+/// One origin request in flight.
+struct Call {
+    key: StoreKey,
+    /// The expired entry whose validators were sent, kept for a 304 or a failure.
+    stale: Option<Rc<Entry>>,
+}
+
+/// A request paused on origin reads: the engine's continuation and the answers so far.
 struct Pending {
     fetch: Fetch,
-    tokens: HashMap<u32, StoreKey>,
+    calls: HashMap<u32, Call>,
     answers: HashMap<StoreKey, Lookup>,
 }
 
 struct Filter {
-    shared: Rc<(Engine, Origin)>,
+    shared: Rc<Shared>,
+    /// The Envoy route the request is on (`xds.route_name`), when routes have engines.
+    route: Option<String>,
+    /// The vendor recognised, for metrics ("none" before or without recognition).
+    vendor: &'static str,
     pending: Option<Pending>,
+    rounds: usize,
+    /// The request went on upstream (rewrite or stream): count the upstream's status.
+    continued: bool,
+    /// The media type to give a streamed file.
+    stream_type: Option<&'static str>,
+    /// A phone's upload waiting for its body, then for the origin's answer (`upload_call`).
+    upload: Option<Upload>,
+    upload_call: Option<u32>,
+    /// The request headers ended the request (no body follows).
+    headers_end_stream: bool,
 }
 
 impl Filter {
+    fn new(shared: Rc<Shared>) -> Filter {
+        Filter {
+            shared,
+            route: None,
+            vendor: "none",
+            pending: None,
+            rounds: 0,
+            continued: false,
+            stream_type: None,
+            upload: None,
+            upload_call: None,
+            headers_end_stream: false,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.get_current_time()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn property(&self, path: Vec<&str>) -> Option<String> {
+        self.get_property(path)
+            .and_then(|b| String::from_utf8(b).ok())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The request as the core sees it. Header values that are not UTF-8 are read lossily:
+    /// the core then refuses or ignores them, never the VM.
     fn request(&self) -> Request {
-        let mut method = Method::Get;
-        let mut target = String::from("/");
-        let mut headers = Vec::new();
-        for (name, value) in self.get_http_request_headers() {
+        let mut req = Request::get("/");
+        for (name, value) in self.get_http_request_headers_bytes() {
+            let value = String::from_utf8_lossy(&value).into_owned();
             match name.as_str() {
-                ":method" => method = Method::parse(&value),
-                ":path" => target = value,
+                ":method" => req.method = Method::parse(&value),
+                ":path" => req.target = value,
+                // HTTP/1's Host arrives as :authority; tenants are chosen by Host.
+                ":authority" => req.headers.push(("host".into(), value)),
                 n if n.starts_with(':') => {}
-                _ => headers.push((name, value)),
+                _ => req.headers.push((name, value)),
             }
         }
-        Request {
-            method,
-            target,
-            headers,
-            peer: None,
-            client_identity: None,
-            now: self
-                .get_current_time()
-                .duration_since(std::time::UNIX_EPOCH)
+        req.peer = self.property(vec!["source", "address"]).and_then(|a| {
+            a.parse::<SocketAddr>()
+                .map(|s| s.ip())
+                .or_else(|_| a.parse::<IpAddr>())
                 .ok()
-                .map(|d| d.as_secs()),
-        }
-    }
-
-    /// Carries out a decision; returns whether the request may continue now.
-    fn apply(&mut self, decision: Decision) -> Action {
-        match decision {
-            Decision::Respond(resp) => {
-                let headers: Vec<(&str, &str)> = resp
-                    .headers
+        });
+        if self.shared.settings.identity_from_connection {
+            if let Some(subject) = self.property(vec!["connection", "subject_peer_certificate"]) {
+                let san = ["uri_san_peer_certificate", "dns_san_peer_certificate"]
                     .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .filter_map(|p| self.property(vec!["connection", p]))
                     .collect();
-                self.send_http_response(u32::from(resp.status), headers, Some(&resp.body));
-                Action::Pause
-            }
-            Decision::Rewrite(rewrite) => {
-                self.set_http_request_header(":path", Some(&rewrite.target));
-                Action::Continue
-            }
-            Decision::Fetch(fetch) => self.dispatch(fetch),
-            // Large stored files are not buffered in the VM: the request goes on to the origin
-            // for the stored key and the proxy streams the answer.
-            Decision::Stream(stream) => {
-                let path = format!(
-                    "{}/{}",
-                    self.shared.1.prefix.trim_end_matches('/'),
-                    stream.key()
-                );
-                self.set_http_request_header(":path", Some(&path));
-                Action::Continue
-            }
-            // Storing uploads from inside the proxy is not supported yet (issue 8): say so.
-            Decision::Upload(_) => {
-                self.send_http_response(
-                    501,
-                    vec![],
-                    Some(b"uploads are not stored by the proxy filter\n"),
-                );
-                Action::Pause
+                req.client_identity = Some(ClientIdentity { subject, san });
             }
         }
+        req.now = Some(self.now_ms() / 1000);
+        req
     }
 
-    fn dispatch(&mut self, fetch: Fetch) -> Action {
-        let origin = &self.shared.1;
-        let mut tokens = HashMap::new();
-        for key in fetch.keys() {
-            let path = format!("{}/{}", origin.prefix.trim_end_matches('/'), key);
-            let call = self.dispatch_http_call(
-                &origin.upstream,
-                vec![
-                    (":method", "GET"),
-                    (":path", &path),
-                    (":authority", &origin.authority),
-                ],
-                None,
-                vec![],
-                Duration::from_millis(origin.timeout_ms),
-            );
-            match call {
-                Ok(token) => {
-                    tokens.insert(token, key.clone());
+    /// Carries out decisions until the request is answered, continues, or waits on the origin.
+    fn drive(&mut self, mut decision: Decision) -> Action {
+        loop {
+            self.rounds += 1;
+            if self.rounds > MAX_ROUNDS {
+                decision = Decision::Respond(Response::fault(
+                    500,
+                    "more engine rounds than the filter allows".into(),
+                ));
+            }
+            match decision {
+                Decision::Fetch(fetch) => {
+                    self.vendor = fetch.route().vendor().name();
+                    match self.fetch(fetch) {
+                        Ok(next) => decision = next,
+                        Err(()) => return Action::Pause,
+                    }
                 }
-                Err(status) => {
-                    proxy_wasm::hostcalls::log(
-                        LogLevel::Error,
-                        &format!(
-                            "provedge: dispatch to {} failed: {status:?}",
-                            origin.upstream
-                        ),
-                    )
-                    .ok();
-                    self.send_http_response(502, vec![], Some(b"store unreachable\n"));
+                Decision::Respond(resp) => {
+                    self.respond(resp);
+                    return Action::Pause;
+                }
+                Decision::Rewrite(rewrite) => {
+                    if let Some(route) = &rewrite.route {
+                        self.vendor = route.vendor().name();
+                    }
+                    let (authority, path) = split_target(&rewrite.target);
+                    if let Some(authority) = authority {
+                        self.set_http_request_header(":authority", Some(authority));
+                    }
+                    self.set_http_request_header(":path", Some(path));
+                    self.continued = true;
+                    return Action::Continue;
+                }
+                Decision::Stream(stream) => {
+                    self.vendor = stream.route().vendor().name();
+                    self.stream_type = Some(stream.content_type());
+                    self.to_origin(stream.key());
+                    self.continued = true;
+                    return Action::Continue;
+                }
+                Decision::Upload(upload) => {
+                    self.vendor = upload.route().vendor().name();
+                    let declared = self
+                        .get_http_request_header_bytes("content-length")
+                        .and_then(|v| String::from_utf8(v).ok())
+                        .and_then(|v| v.trim().parse::<usize>().ok());
+                    if declared.is_some_and(|n| n > upload.max_bytes()) {
+                        self.respond(upload.finish(Stored::TooLarge));
+                    } else if self.headers_end_stream {
+                        self.store_upload(upload, &[]);
+                    } else {
+                        self.upload = Some(upload);
+                    }
                     return Action::Pause;
                 }
             }
         }
+    }
+
+    /// `PUT`s an upload's body to the origin; the answer arrives in `on_http_call_response`.
+    fn store_upload(&mut self, upload: Upload, body: &[u8]) {
+        let settings = &self.shared.settings;
+        let origin = &settings.origin;
+        let path = origin::path(origin, upload.key().as_str());
+        let now = self.now_ms() / 1000;
+        let auth = origin::auth_headers(
+            origin,
+            settings.credentials.as_ref(),
+            "PUT",
+            &path,
+            Some(body),
+            now,
+        );
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", "PUT"),
+            (":path", &path),
+            (":authority", &origin.authority),
+            ("content-type", "application/octet-stream"),
+        ];
+        headers.extend(auth.iter().map(|(n, v)| (*n, v.as_str())));
+        let call = self.dispatch_http_call(
+            &origin.upstream,
+            headers,
+            Some(body),
+            vec![],
+            Duration::from_millis(origin.timeout_ms),
+        );
+        match call {
+            Ok(token) => {
+                self.upload_call = Some(token);
+                self.upload = Some(upload);
+            }
+            Err(status) => {
+                self.shared.metrics.inc("provedge.origin.error.dispatch");
+                let reason = format!("dispatch to {} failed: {status:?}", origin.upstream);
+                self.respond(upload.finish(Stored::Failed(reason)));
+            }
+        }
+    }
+
+    /// Points the request itself at the origin's copy of `key` (for the proxy to stream).
+    fn to_origin(&self, key: &StoreKey) {
+        let settings = &self.shared.settings;
+        let origin = &settings.origin;
+        let path = origin::path(origin, key.as_str());
+        let method = self
+            .get_http_request_header_bytes(":method")
+            .and_then(|m| String::from_utf8(m).ok())
+            .unwrap_or_else(|| "GET".into());
+        self.set_http_request_header(":path", Some(&path));
+        self.set_http_request_header(":authority", Some(&origin.authority));
+        // The phone's credentials are for provedge, not for the store; signing headers are
+        // the filter's alone.
+        for name in [
+            "authorization",
+            "cookie",
+            "x-amz-date",
+            "x-amz-content-sha256",
+            "x-amz-security-token",
+        ] {
+            self.set_http_request_header(name, None);
+        }
+        let now = self.now_ms() / 1000;
+        for (name, value) in origin::auth_headers(
+            origin,
+            settings.credentials.as_ref(),
+            &method,
+            &path,
+            None,
+            now,
+        ) {
+            self.set_http_request_header(name, Some(&value));
+        }
+    }
+
+    /// Answers what the cache can and asks the origin for the rest. `Ok` is the next decision
+    /// when nothing had to be asked; `Err` means the request waits for origin answers.
+    fn fetch(&mut self, fetch: Fetch) -> Result<Decision, ()> {
+        let shared = Rc::clone(&self.shared);
+        let now = self.now_ms();
+        let mut answers = HashMap::new();
+        let mut calls = HashMap::new();
+        for key in fetch.keys() {
+            let hit = shared
+                .cache
+                .borrow_mut()
+                .lookup(key.as_str(), now, &HostShared);
+            match hit {
+                Hit::Fresh {
+                    entry,
+                    shared: from_shared,
+                } => {
+                    shared.metrics.inc(if from_shared {
+                        "provedge.cache.hit.shared"
+                    } else {
+                        "provedge.cache.hit.local"
+                    });
+                    answers.insert(key.clone(), lookup_of(&entry));
+                }
+                Hit::Ask { stale } => {
+                    shared.metrics.inc(if stale.is_some() {
+                        "provedge.cache.revalidate"
+                    } else {
+                        "provedge.cache.miss"
+                    });
+                    match self.call_origin(key, stale.as_deref()) {
+                        Ok(token) => {
+                            calls.insert(
+                                token,
+                                Call {
+                                    key: key.clone(),
+                                    stale,
+                                },
+                            );
+                        }
+                        Err(reason) => {
+                            shared.metrics.inc("provedge.origin.error.dispatch");
+                            let lookup = self.fallback(key, stale.as_deref(), &reason);
+                            answers.insert(key.clone(), lookup);
+                        }
+                    }
+                }
+            }
+        }
+        if calls.is_empty() {
+            let engine = shared.settings.engine_for(self.route.as_deref());
+            return Ok(resume(engine, fetch, answers));
+        }
         self.pending = Some(Pending {
             fetch,
-            tokens,
-            answers: HashMap::new(),
+            calls,
+            answers,
         });
-        Action::Pause
+        Err(())
+    }
+
+    fn call_origin(&self, key: &StoreKey, stale: Option<&Entry>) -> Result<u32, String> {
+        let settings = &self.shared.settings;
+        let origin = &settings.origin;
+        let path = origin::path(origin, key.as_str());
+        let now = self.now_ms() / 1000;
+        let mut owned: Vec<(&str, String)> = origin::auth_headers(
+            origin,
+            settings.credentials.as_ref(),
+            "GET",
+            &path,
+            None,
+            now,
+        );
+        if let Some(stale) = stale.filter(|e| e.body.is_some()) {
+            if let Some(etag) = &stale.etag {
+                owned.push(("if-none-match", etag.clone()));
+            }
+            if let Some(date) = &stale.last_modified {
+                owned.push(("if-modified-since", date.clone()));
+            }
+        }
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", "GET"),
+            (":path", &path),
+            (":authority", &origin.authority),
+        ];
+        headers.extend(owned.iter().map(|(n, v)| (*n, v.as_str())));
+        self.dispatch_http_call(
+            &origin.upstream,
+            headers,
+            None,
+            vec![],
+            Duration::from_millis(origin.timeout_ms),
+        )
+        .map_err(|status| format!("dispatch to {} failed: {status:?}", origin.upstream))
+    }
+
+    /// What to use when the origin failed for `key`: the stale copy while it may stand in,
+    /// else the failure (the core answers 503 and names the key in its log note).
+    fn fallback(&self, key: &StoreKey, stale: Option<&Entry>, reason: &str) -> Lookup {
+        let now = self.now_ms();
+        if let Some(stale) = stale {
+            if self.shared.cache.borrow().usable_stale(stale, now) {
+                self.shared.metrics.inc("provedge.cache.stale_served");
+                log(
+                    LogLevel::Warn,
+                    &format!("provedge: origin {reason} for {key}; serving the cached copy"),
+                );
+                return lookup_of(stale);
+            }
+        }
+        log(
+            LogLevel::Warn,
+            &format!("provedge: origin {reason} for {key}"),
+        );
+        Lookup::Failed(format!("origin {reason}"))
+    }
+
+    fn respond(&mut self, resp: Response) {
+        let metrics = &self.shared.metrics;
+        metrics.inc(&format!(
+            "provedge.requests.{}.{}",
+            self.vendor,
+            status_label(resp.status)
+        ));
+        if let Some(note) = &resp.note {
+            log(LogLevel::Warn, &format!("provedge: {} {note}", resp.status));
+        }
+        let headers: Vec<(&str, &str)> = resp
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let body = (!resp.body.is_empty()).then_some(resp.body.as_slice());
+        self.send_http_response(u32::from(resp.status), headers, body);
+    }
+}
+
+/// Resumes the engine that started the request with every answer of the round.
+fn resume(engine: &Engine, fetch: Fetch, mut answers: HashMap<StoreKey, Lookup>) -> Decision {
+    fetch.resume(engine, |k| {
+        answers
+            .remove(k)
+            .unwrap_or_else(|| Lookup::Failed("no answer for the key".into()))
+    })
+}
+
+fn lookup_of(entry: &Entry) -> Lookup {
+    match &entry.body {
+        Some(body) => Lookup::Found(body.clone()),
+        None => Lookup::Missing,
+    }
+}
+
+/// An absolute `http(s)://authority/path` target split for `:authority` and `:path`; any
+/// other target is a path.
+fn split_target(target: &str) -> (Option<&str>, &str) {
+    let rest = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"));
+    match rest {
+        Some(rest) => match rest.find('/') {
+            Some(i) => (Some(&rest[..i]), &rest[i..]),
+            None => (Some(rest), "/"),
+        },
+        None => (None, target),
     }
 }
 
@@ -221,51 +585,185 @@ impl Context for Filter {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
-        _headers: usize,
+        _num_headers: usize,
         body_size: usize,
-        _trailers: usize,
+        _num_trailers: usize,
     ) {
+        if self.upload_call == Some(token_id) {
+            self.upload_call = None;
+            self.upload_stored();
+            return;
+        }
         let Some(mut pending) = self.pending.take() else {
             return;
         };
-        let Some(key) = pending.tokens.remove(&token_id) else {
+        let Some(call) = pending.calls.remove(&token_id) else {
             self.pending = Some(pending);
             return;
         };
-        let status = self.get_http_call_response_header(":status");
-        let lookup = match status.as_deref() {
-            Some("200") => Lookup::Found(
-                self.get_http_call_response_body(0, body_size)
-                    .unwrap_or_default(),
-            ),
-            Some("404") => Lookup::Missing,
-            Some(other) => Lookup::Failed(format!("origin answered {other}")),
-            None => Lookup::Failed("origin did not answer".into()),
+        let shared = Rc::clone(&self.shared);
+        let now = self.now_ms();
+        let status = self.get_http_call_response_header_bytes(":status");
+        let etag = self.get_http_call_response_header_bytes("etag");
+        let last_modified = self.get_http_call_response_header_bytes("last-modified");
+        let reply = Reply {
+            status: status.as_deref(),
+            etag: etag.as_deref(),
+            last_modified: last_modified.as_deref(),
+            body_size,
         };
-        pending.answers.insert(key, lookup);
-        if !pending.tokens.is_empty() {
+        let answer = origin::classify(&shared.settings.origin, &reply, now, || {
+            self.get_http_call_response_body(0, body_size)
+                .unwrap_or_default()
+        });
+        let key = call.key.as_str();
+        let lookup = match answer {
+            Answer::Fresh(entry) => {
+                shared.metrics.inc("provedge.origin.fetched");
+                let entry = shared.cache.borrow_mut().store(key, entry, &HostShared);
+                lookup_of(&entry)
+            }
+            Answer::NotModified => match call.stale.as_deref() {
+                Some(stale) if stale.body.is_some() => {
+                    shared.metrics.inc("provedge.cache.revalidated");
+                    let entry = shared
+                        .cache
+                        .borrow_mut()
+                        .renew(key, stale, now, &HostShared);
+                    lookup_of(&entry)
+                }
+                _ => {
+                    shared.metrics.inc("provedge.origin.error.status");
+                    self.fallback(&call.key, None, "answered 304 to an unconditional GET")
+                }
+            },
+            Answer::Failed { reason, label } => {
+                shared
+                    .metrics
+                    .inc(&format!("provedge.origin.error.{label}"));
+                self.fallback(&call.key, call.stale.as_deref(), &reason)
+            }
+        };
+        pending.answers.insert(call.key, lookup);
+        if !pending.calls.is_empty() {
             self.pending = Some(pending);
             return;
         }
-        let Pending {
-            fetch, mut answers, ..
-        } = pending;
-        let shared = Rc::clone(&self.shared);
-        let decision = fetch.resume(&shared.0, |k| {
-            answers
-                .remove(k)
-                .unwrap_or(Lookup::Failed("no answer".into()))
-        });
-        if let Action::Continue = self.apply(decision) {
+        let engine = shared.settings.engine_for(self.route.as_deref());
+        let decision = resume(engine, pending.fetch, pending.answers);
+        if let Action::Continue = self.drive(decision) {
             self.resume_http_request();
         }
     }
 }
 
+impl Filter {
+    /// The origin answered an upload's `PUT`: 201 is a new object, 200 and 204 a replaced one
+    /// (S3 answers 200 either way).
+    fn upload_stored(&mut self) {
+        let Some(upload) = self.upload.take() else {
+            return;
+        };
+        let status = self
+            .get_http_call_response_header_bytes(":status")
+            .and_then(|s| String::from_utf8(s).ok());
+        let outcome = match status.as_deref() {
+            Some("201") => Stored::Done { replaced: false },
+            Some("200" | "204") => Stored::Done { replaced: true },
+            Some(other) => {
+                self.shared.metrics.inc("provedge.origin.error.upload");
+                Stored::Failed(format!("origin answered {other:.3} to the upload"))
+            }
+            None => {
+                self.shared.metrics.inc("provedge.origin.error.upload");
+                Stored::Failed("origin did not answer the upload".into())
+            }
+        };
+        self.respond(upload.finish(outcome));
+    }
+}
+
 impl HttpContext for Filter {
-    fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(upload) = self.upload.take() else {
+            // A body on a request that is not an upload: it goes on only with the request.
+            return if self.continued {
+                Action::Continue
+            } else {
+                Action::Pause
+            };
+        };
+        if self.upload_call.is_some() {
+            self.upload = Some(upload);
+            return Action::Pause;
+        }
+        if body_size > upload.max_bytes() {
+            self.respond(upload.finish(Stored::TooLarge));
+            return Action::Pause;
+        }
+        if !end_of_stream {
+            // Envoy buffers the body until it is whole.
+            self.upload = Some(upload);
+            return Action::Pause;
+        }
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        self.store_upload(upload, &body);
+        Action::Pause
+    }
+
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        self.headers_end_stream = end_of_stream;
+        if !self.shared.settings.routes.is_empty() {
+            self.route = self.property(vec!["xds", "route_name"]);
+        }
         let request = self.request();
-        let decision = self.shared.0.handle(&request);
-        self.apply(decision)
+        let shared = Rc::clone(&self.shared);
+        let decision = shared
+            .settings
+            .engine_for(self.route.as_deref())
+            .handle(&request);
+        self.drive(decision)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.continued {
+            let status = self
+                .get_http_response_header_bytes(":status")
+                .and_then(|s| String::from_utf8(s).ok())
+                .and_then(|s| s.parse::<u16>().ok())
+                .unwrap_or(0);
+            self.shared.metrics.inc(&format!(
+                "provedge.requests.{}.{}",
+                self.vendor,
+                status_label(status)
+            ));
+            if let (Some(media), 200 | 206) = (self.stream_type, status) {
+                self.set_http_response_header("content-type", Some(media));
+            }
+        }
+        Action::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_split_into_authority_and_path() {
+        assert_eq!(split_target("/a/b"), (None, "/a/b"));
+        assert_eq!(
+            split_target("http://store:8081/p/k"),
+            (Some("store:8081"), "/p/k")
+        );
+        assert_eq!(split_target("https://store"), (Some("store"), "/"));
+    }
+
+    #[test]
+    fn status_labels_are_bounded() {
+        assert_eq!(status_label(200), "200");
+        assert_eq!(status_label(418), "4xx");
+        assert_eq!(status_label(0), "0xx");
+        assert_eq!(status_label(65535), "9xx");
     }
 }

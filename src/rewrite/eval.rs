@@ -91,11 +91,9 @@ fn run_block(rules: &[Rule], st: &mut State<'_>) -> Result<bool, Outcome> {
     for rule in rules {
         let redirect = matches!(rule.action, Action::Redirect(_));
         let expanded = {
-            let Some(caps) = rule.regex.captures(&st.uri) else {
+            let Some(captures) = rule.regex.captures(&st.uri) else {
                 continue;
             };
-            let captures: Vec<Option<&[u8]>> =
-                caps.iter().map(|m| m.map(|m| m.as_bytes())).collect();
             let scope = Scope {
                 uri: &st.uri,
                 args: &st.args,

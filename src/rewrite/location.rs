@@ -7,8 +7,7 @@
 //! bytes case-sensitively, as nginx does on Linux. Nested and named (`@`) locations are not
 //! supported: they are refused when the rules load.
 
-use regex::bytes::Regex;
-
+use super::pcre::ByteRegex;
 use super::rule::Rule;
 
 /// How a location matches.
@@ -19,7 +18,7 @@ pub(crate) enum Matcher {
     /// `location /prefix` or, with `stop_regex`, `location ^~ /prefix`.
     Prefix { prefix: Vec<u8>, stop_regex: bool },
     /// `location ~ re` or `location ~* re`.
-    Regex(Regex),
+    Regex(ByteRegex),
 }
 
 /// A location block and its rules.

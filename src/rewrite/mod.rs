@@ -11,7 +11,7 @@
 //! * [`token`]: `ngx_conf_read_token`: quoting, `\` escapes, `#` comments, and the unquoted
 //!   `{` that ends a directive (why nginx refuses `{12}` in an unquoted regex).
 //! * [`parse`]: the rule-file grammar: `rewrite` and `location` blocks, nothing else.
-//! * [`pcre`]: PCRE → `regex` translation. Byte-oriented like nginx's PCRE; whatever the crate
+//! * [`pcre`]: PCRE → `regex-lite` translation. Byte-oriented like nginx's PCRE; whatever the crate
 //!   cannot express exactly (lookaround, backreferences, …) is refused at load with its line.
 //! * [`uri`]: `ngx_http_parse_complex_uri`: rules match the decoded, slash-merged,
 //!   dot-resolved `$uri`, and a malformed target is a 400 before any rule runs.

@@ -1,32 +1,80 @@
-//! nginx's regexes are PCRE2 in byte mode; this engine runs them on the `regex` crate. The two
-//! agree on the constructs rewrite rules use, but not on all syntax, so every pattern is
-//! *translated*, never passed through: each literal byte becomes `\xHH` (so `[é]` is two bytes,
-//! as in PCRE, and a literal `<` never turns into the crate's `\<` word boundary), `$` becomes
-//! "end, or before a final newline" as in PCRE, and whatever the crate cannot express
-//! (lookaround, backreferences, atomic groups, possessive quantifiers, recursion, `\K`, …) is
-//! refused with a reason, so a rule file that loads behaves as nginx would.
+//! nginx's regexes are PCRE2 in byte mode; this engine runs them on the `regex-lite` crate
+//! (small enough for the proxy-wasm filter's size budget). The two agree on the constructs
+//! rewrite rules use, but not on all syntax, so every pattern is *translated*, never passed
+//! through: each literal byte becomes `\xHH` (so `[é]` is two bytes, as in PCRE, and a literal
+//! `<` never turns into the crate's `\<` word boundary), `$` becomes "end, or before a final
+//! newline" as in PCRE, and whatever the crate cannot express (lookaround, backreferences,
+//! atomic groups, possessive quantifiers, recursion, `\K`, …) is refused with a reason, so a
+//! rule file that loads behaves as nginx would.
+//!
+//! `regex-lite` matches `&str` only. Byte semantics are kept by reading every byte as the
+//! character of the same number (Latin-1: byte `0xE9` is `U+00E9`) on both sides: the
+//! translated pattern names bytes as `\xHH`, which the crate reads as `U+00HH`, and
+//! [`ByteRegex`] maps the subject the same way. Its classes (`\d`, `\w`, `\s`, POSIX
+//! classes) and case folding are ASCII-only, as PCRE's default tables are in byte mode, so a
+//! byte matches exactly when its character does.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex_lite::RegexBuilder;
+
+/// A compiled rule regex that matches byte strings as PCRE does in byte mode.
+#[derive(Clone, Debug)]
+pub(crate) struct ByteRegex(regex_lite::Regex);
+
+impl ByteRegex {
+    /// Whether the regex matches anywhere in `subject`.
+    pub fn is_match(&self, subject: &[u8]) -> bool {
+        self.0.is_match(&latin1(subject))
+    }
+
+    /// The groups of the first match (group 0 is the whole match), as slices of `subject`;
+    /// `None` for a group that did not take part.
+    pub fn captures<'s>(&self, subject: &'s [u8]) -> Option<Vec<Option<&'s [u8]>>> {
+        let text = latin1(subject);
+        let caps = self.0.captures(&text)?;
+        // A character of the Latin-1 text is one byte of the subject; only U+0080..U+00FF
+        // take two bytes in the text (a lead byte 0xC2/0xC3 and a continuation byte).
+        let at = |offset: usize| match &text {
+            Cow::Borrowed(_) => offset,
+            Cow::Owned(t) => {
+                offset
+                    - t.as_bytes()
+                        .get(..offset)
+                        .map_or(0, |b| b.iter().filter(|&&c| c >= 0xC0).count())
+            }
+        };
+        Some(
+            caps.iter()
+                .map(|m| m.and_then(|m| subject.get(at(m.start())..at(m.end()))))
+                .collect(),
+        )
+    }
+}
+
+/// `bytes` with every byte read as the character of the same number.
+fn latin1(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(ascii) if bytes.is_ascii() => Cow::Borrowed(ascii),
+        _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
 
 /// Compiles an nginx (PCRE) regex; `caseless` is the `~*` of a location.
-pub(crate) fn compile(pattern: &str, caseless: bool) -> Result<Regex, String> {
+pub(crate) fn compile(pattern: &str, caseless: bool) -> Result<ByteRegex, String> {
     let translated = translate(pattern.as_bytes())?;
     RegexBuilder::new(&translated)
-        .unicode(false)
         .case_insensitive(caseless)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| match e {
-            regex::Error::CompiledTooBig(_) => format!("regex \"{pattern}\" is too large"),
-            e => {
-                let detail = e.to_string();
-                let last = detail.lines().last().unwrap_or("invalid").trim().to_owned();
-                format!(
-                    "regex \"{pattern}\" is invalid: {}",
-                    last.trim_start_matches("error: ")
-                )
+        .map(ByteRegex)
+        .map_err(|e| {
+            let detail = e.to_string();
+            if detail.contains("size limit") || detail.contains("too many states") {
+                format!("regex \"{pattern}\" is too large")
+            } else {
+                format!("regex \"{pattern}\" is invalid: {detail}")
             }
         })
 }
@@ -351,7 +399,7 @@ mod tests {
     fn m(pattern: &str, subject: &[u8]) -> Option<Vec<Option<Vec<u8>>>> {
         let re = compile(pattern, false).unwrap_or_else(|e| panic!("{pattern}: {e}"));
         re.captures(subject)
-            .map(|c| c.iter().map(|g| g.map(|g| g.as_bytes().to_vec())).collect())
+            .map(|c| c.into_iter().map(|g| g.map(<[u8]>::to_vec)).collect())
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! One `rewrite REGEX REPLACEMENT [flag];` directive, compiled as `ngx_http_rewrite` compiles it.
 
-use regex::bytes::Regex;
-
-use super::pcre;
+use super::pcre::{self, ByteRegex};
 use super::replacement::Replacement;
 use super::RedirectStatus;
 
@@ -24,7 +22,7 @@ pub(crate) enum Action {
 #[derive(Clone, Debug)]
 pub(crate) struct Rule {
     pub line: usize,
-    pub regex: Regex,
+    pub regex: ByteRegex,
     pub replacement: Replacement,
     /// No trailing `?` in the replacement: the original query is kept (appended).
     pub keep_args: bool,

