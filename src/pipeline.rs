@@ -169,7 +169,7 @@ impl Job {
     }
 
     /// What the job needs, given what it knows so far.
-    fn plan(&self) -> Result<Plan, Response> {
+    fn plan(&self) -> Result<Plan<'_>, Response> {
         let t = &self.target;
         let static_key = t.key().clone();
         let Some(syntax) = Syntax::of(t) else {
@@ -187,7 +187,7 @@ impl Job {
                     format!("{key}: malformed device record: {e}"),
                 ))
             }
-            (Some(_), Some(Ok(record))) => Some(record.clone()),
+            (Some(_), Some(Ok(record))) => Some(record),
             _ => None,
         };
         if let (Some(device), Some(mac)) = (&device, t.mac()) {
@@ -328,7 +328,7 @@ impl Job {
             });
         }
         let layers = self.layers(plan)?;
-        let encryption = encryption_of(&layers, plan.device.as_ref())?;
+        let encryption = encryption_of(&layers, plan.device)?;
         if plan.syntax == Syntax::YealinkKeyFile {
             return match &encryption {
                 Encryption::Yealink { key, .. } => Ok(Body {
@@ -509,25 +509,26 @@ impl Job {
     }
 }
 
-struct Plan {
+struct Plan<'a> {
     vendor: Vendor,
     static_key: StoreKey,
-    render: Option<RenderPlan>,
+    render: Option<RenderPlan<'a>>,
 }
 
-struct RenderPlan {
+/// What a render needs; borrows the job's parsed device record rather than copying it each round.
+struct RenderPlan<'a> {
     syntax: Syntax,
     device_key: Option<StoreKey>,
     device_pending: bool,
     device_absent: bool,
-    device: Option<DeviceRecord>,
+    device: Option<&'a DeviceRecord>,
     model: Option<Model>,
     model_vars_key: Option<StoreKey>,
     profile_key: Option<StoreKey>,
     template_keys: Vec<StoreKey>,
 }
 
-impl Plan {
+impl Plan<'_> {
     fn keys(&self) -> Vec<StoreKey> {
         let mut keys = vec![self.static_key.clone()];
         if let Some(r) = &self.render {
