@@ -4,6 +4,7 @@
 //! * [`syntax`]: what each vendor's files are written in, the template each is rendered from,
 //!   and the media type;
 //! * [`template`]: minijinja templates, compiled once per engine and cached;
+//! * [`vocabulary`]: the filters, tests and functions templates may use;
 //! * [`grandstream`]: P-value text → `gs_provision` XML or the legacy binary;
 //! * [`text`]: the fixed parts of line-based formats (Yealink's version line, Panasonic's header);
 //! * [`xml`]: escaping, and the well-formedness check every XML output passes before serving.
@@ -13,6 +14,7 @@ pub mod grandstream;
 pub mod syntax;
 pub mod template;
 pub mod text;
+pub mod vocabulary;
 pub mod xml;
 
 pub use cache::RenderCache;

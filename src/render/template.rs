@@ -128,7 +128,8 @@ fn compile(
     source: &str,
     syntax: Syntax,
 ) -> Result<Environment<'static>, TemplateError> {
-    let mut env = Environment::new();
+    let mut env = Environment::empty();
+    super::vocabulary::install(&mut env);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     // Config files are line-based: block tags should not leave blank lines behind, and the
