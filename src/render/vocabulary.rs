@@ -11,14 +11,29 @@ use minijinja::{filters, functions, tests, Environment, Value};
 /// Filter names, in the README's order.
 pub const FILTERS: &[&str] = &[
     "default", "d", "lower", "upper", "replace", "trim", "length", "count", "join", "split",
-    "first", "last", "int", "string", "list", "items", "dictsort", "sort",
-    "safe", "escape", "e",
+    "first", "last", "int", "string", "list", "items", "dictsort", "sort", "safe", "escape", "e",
 ];
 
 /// Test names (`{% if x is defined %}`).
 pub const TESTS: &[&str] = &[
-    "defined", "undefined", "none", "true", "false", "boolean", "number", "integer", "string",
-    "sequence", "mapping", "odd", "even", "eq", "ne", "in", "startingwith", "endingwith",
+    "defined",
+    "undefined",
+    "none",
+    "true",
+    "false",
+    "boolean",
+    "number",
+    "integer",
+    "string",
+    "sequence",
+    "mapping",
+    "odd",
+    "even",
+    "eq",
+    "ne",
+    "in",
+    "startingwith",
+    "endingwith",
 ];
 
 /// Global functions.
@@ -96,13 +111,25 @@ mod tests_ {
         // (a probe argument of the wrong type) still proves the name is there.
         let kind = |src: String| env.render_str(&src, ()).err().map(|e| e.kind());
         for f in FILTERS {
-            assert_ne!(kind(format!("{{{{ 1 | {f} }}}}")), Some(UnknownFilter), "filter {f}");
+            assert_ne!(
+                kind(format!("{{{{ 1 | {f} }}}}")),
+                Some(UnknownFilter),
+                "filter {f}"
+            );
         }
         for t in TESTS {
-            assert_ne!(kind(format!("{{{{ 1 is {t} }}}}")), Some(UnknownTest), "test {t}");
+            assert_ne!(
+                kind(format!("{{{{ 1 is {t} }}}}")),
+                Some(UnknownTest),
+                "test {t}"
+            );
         }
         for f in FUNCTIONS {
-            assert_ne!(kind(format!("{{{{ {f}() }}}}")), Some(UnknownFunction), "function {f}");
+            assert_ne!(
+                kind(format!("{{{{ {f}() }}}}")),
+                Some(UnknownFunction),
+                "function {f}"
+            );
         }
         assert_eq!(kind("{{ 1 | pprint }}".into()), Some(UnknownFilter));
         assert_eq!(kind("{{ 1 is divisibleby(1) }}".into()), Some(UnknownTest));

@@ -584,29 +584,62 @@ pub fn raw(
     send_raw(port, &bytes, method == "HEAD")
 }
 
-/// Sends bytes as they are and reads the response to the end of the connection.
+/// Sends bytes as they are and reads one response: as long as its head says (Content-Length,
+/// chunked, or no body), else to the end of the connection. (Not every server closes at once
+/// after `Connection: close`: workerd behind Miniflare waits seconds.)
 pub fn send_raw(port: u16, bytes: &[u8], head_only: bool) -> std::io::Result<Resp> {
     let mut conn = TcpStream::connect(("127.0.0.1", port))?;
     conn.set_read_timeout(Some(Duration::from_secs(20)))?;
     conn.write_all(bytes)?;
     let mut all = Vec::new();
-    conn.read_to_end(&mut all)?;
-    let end = find(&all, b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no response head"))?;
-    let text = String::from_utf8_lossy(&all[..end]).into_owned();
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let mut buf = [0u8; 16384];
+    let (end, status, headers) = loop {
+        if let Some(end) = find(&all, b"\r\n\r\n") {
+            let (status, headers) = parse_head(&all[..end])?;
+            break (end, status, headers);
+        }
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            return Err(std::io::Error::other("no response head"));
+        }
+        all.extend_from_slice(&buf[..n]);
+    };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+    let length = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+        Some(0)
+    } else if chunked {
+        None
+    } else {
+        header("content-length").and_then(|v| v.parse::<usize>().ok())
+    };
+    loop {
+        let have = &all[end + 4..];
+        let complete = match length {
+            Some(len) => have.len() >= len,
+            None if chunked => {
+                have.starts_with(b"0\r\n\r\n") || find(have, b"\r\n0\r\n\r\n").is_some()
+            }
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+    }
     let mut body = all[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    if let Some(len) = length {
+        body.truncate(len);
+    }
     if chunked && !head_only {
         body = dechunk(&body);
     }
@@ -615,6 +648,21 @@ pub fn send_raw(port: u16, bytes: &[u8], head_only: bool) -> std::io::Result<Res
         headers,
         body,
     })
+}
+
+fn parse_head(head: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>)> {
+    let text = String::from_utf8_lossy(head).into_owned();
+    let mut lines = text.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok((status, headers))
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
