@@ -2,13 +2,16 @@
 //!
 //! ```json
 //! {"engine": {"route": {…}, "mode": "serve", "uploads": {…}, "policy": {…}},
-//!  "server": {"upstream": "http://127.0.0.1:9000", "last_seen_interval_secs": 300}}
+//!  "server": {"upstream": "http://127.0.0.1:9000", "last_seen_interval_secs": 300,
+//!             "tls": {"listen": "0.0.0.0:443", "cert": "server.pem", "key": "server.key",
+//!                     "client_ca": "phones-ca.pem", "client_cert": "optional"}}}
 //! ```
 //!
 //! `engine` is handed unchanged to [`provedge::Config::from_json`], so the server accepts exactly
 //! what the other hosts accept. Both parts refuse unknown keys, and every error names the file
 //! and the key (`serve.json: server.store_cache_bytes: invalid type: …`), at start, never later.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,6 +66,59 @@ pub struct ServerConfig {
     pub shutdown_grace_secs: u64,
     /// Whether `GET /metrics` answers.
     pub metrics: bool,
+    /// An HTTPS listener beside the plain one (see [`TlsConfig`]).
+    pub tls: Option<TlsConfig>,
+}
+
+/// `server.tls`: a second listener, HTTPS, beside the plain HTTP one of `--listen`. Both stay
+/// open because phones fetch their first-boot files over plain HTTP (they have no CA yet) and
+/// later ones over HTTPS, with their factory certificate. Paths are read at start, relative to
+/// the working directory (as `--store` and `server.last_seen_dir` are).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Address of the HTTPS listener; `--tls-listen` overrides it.
+    #[serde(default = "TlsConfig::default_listen")]
+    pub listen: SocketAddr,
+    /// The server's certificate chain (PEM), its own certificate first.
+    pub cert: PathBuf,
+    /// The server's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// CAs (PEM bundle) that sign the phones' certificates; without it none is asked for.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Whether a client certificate is asked for; see [`ClientCert`]. Default: `optional` with
+    /// `client_ca`, `none` without.
+    #[serde(default)]
+    pub client_cert: Option<ClientCert>,
+}
+
+impl TlsConfig {
+    fn default_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8443))
+    }
+
+    /// The client-certificate mode in force, defaults applied.
+    pub fn client_cert(&self) -> ClientCert {
+        match (self.client_cert, &self.client_ca) {
+            (Some(mode), _) => mode,
+            (None, Some(_)) => ClientCert::Optional,
+            (None, None) => ClientCert::None,
+        }
+    }
+}
+
+/// `server.tls.client_cert`: how the HTTPS listener treats client certificates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientCert {
+    /// None is asked for; requests carry no identity.
+    None,
+    /// Asked for: a certificate `client_ca` verifies is the request's identity, a connection
+    /// without one is served without identity, and any other certificate fails the handshake.
+    Optional,
+    /// A certificate `client_ca` verifies is needed to finish the handshake.
+    Required,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +139,7 @@ impl Default for ServerConfig {
             workers: None,
             shutdown_grace_secs: 10,
             metrics: true,
+            tls: None,
         }
     }
 }
@@ -180,6 +237,17 @@ fn check(engine: &provedge::Config, server: &ServerConfig) -> Result<(), String>
             "server.header_read_timeout_ms and server.body_read_timeout_ms: must be above 0".into(),
         );
     }
+    if let Some(tls) = &server.tls {
+        match (tls.client_cert(), &tls.client_ca) {
+            (ClientCert::None, Some(_)) => {
+                return Err("server.tls.client_ca: set, but client_cert is none".into())
+            }
+            (ClientCert::Optional | ClientCert::Required, None) => {
+                return Err("server.tls.client_cert: needs server.tls.client_ca".into())
+            }
+            _ => {}
+        }
+    }
     Ok(())
 }
 
@@ -214,5 +282,38 @@ impl Upstream {
             authority,
             base: uri.path().trim_end_matches('/').to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(json: &str) -> Result<ServerConfig, String> {
+        let server: ServerConfig = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        check(&provedge::Config::default(), &server)?;
+        Ok(server)
+    }
+
+    #[test]
+    fn client_certificates_are_optional_with_a_ca_and_off_without() {
+        let mode = |json: &str| server(json).map(|s| s.tls.map(|t| t.client_cert()));
+        let tls = |extra: &str| format!(r#"{{"tls": {{"cert": "c", "key": "k"{extra}}}}}"#);
+        assert_eq!(mode(&tls("")), Ok(Some(ClientCert::None)));
+        assert_eq!(
+            mode(&tls(r#", "client_ca": "ca""#)),
+            Ok(Some(ClientCert::Optional))
+        );
+        assert_eq!(
+            mode(&tls(r#", "client_ca": "ca", "client_cert": "required""#)),
+            Ok(Some(ClientCert::Required))
+        );
+        assert!(mode(&tls(r#", "client_ca": "ca", "client_cert": "none""#))
+            .is_err_and(|e| e.starts_with("server.tls.client_ca: ")));
+        assert!(mode(&tls(r#", "client_cert": "optional""#))
+            .is_err_and(|e| e.starts_with("server.tls.client_cert: ")));
+        let listen = server(&tls("")).unwrap().tls.unwrap().listen;
+        assert_eq!(listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(mode("{}"), Ok(None));
     }
 }

@@ -18,7 +18,7 @@ use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
-use provedge::{Decision, Engine, Lookup, Route, Scope, StoreKey, Stored, Stream};
+use provedge::{ClientIdentity, Decision, Engine, Lookup, Route, Scope, StoreKey, Stored, Stream};
 
 use super::config::{ServerConfig, Upstream};
 use super::last_seen::{LastSeen, Record};
@@ -37,6 +37,8 @@ pub struct State {
     pub last_seen: LastSeen,
     pub upstream: Option<Upstream>,
     pub config: ServerConfig,
+    /// The HTTPS listener's handshakes (`server.tls`).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 /// A response body: whole bytes, a file read as it is sent, or an upstream's body.
@@ -148,10 +150,12 @@ fn namespace(key: &str) -> &str {
         .map_or("", |slash| &key[..("tenants/".len() + slash + 1)])
 }
 
-/// The service: never fails; every outcome is a response.
+/// The service: never fails; every outcome is a response. `identity` is the client certificate
+/// the connection's TLS handshake verified, if any.
 pub async fn handle(
     state: Arc<State>,
     peer: IpAddr,
+    identity: Option<Arc<ClientIdentity>>,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Body>, Infallible> {
     let start = Instant::now();
@@ -168,7 +172,7 @@ pub async fn handle(
     let unix = arrived
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let request = core_request(&parts, peer, unix);
+    let request = core_request(&parts, peer, identity.as_deref(), unix);
     let mut seen = Seen::default();
     let reply = drive(&state, &request, &parts, body, head, peer, &mut seen).await;
     record(
@@ -177,8 +181,15 @@ pub async fn handle(
     Ok(reply.resp)
 }
 
-/// The engine's view of the request: every header, the socket peer, the clock.
-fn core_request(parts: &Parts, peer: IpAddr, unix: u64) -> provedge::Request {
+/// The engine's view of the request: every header, the socket peer, the verified client
+/// certificate, the clock. (Identity headers are the core's to believe or not, by
+/// `trusted_proxies`.)
+fn core_request(
+    parts: &Parts,
+    peer: IpAddr,
+    identity: Option<&ClientIdentity>,
+    unix: u64,
+) -> provedge::Request {
     let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
         (None, Some(pq)) => pq.as_str().to_owned(),
         _ => parts.uri.to_string(),
@@ -186,6 +197,7 @@ fn core_request(parts: &Parts, peer: IpAddr, unix: u64) -> provedge::Request {
     let mut req = provedge::Request::new(provedge::Method::parse(parts.method.as_str()), target)
         .with_peer(peer)
         .at(unix);
+    req.client_identity = identity.cloned();
     req.headers = parts
         .headers
         .iter()

@@ -8,7 +8,9 @@
 //!
 //! What a line holds is chosen, not dumped: the route's vendor, MAC, model and file, never
 //! headers or the query string (the path appears only for requests that did not route, without
-//! its query), and the core's `note`, which it builds without secrets.
+//! its query), and the core's `note`, which it builds without secrets. A failed TLS handshake,
+//! which never became a request, has a line of its own ([`TlsFailure`]): `tls` says so and
+//! `note` says why (rustls' reason, which names no certificate contents or key).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -48,6 +50,18 @@ pub struct Line<'a> {
     pub note: Option<&'a str>,
 }
 
+/// A connection to the HTTPS listener whose handshake failed.
+#[derive(Serialize)]
+pub struct TlsFailure<'a> {
+    pub time: String,
+    pub client: IpAddr,
+    /// Always `handshake failed`: tells these lines from requests.
+    pub tls: &'static str,
+    pub note: &'a str,
+    /// Microseconds from the connection's acceptance to the failure.
+    pub duration_us: u64,
+}
+
 #[derive(Default)]
 struct Pending {
     lines: Vec<u8>,
@@ -79,7 +93,7 @@ impl AccessLog {
         Ok(AccessLog { shared })
     }
 
-    pub fn log(&self, line: &Line<'_>) {
+    pub fn log(&self, line: &impl Serialize) {
         let Ok(mut text) = serde_json::to_vec(line) else {
             return;
         };

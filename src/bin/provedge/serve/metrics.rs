@@ -72,6 +72,7 @@ pub struct Metrics {
     request: Histogram,
     connections_open: AtomicU64,
     connections_total: AtomicU64,
+    tls_handshake_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -99,6 +100,10 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text.
@@ -132,7 +137,7 @@ impl Metrics {
             "Time reading the store per request that read it.",
         );
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let simple: [(&str, &str, &str, u64); 8] = [
+        let simple: [(&str, &str, &str, u64); 9] = [
             (
                 "provedge_connections_open",
                 "gauge",
@@ -144,6 +149,12 @@ impl Metrics {
                 "counter",
                 "Client connections accepted.",
                 load(&self.connections_total),
+            ),
+            (
+                "provedge_tls_handshake_failures_total",
+                "counter",
+                "Connections to the HTTPS listener whose TLS handshake failed.",
+                load(&self.tls_handshake_failures),
             ),
             (
                 "provedge_store_cache_files",

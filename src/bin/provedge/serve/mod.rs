@@ -1,7 +1,8 @@
-//! `provedge serve [--store DIR] [--listen ADDR] [--config FILE]`: the native host.
+//! `provedge serve [--store DIR] [--listen ADDR] [--tls-listen ADDR] [--config FILE]`: the
+//! native host.
 //!
 //! HTTP/1.1 on hyper and tokio over the same sans-IO engine as the wasm hosts. This module owns
-//! the lifecycle: configuration (refused at start, naming the file and key), the listener, the
+//! the lifecycle: configuration (refused at start, naming the file and key), the listeners, the
 //! event loops, and graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let open requests
 //! finish within `shutdown_grace_secs`, flush the log).
 //!
@@ -9,11 +10,14 @@
 //! accepts and deals connections round-robin, and a connection then stays on its loop, so a
 //! request never wakes another thread (measured here against tokio's work-stealing scheduler:
 //! fewer context switches, a lower p99). Each connection is one task; `max_connections` bounds
-//! them all.
+//! them all. With `server.tls` the first loop accepts on a second, HTTPS listener too; the TLS
+//! handshake then runs on the loop the connection was dealt to.
 //!
 //! | module | what |
 //! |---|---|
 //! | [`config`] | the `{"engine": …, "server": …}` file |
+//! | [`tls`] | the HTTPS listener's rustls configuration and handshake |
+//! | [`cert_identity`] | a verified client certificate as the core's `ClientIdentity` |
 //! | [`http`] | hyper glue: drives the engine's decisions for one request |
 //! | [`store`] | the folder store: a bounded cache, rechecked against the files |
 //! | [`stream`] | stored files streamed as they are, with `Range` and metadata ETags |
@@ -24,9 +28,11 @@
 //! | [`last_seen`] | a throttled per-device "last seen" record in the store |
 //!
 //! Stderr carries lifecycle lines only: `listening on ADDR` once bound (tests and scripts wait
-//! for it; with `--listen 127.0.0.1:0` it names the port the system chose), `shutting down`,
-//! `stopped`, and start-up errors.
+//! for it; with `--listen 127.0.0.1:0` it names the port the system chose), just before it
+//! `listening with tls on ADDR` when `server.tls` is set, `shutting down`, `stopped`, and
+//! start-up errors.
 
+mod cert_identity;
 mod config;
 mod http;
 mod last_seen;
@@ -35,9 +41,10 @@ mod metrics;
 mod proxy;
 mod store;
 mod stream;
+mod tls;
 mod upload;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,7 +53,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -62,6 +69,9 @@ pub struct Args {
     /// Address to listen on; port 0 lets the system choose (the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Address of the HTTPS listener (overrides `server.tls.listen`; needs `server.tls`).
+    #[arg(long)]
+    tls_listen: Option<SocketAddr>,
     /// A JSON configuration: {"engine": {…}, "server": {…}}.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -78,7 +88,19 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn start(args: Args) -> Result<(), String> {
-    let (engine, server) = config::load(args.config.as_deref())?;
+    let (engine, mut server) = config::load(args.config.as_deref())?;
+    let tls = match (&mut server.tls, args.tls_listen) {
+        (Some(tls), listen) => {
+            tls.listen = listen.unwrap_or(tls.listen);
+            let file = args
+                .config
+                .as_deref()
+                .unwrap_or(std::path::Path::new("--config"));
+            Some(tls::acceptor(tls).map_err(|e| format!("{}: {e}", file.display()))?)
+        }
+        (None, Some(_)) => return Err("--tls-listen: needs server.tls in the --config file".into()),
+        (None, None) => None,
+    };
     let folder = FolderStore::from_arg(args.store.as_deref());
     if !folder.root().is_dir() {
         return Err(format!(
@@ -115,7 +137,18 @@ fn start(args: Args) -> Result<(), String> {
         last_seen,
         upstream,
         config: server,
+        tls,
     });
+    let tls_listener = match &state.config.tls {
+        Some(tls) => {
+            let listener = bind(tls.listen)?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| format!("{}: {e}", tls.listen))?;
+            Some((listener, bound))
+        }
+        None => None,
+    };
     let listener = bind(args.listen)?;
     let bound = listener
         .local_addr()
@@ -142,14 +175,21 @@ fn start(args: Args) -> Result<(), String> {
             .map_err(|e| format!("worker thread: {e}"))?;
         workers.push(worker);
     }
+    if let Some((_, tls_bound)) = &tls_listener {
+        eprintln!("listening with tls on {tls_bound}");
+    }
     eprintln!("listening on {bound}");
+    let listeners = Listeners {
+        plain: listener,
+        tls: tls_listener.map(|(listener, _)| listener),
+    };
     first.block_on(async {
         tokio::spawn(async move {
             shutdown.await;
             eprintln!("shutting down");
             let _ = stop.send(true);
         });
-        accept_loop(listener, Arc::clone(&state), limit, stopping, handoff).await;
+        accept_loop(listeners, Arc::clone(&state), limit, stopping, handoff).await;
     });
     for worker in workers {
         let _ = worker.join();
@@ -195,19 +235,44 @@ fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, String> {
     listener.into_std().map_err(at)
 }
 
+/// The bound sockets: plain HTTP, and HTTPS with `server.tls`.
+struct Listeners {
+    plain: std::net::TcpListener,
+    tls: Option<std::net::TcpListener>,
+}
+
+/// Which listener a connection came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    Plain,
+    Tls,
+}
+
 /// A connection handed to another loop, with its place under `max_connections`.
-type Accepted = (std::net::TcpStream, SocketAddr, OwnedSemaphorePermit);
+type Accepted = (std::net::TcpStream, SocketAddr, Via, OwnedSemaphorePermit);
+
+/// Accepts on `listener`, or never without one.
+async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Accepts until shutdown, dealing connections round-robin to this loop and `handoff`'s.
 async fn accept_loop(
-    listener: std::net::TcpListener,
+    listeners: Listeners,
     state: Arc<State>,
     limit: Arc<Semaphore>,
     mut stopping: watch::Receiver<bool>,
     handoff: Vec<mpsc::Sender<Accepted>>,
 ) {
-    let listener = match TcpListener::from_std(listener) {
-        Ok(listener) => listener,
+    let registered = TcpListener::from_std(listeners.plain).and_then(|plain| {
+        let tls = listeners.tls.map(TcpListener::from_std).transpose()?;
+        Ok((plain, tls))
+    });
+    let (listener, tls_listener) = match registered {
+        Ok(listeners) => listeners,
         Err(e) => {
             eprintln!("listener: {e}");
             return;
@@ -224,23 +289,25 @@ async fn accept_loop(
             },
             () = stopped(&mut stopping) => break,
         };
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    eprintln!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
+        let (accepted, via) = tokio::select! {
+            accepted = listener.accept() => (accepted, Via::Plain),
+            accepted = accept_on(tls_listener.as_ref()) => (accepted, Via::Tls),
             () = stopped(&mut stopping) => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                eprintln!("accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         next = (next + 1) % (handoff.len() + 1);
         if let Some(worker) = next.checked_sub(1).and_then(|i| handoff.get(i)) {
             // The other loop registers it with its own reactor.
             if let Ok(tcp) = tcp.into_std() {
-                let _ = worker.send((tcp, peer, permit)).await;
+                let _ = worker.send((tcp, peer, via, permit)).await;
             }
             continue;
         }
@@ -250,11 +317,13 @@ async fn accept_loop(
             builder.clone(),
             tcp,
             peer,
+            via,
             permit,
             stopping.clone(),
         ));
     }
     drop(listener);
+    drop(tls_listener);
     drain(connections, &state).await;
 }
 
@@ -267,7 +336,7 @@ async fn worker_loop(
     let builder = http1_builder(&state);
     let mut connections = JoinSet::new();
     loop {
-        let (tcp, peer, permit) = tokio::select! {
+        let (tcp, peer, via, permit) = tokio::select! {
             next = accepted.recv() => match next {
                 Some(next) => next,
                 None => break,
@@ -283,6 +352,7 @@ async fn worker_loop(
             builder.clone(),
             tcp,
             peer,
+            via,
             permit,
             stopping.clone(),
         ));
@@ -317,21 +387,54 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
     let _ = stopping.wait_for(|stop| *stop).await;
 }
 
-/// One client connection, to its end.
+/// One client connection, to its end: on the HTTPS listener, the handshake first, and the
+/// certificate it verified (if any) as every request's identity.
 async fn connection(
     state: Arc<State>,
     builder: http1::Builder,
     tcp: TcpStream,
     peer: SocketAddr,
+    via: Via,
     _permit: OwnedSemaphorePermit,
     mut stopping: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
     let ip = peer.ip().to_canonical();
     state.metrics.connection_opened();
-    let service_state = Arc::clone(&state);
-    let service = service_fn(move |req| http::handle(Arc::clone(&service_state), ip, req));
-    let mut conn = builder.serve_connection(TokioIo::new(tcp), service);
+    match (via, &state.tls) {
+        (Via::Tls, Some(acceptor)) => {
+            let shutdown = stopped(&mut stopping);
+            if let Some(tls) = tls::handshake(&state, acceptor, tcp, ip, shutdown).await {
+                let identity = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|leaf| cert_identity::from_der(leaf))
+                    .map(Arc::new);
+                serve(&state, builder, tls, ip, identity, stopping).await;
+            }
+        }
+        _ => serve(&state, builder, tcp, ip, None, stopping).await,
+    }
+    state.metrics.connection_closed();
+}
+
+/// HTTP/1.1 on an open connection (TCP, or TLS after its handshake) until it closes.
+async fn serve<I>(
+    state: &Arc<State>,
+    builder: http1::Builder,
+    io: I,
+    ip: IpAddr,
+    identity: Option<Arc<provedge::ClientIdentity>>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service_state = Arc::clone(state);
+    let service =
+        service_fn(move |req| http::handle(Arc::clone(&service_state), ip, identity.clone(), req));
+    let mut conn = builder.serve_connection(TokioIo::new(io), service);
     let result = tokio::select! {
         result = &mut conn => result,
         () = async { let _ = stopping.wait_for(|stop| *stop).await; } => {
@@ -345,12 +448,17 @@ async fn connection(
             // of a request had arrived, tell the client why (an idle keep-alive is just closed).
             let parts = conn.into_parts();
             if !parts.read_buf.is_empty() {
-                let mut tcp = parts.io.into_inner();
+                let mut io = parts.io.into_inner();
                 let answer =
                     b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
-                let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(answer)).await;
+                let write = async {
+                    io.write_all(answer).await?;
+                    // TLS holds written bytes until flushed.
+                    io.flush().await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
                 let late = "request head not received in time";
-                http::record_refused(&state, ip, 408, late, state.config.header_read_timeout());
+                http::record_refused(state, ip, 408, late, state.config.header_read_timeout());
             }
         }
         // hyper answered these itself (400, or 431 for a head over `max_header_bytes`).
@@ -360,11 +468,10 @@ async fn connection(
             } else {
                 (400, "malformed request head")
             };
-            http::record_refused(&state, ip, status, note, Duration::ZERO);
+            http::record_refused(state, ip, status, note, Duration::ZERO);
         }
         _ => {}
     }
-    state.metrics.connection_closed();
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed before it is first polled, so a
