@@ -310,7 +310,7 @@ impl Fetch {
         } = self;
         for (key, plain) in keys.iter().zip(plain) {
             let found = lookup(key);
-            job.record(plain, found);
+            job.record(plain, found, &engine.caches);
         }
         engine.advance(job)
     }

@@ -13,20 +13,42 @@ pub struct StoreKey(String);
 impl StoreKey {
     /// Checks and lower-cases a key. `None` if it is not a safe key.
     pub fn new(raw: &str) -> Option<StoreKey> {
-        let key = raw.to_ascii_lowercase();
-        let ok = !key.is_empty()
-            && key.len() <= 512
-            && key.split('/').all(|seg| {
-                !seg.is_empty()
-                    && seg != "."
-                    && seg != ".."
-                    && seg.bytes().all(|b| {
-                        b.is_ascii_lowercase()
-                            || b.is_ascii_digit()
-                            || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
-                    })
-            });
-        ok.then_some(StoreKey(key))
+        StoreKey::checked(raw.to_owned())
+    }
+
+    /// The key made of `parts` written one after the other (`["templates/", vendor, "/",
+    /// name]`), checked as [`StoreKey::new`] checks, with one allocation.
+    pub fn join(parts: &[&str]) -> Option<StoreKey> {
+        let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| key.push_str(p));
+        StoreKey::checked(key)
+    }
+
+    /// Lower-cases `key` in place and checks it in one pass over its bytes (keys are built on
+    /// every request, so this avoids splitting and re-allocating).
+    fn checked(mut key: String) -> Option<StoreKey> {
+        if key.is_empty() || key.len() > 512 {
+            return None;
+        }
+        key.make_ascii_lowercase();
+        let allowed = |b: u8| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
+        };
+        let segment_ok = |seg: &[u8]| !seg.is_empty() && seg != b"." && seg != b"..";
+        let mut start = 0;
+        for (i, &b) in key.as_bytes().iter().enumerate() {
+            if b == b'/' {
+                if !segment_ok(&key.as_bytes()[start..i]) {
+                    return None;
+                }
+                start = i + 1;
+            } else if !allowed(b) {
+                return None;
+            }
+        }
+        segment_ok(&key.as_bytes()[start..]).then_some(StoreKey(key))
     }
 
     /// A key the crate built from parts that are valid by construction. Checked in debug builds.
@@ -40,13 +62,13 @@ impl StoreKey {
 
     /// The key of a file a vendor's phones fetch: `<vendor>/<file>`.
     pub fn file(vendor: Vendor, file: &str) -> Option<StoreKey> {
-        StoreKey::new(&format!("{}/{}", vendor.name(), file))
+        StoreKey::join(&[vendor.name(), "/", file])
     }
 
     /// The key an upload of `file` is stored under: `uploads/<vendor>/<file>`. Uploads live in
     /// their own namespace so a phone can never overwrite, or read back, a served file.
     pub fn upload(vendor: Vendor, file: &str) -> Option<StoreKey> {
-        StoreKey::new(&format!("uploads/{}/{}", vendor.name(), file))
+        StoreKey::join(&["uploads/", vendor.name(), "/", file])
     }
 
     /// The key as a string.
@@ -86,7 +108,7 @@ mod tests {
             "algo/algom0022ee123456.conf"
         );
         for bad in [
-            "", "/a", "a//b", "a/../b", "a/./b", "a/b c", "a\\b", "a/%2e",
+            "", "/a", "a/", "a//b", "a/../b", "a/./b", "..", "a/b c", "a\\b", "a/%2e", "a/\u{e9}",
         ] {
             assert!(StoreKey::new(bad).is_none(), "{bad:?}");
         }
@@ -96,5 +118,13 @@ mod tests {
                 .as_str(),
             "uploads/polycom/0004f2123456-app.log"
         );
+        assert_eq!(
+            StoreKey::join(&["Templates/", "yealink", "/", "@Mac.cfg"])
+                .unwrap()
+                .as_str(),
+            "templates/yealink/@mac.cfg"
+        );
+        assert!(StoreKey::join(&["templates/", "..", "/x"]).is_none());
+        assert!(StoreKey::new(&"a".repeat(513)).is_none());
     }
 }

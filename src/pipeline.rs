@@ -6,7 +6,7 @@
 //! copy, if any); only a known device costs a second round for variables and templates, so a
 //! scanner walking MAC ranges costs one store round per probe.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -54,9 +54,10 @@ pub(crate) struct Job {
     route: Route,
     /// What is produced: the route itself, or for a checksum the file it is the checksum of.
     target: Route,
-    fetched: HashMap<StoreKey, Lookup>,
-    /// The device record, parsed once when it arrives.
-    device: Option<Result<DeviceRecord, String>>,
+    /// What the host read, in arrival order: a handful of keys, so a scan beats hashing.
+    fetched: Vec<(StoreKey, Lookup)>,
+    /// The device record, parsed when it arrives (or taken from the record cache).
+    device: Option<Result<Arc<DeviceRecord>, String>>,
     /// The client's `If-None-Match`, answered with a 304 when it names the served bytes.
     if_none_match: Option<String>,
     access: Access,
@@ -87,7 +88,7 @@ impl Job {
         Ok(Job {
             route,
             target,
-            fetched: HashMap::new(),
+            fetched: Vec::with_capacity(8),
             device: None,
             if_none_match: if_none_match.map(str::to_owned),
             access,
@@ -106,13 +107,20 @@ impl Job {
         self.if_none_match.as_deref()
     }
 
-    pub fn record(&mut self, key: StoreKey, lookup: Lookup) {
+    pub fn record(&mut self, key: StoreKey, lookup: Lookup, caches: &Caches) {
         if let (Some(mac), Lookup::Found(bytes)) = (self.target.mac(), &lookup) {
             if key == store::device_key(mac) {
-                self.device = Some(DeviceRecord::from_json(bytes));
+                self.device = Some(caches.records.parse(&key, bytes));
             }
         }
-        self.fetched.insert(key, lookup);
+        match self.fetched.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = lookup,
+            None => self.fetched.push((key, lookup)),
+        }
+    }
+
+    fn lookup(&self, key: &StoreKey) -> Option<&Lookup> {
+        self.fetched.iter().find(|(k, _)| k == key).map(|(_, l)| l)
     }
 
     /// Plans the next round, or finishes.
@@ -123,13 +131,13 @@ impl Job {
                 let keys = plan.keys();
                 let missing: Vec<StoreKey> = keys
                     .iter()
-                    .filter(|k| !self.fetched.contains_key(k))
+                    .filter(|k| self.lookup(k).is_none())
                     .cloned()
                     .collect();
                 if !missing.is_empty() {
                     return Step::Need(missing);
                 }
-                if let Some((key, reason)) = keys.iter().find_map(|k| match self.fetched.get(k) {
+                if let Some((key, reason)) = keys.iter().find_map(|k| match self.lookup(k) {
                     Some(Lookup::Failed(reason)) => Some((k.clone(), reason.clone())),
                     _ => None,
                 }) {
@@ -144,7 +152,7 @@ impl Job {
     }
 
     fn found(&self, key: &StoreKey) -> Option<&[u8]> {
-        match self.fetched.get(key) {
+        match self.lookup(key) {
             Some(Lookup::Found(bytes)) => Some(bytes),
             _ => None,
         }
@@ -187,7 +195,7 @@ impl Job {
                     format!("{key}: malformed device record: {e}"),
                 ))
             }
-            (Some(_), Some(Ok(record))) => Some(record),
+            (Some(_), Some(Ok(record))) => Some(&**record),
             _ => None,
         };
         if let (Some(device), Some(mac)) = (&device, t.mac()) {
@@ -206,7 +214,7 @@ impl Job {
         let device_pending = t.scope() == Scope::Device
             && device_key
                 .as_ref()
-                .is_some_and(|k| !self.fetched.contains_key(k));
+                .is_some_and(|k| self.lookup(k).is_none());
         let device_absent = t.scope() == Scope::Device && device.is_none();
         let device = device.filter(|d| d.vendor == t.vendor() || t.scope() == Scope::Device);
         let model = t
@@ -472,7 +480,7 @@ impl Job {
     }
 
     /// A hash of every byte the render reads, in a fixed order.
-    fn input_hash(&self, plan: &RenderPlan, template_key: &StoreKey) -> u64 {
+    fn input_hash(&self, plan: &RenderPlan, template_key: &StoreKey) -> u128 {
         let mut h = InputHash::default();
         // A first-boot rendering (no credentials) must never be served as the full file, nor
         // the reverse.
@@ -480,7 +488,7 @@ impl Job {
             "first-boot",
             Some(&[u8::from(self.access.token == Token::FirstBoot)]),
         );
-        h.add(&format!("{:?}", plan.syntax), None);
+        h.add_syntax(plan.syntax);
         h.add(template_key.as_str(), self.found(template_key));
         let vendor = store::vendor_vars_key(self.target.vendor());
         let global = store::global_vars_key();

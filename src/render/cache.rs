@@ -27,10 +27,20 @@ pub struct Rendered {
 }
 
 /// A hash of a render's inputs, built from each input's key and bytes in a fixed order.
+///
+/// XXH3 with 128 bits: every cached request hashes every input byte (templates, variables,
+/// the device record), so speed matters; 128 bits keep an accidental collision, which would
+/// serve one phone's file for another's inputs, out of reach.
 #[derive(Default)]
-pub struct InputHash(std::collections::hash_map::DefaultHasher);
+pub struct InputHash(xxhash_rust::xxh3::Xxh3Default);
 
 impl InputHash {
+    /// The output syntax (the same template renders differently for XML and binary).
+    pub fn add_syntax(&mut self, syntax: crate::render::Syntax) {
+        std::hash::Hash::hash(&syntax, &mut self.0);
+        self.0.write_u8(0xfe);
+    }
+
     pub fn add(&mut self, label: &str, bytes: Option<&[u8]>) {
         self.0.write(label.as_bytes());
         self.0.write_u8(0xff);
@@ -43,8 +53,8 @@ impl InputHash {
         }
     }
 
-    pub fn finish(&self) -> u64 {
-        self.0.finish()
+    pub fn finish(&self) -> u128 {
+        self.0.digest128()
     }
 }
 
@@ -56,7 +66,7 @@ pub struct RenderCache {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<StoreKey, (u64, Arc<Rendered>)>,
+    entries: HashMap<StoreKey, (u128, Arc<Rendered>)>,
     bytes: usize,
 }
 
@@ -75,7 +85,7 @@ impl Clone for RenderCache {
 
 impl RenderCache {
     /// The stored rendering of `file`, if its inputs hash to `inputs`.
-    pub fn get(&self, file: &StoreKey, inputs: u64) -> Option<Arc<Rendered>> {
+    pub fn get(&self, file: &StoreKey, inputs: u128) -> Option<Arc<Rendered>> {
         let inner = self.inner.lock().ok()?;
         match inner.entries.get(file) {
             Some((hash, rendered)) if *hash == inputs => Some(Arc::clone(rendered)),
@@ -85,7 +95,7 @@ impl RenderCache {
 
     /// Remembers a rendering. When a bound would be exceeded the cache starts over: simple,
     /// bounded, and cheap to refill since every entry is one render away.
-    pub fn put(&self, file: StoreKey, inputs: u64, rendered: Rendered) -> Arc<Rendered> {
+    pub fn put(&self, file: StoreKey, inputs: u128, rendered: Rendered) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
         if let Ok(mut inner) = self.inner.lock() {
             let size = rendered.bytes.len();

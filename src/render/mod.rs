@@ -26,4 +26,5 @@ pub use template::{TemplateCache, TemplateError};
 pub struct Caches {
     pub templates: TemplateCache,
     pub renders: RenderCache,
+    pub records: crate::store::RecordCache,
 }

@@ -19,9 +19,11 @@
 //! XML `cfg<mac>.xml` and the legacy binary `cfg<mac>`).
 
 pub mod device;
+pub mod records;
 pub mod vars;
 
 pub use device::{DeviceRecord, Line, LineKey};
+pub use records::RecordCache;
 pub use vars::{merge, Layers};
 
 use crate::key::StoreKey;
@@ -31,7 +33,12 @@ use crate::vendor::Vendor;
 
 /// Key of a device record.
 pub fn device_key(mac: Mac) -> StoreKey {
-    key(&format!("devices/{mac}.json"))
+    // A MAC is 12 lower-case hex digits: the key is valid by construction.
+    let mut key = String::with_capacity(25);
+    key.push_str("devices/");
+    key.push_str(&mac.compact(crate::mac::MacCase::Lower));
+    key.push_str(".json");
+    StoreKey::trusted(key)
 }
 
 /// Key of the global variables.
@@ -41,12 +48,13 @@ pub fn global_vars_key() -> StoreKey {
 
 /// Key of a vendor's variables.
 pub fn vendor_vars_key(vendor: Vendor) -> StoreKey {
-    key(&format!("vars/vendors/{vendor}.json"))
+    // Vendor names are fixed lower-case slugs: valid by construction.
+    StoreKey::trusted(format!("vars/vendors/{vendor}.json"))
 }
 
 /// Key of a model's variables.
 pub fn model_vars_key(vendor: Vendor, model: &Model) -> Option<StoreKey> {
-    StoreKey::new(&format!("vars/models/{vendor}/{model}.json"))
+    StoreKey::join(&["vars/models/", vendor.name(), "/", model.as_str(), ".json"])
 }
 
 /// Key of a profile's (tenant's) variables. `None` for a profile name that is not a safe key.
@@ -58,9 +66,16 @@ pub fn profile_vars_key(profile: &str) -> Option<StoreKey> {
 pub fn template_keys(vendor: Vendor, model: Option<&Model>, name: &str) -> Vec<StoreKey> {
     let mut keys = Vec::with_capacity(2);
     if let Some(model) = model {
-        keys.extend(StoreKey::new(&format!("templates/{vendor}/{model}/{name}")));
+        keys.extend(StoreKey::join(&[
+            "templates/",
+            vendor.name(),
+            "/",
+            model.as_str(),
+            "/",
+            name,
+        ]));
     }
-    keys.extend(StoreKey::new(&format!("templates/{vendor}/{name}")));
+    keys.extend(StoreKey::join(&["templates/", vendor.name(), "/", name]));
     keys
 }
 

@@ -1,0 +1,77 @@
+//! Parsed device records, remembered by their bytes.
+//!
+//! A phone's steady traffic re-reads the same record every few minutes; parsing its JSON was
+//! the largest single cost of serving a cached file. The cache keeps, per record key, the bytes
+//! it parsed and the result, and reuses the result only when the host hands over exactly the
+//! same bytes (a comparison is cheaper than any hash), so a changed record is parsed again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::DeviceRecord;
+use crate::key::StoreKey;
+
+/// At most this many records are remembered (a record is a few hundred bytes).
+const MAX_ENTRIES: usize = 16384;
+
+type Parsed = Result<Arc<DeviceRecord>, String>;
+
+/// The bounded map of parsed device records.
+#[derive(Default)]
+pub struct RecordCache {
+    entries: Mutex<HashMap<StoreKey, (Vec<u8>, Parsed)>>,
+}
+
+impl std::fmt::Debug for RecordCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordCache")
+    }
+}
+
+impl Clone for RecordCache {
+    /// A clone starts empty, like the other per-engine caches.
+    fn clone(&self) -> RecordCache {
+        RecordCache::default()
+    }
+}
+
+impl RecordCache {
+    /// The record `bytes` parse to, parsed only if these bytes were not seen last time.
+    pub fn parse(&self, key: &StoreKey, bytes: &[u8]) -> Parsed {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((seen, parsed)) = entries.get(key) {
+                if seen.as_slice() == bytes {
+                    return parsed.clone();
+                }
+            }
+        }
+        let parsed = DeviceRecord::from_json(bytes).map(Arc::new);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
+                // Wholesale, like the template cache: a scanner's churn cannot grow it, and
+                // real phones refill it within one provisioning interval.
+                entries.clear();
+            }
+            entries.insert(key.clone(), (bytes.to_vec(), parsed.clone()));
+        }
+        parsed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuses_a_parse_only_for_identical_bytes() {
+        let cache = RecordCache::default();
+        let key = StoreKey::new("devices/000b82123456.json").unwrap();
+        let a = br#"{"mac":"000b82123456","vendor":"grandstream","model":"gxp2170"}"#;
+        let b = br#"{"mac":"000b82123456","vendor":"grandstream","model":"gxp2135"}"#;
+        let first = cache.parse(&key, a).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.parse(&key, a).unwrap()));
+        let changed = cache.parse(&key, b).unwrap();
+        assert_eq!(changed.model.as_ref().unwrap().as_str(), "gxp2135");
+        assert!(cache.parse(&key, b"{not json").is_err());
+    }
+}
