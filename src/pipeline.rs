@@ -125,7 +125,7 @@ impl Job {
 
     /// Plans the next round, or finishes.
     pub fn step(&self, caches: &Caches) -> Step {
-        match self.plan() {
+        match self.plan(caches) {
             Err(resp) => Step::Done(resp),
             Ok(plan) => {
                 let keys = plan.keys();
@@ -177,7 +177,14 @@ impl Job {
     }
 
     /// What the job needs, given what it knows so far.
-    fn plan(&self) -> Result<Plan<'_>, Response> {
+    ///
+    /// A device file needs its record before the rest can be named. For a device whose record
+    /// was read before, the plan names the rest from that earlier record at once, so the
+    /// steady state (a phone re-checking its file) costs one store round instead of two. The
+    /// earlier record only names keys: rendering waits for, and uses, the record just read; if
+    /// that one names other keys, they are read in another round. Unknown MACs (a scanner) still
+    /// cost one round and nothing more.
+    fn plan<'a>(&'a self, caches: &Caches) -> Result<Plan<'a>, Response> {
         let t = &self.target;
         let static_key = t.key().clone();
         let Some(syntax) = Syntax::of(t) else {
@@ -210,21 +217,25 @@ impl Job {
                 ));
             }
         }
-        // A device file waits for its record before anything else is read.
+        // A device file waits for its record before anything else is read, unless an earlier
+        // read of the record names the keys (see above).
         let device_pending = t.scope() == Scope::Device
             && device_key
                 .as_ref()
                 .is_some_and(|k| self.lookup(k).is_none());
-        let device_absent = t.scope() == Scope::Device && device.is_none();
+        let earlier = match (&device_key, device_pending) {
+            (Some(key), true) => caches.records.last(key),
+            _ => None,
+        };
+        let device_absent = t.scope() == Scope::Device && device.is_none() && earlier.is_none();
         let device = device.filter(|d| d.vendor == t.vendor() || t.scope() == Scope::Device);
+        // What names the keys: the record read for this request, else the earlier one.
+        let naming = device.or(earlier.as_deref());
         let model = t
             .model()
             .cloned()
-            .or_else(|| device.as_ref().and_then(|d| d.model.clone()));
-        let profile_key = match device
-            .as_ref()
-            .and_then(|d| d.profile.as_deref().map(|p| (d.mac, p)))
-        {
+            .or_else(|| naming.and_then(|d| d.model.clone()));
+        let profile_key = match naming.and_then(|d| d.profile.as_deref().map(|p| (d.mac, p))) {
             Some((mac, p)) => Some(store::profile_vars_key(p).ok_or_else(|| {
                 Response::fault(
                     500,
@@ -248,7 +259,7 @@ impl Job {
             render: Some(RenderPlan {
                 syntax,
                 device_key,
-                device_pending,
+                device_pending: device_pending && earlier.is_none(),
                 device_absent,
                 device,
                 model_vars_key: model

@@ -398,3 +398,69 @@ fn rendered_files_are_reused_only_while_their_inputs_are_unchanged() {
     assert!(boot("00:15:65:00:00:0a").contains("00156500000a.cfg"));
     assert!(boot("00:15:65:00:00:0b").contains("00156500000b.cfg"));
 }
+
+/// Drives a request to its response, counting store rounds.
+fn rounds(engine: &Engine, store: &MemStore, req: &Request) -> (usize, provedge::Response) {
+    let mut decision = engine.handle(req);
+    let mut rounds = 0;
+    loop {
+        match decision {
+            provedge::Decision::Fetch(fetch) => {
+                rounds += 1;
+                decision = fetch.resume(engine, |k| store.read(k));
+            }
+            provedge::Decision::Respond(resp) => return (rounds, resp),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_known_device_costs_one_round_and_a_changed_record_is_followed() {
+    let mut store = MemStore::default();
+    store
+        .put(
+            "devices/001565000001.json",
+            device("001565000001", "yealink", "t46s", json!({})),
+        )
+        .put(
+            "templates/yealink/t46s/@mac.cfg",
+            "model = t46s\nuser = {{ lines[0].user }}\n",
+        )
+        .put(
+            "templates/yealink/t48s/@mac.cfg",
+            "model = t48s\nuser = {{ lines[0].user }}\n",
+        );
+    let engine = Engine::default();
+    let req = Request::get("/001565000001.cfg");
+    // First request: the record, then what it names.
+    let (n, first) = rounds(&engine, &store, &req);
+    assert_eq!((n, first.status), (2, 200));
+    assert!(String::from_utf8_lossy(&first.body).contains("model = t46s"));
+    // Steady state: one round, the same bytes.
+    let (n, again) = rounds(&engine, &store, &req);
+    assert_eq!((n, &again.body), (1, &first.body));
+    // The record now names another model (and user): the keys named ahead from the earlier
+    // record are not enough, so a second round reads the new model's template, and the new
+    // record's data is what renders.
+    store.put(
+        "devices/001565000001.json",
+        device(
+            "001565000001",
+            "yealink",
+            "t48s",
+            json!({"lines": [{"user": "3003", "password": "p", "server": "s"}]}),
+        ),
+    );
+    let (n, changed) = rounds(&engine, &store, &req);
+    assert_eq!((n, changed.status), (2, 200));
+    let text = String::from_utf8(changed.body).unwrap();
+    assert!(
+        text.contains("model = t48s") && text.contains("user = 3003"),
+        "{text}"
+    );
+    // A deleted record: a 404, never the file rendered from the earlier record.
+    store.remove("devices/001565000001.json");
+    let (_, gone) = rounds(&engine, &store, &req);
+    assert_eq!(gone.status, 404);
+}

@@ -36,6 +36,13 @@ impl Clone for RecordCache {
 }
 
 impl RecordCache {
+    /// The record last parsed for `key`, if it parsed: what the device looked like on its
+    /// previous request (used only to name keys ahead, never to render).
+    pub fn last(&self, key: &StoreKey) -> Option<Arc<DeviceRecord>> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(key)?.1.as_ref().ok().cloned()
+    }
+
     /// The record `bytes` parse to, parsed only if these bytes were not seen last time.
     pub fn parse(&self, key: &StoreKey, bytes: &[u8]) -> Parsed {
         if let Ok(entries) = self.entries.lock() {

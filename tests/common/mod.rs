@@ -38,6 +38,11 @@ impl MemStore {
         self
     }
 
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.files.remove(key);
+        self
+    }
+
     pub fn read(&self, key: &StoreKey) -> Lookup {
         self.reads.borrow_mut().push(key.to_string());
         if self.failing.iter().any(|k| k == key.as_str()) {
