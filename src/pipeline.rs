@@ -20,7 +20,6 @@ use crate::render::cache::{InputHash, Rendered};
 use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
 use crate::store::{self, DeviceRecord, Layers};
-use crate::vendor::Vendor;
 
 /// What a job needs next.
 pub(crate) enum Step {
@@ -61,6 +60,17 @@ pub(crate) struct Job {
     /// The client's `If-None-Match`, answered with a 304 when it names the served bytes.
     if_none_match: Option<String>,
     access: Access,
+    /// Keys every round asks about, built once per request.
+    keys: JobKeys,
+}
+
+/// The keys of one job that do not depend on what is read.
+#[derive(Debug)]
+struct JobKeys {
+    /// The target's device record (when the target names a MAC).
+    device: Option<StoreKey>,
+    global: StoreKey,
+    vendor: StoreKey,
 }
 
 /// Served bytes and their media type.
@@ -87,11 +97,16 @@ impl Job {
         };
         Ok(Job {
             route,
-            target,
             fetched: Vec::with_capacity(8),
             device: None,
             if_none_match: if_none_match.map(str::to_owned),
             access,
+            keys: JobKeys {
+                device: target.mac().map(store::device_key),
+                global: store::global_vars_key(),
+                vendor: store::vendor_vars_key(target.vendor()),
+            },
+            target,
         })
     }
 
@@ -108,8 +123,8 @@ impl Job {
     }
 
     pub fn record(&mut self, key: StoreKey, lookup: Lookup, caches: &Caches) {
-        if let (Some(mac), Lookup::Found(bytes)) = (self.target.mac(), &lookup) {
-            if key == store::device_key(mac) {
+        if let (Some(device_key), Lookup::Found(bytes)) = (&self.keys.device, &lookup) {
+            if key == *device_key {
                 self.device = Some(caches.records.parse(&key, bytes));
             }
         }
@@ -128,17 +143,17 @@ impl Job {
         match self.plan(caches) {
             Err(resp) => Step::Done(resp),
             Ok(plan) => {
-                let keys = plan.keys();
+                let keys = plan.keys(&self.keys);
                 let missing: Vec<StoreKey> = keys
                     .iter()
                     .filter(|k| self.lookup(k).is_none())
-                    .cloned()
+                    .map(|k| (*k).clone())
                     .collect();
                 if !missing.is_empty() {
                     return Step::Need(missing);
                 }
                 if let Some((key, reason)) = keys.iter().find_map(|k| match self.lookup(k) {
-                    Some(Lookup::Failed(reason)) => Some((k.clone(), reason.clone())),
+                    Some(Lookup::Failed(reason)) => Some(((*k).clone(), reason.clone())),
                     _ => None,
                 }) {
                     return Step::Done(Response::fault(
@@ -189,12 +204,11 @@ impl Job {
         let static_key = t.key().clone();
         let Some(syntax) = Syntax::of(t) else {
             return Ok(Plan {
-                vendor: t.vendor(),
                 static_key,
                 render: None,
             });
         };
-        let device_key = t.mac().map(store::device_key);
+        let device_key = self.keys.device.clone();
         let device = match (&device_key, &self.device) {
             (Some(key), Some(Err(e))) => {
                 return Err(Response::fault(
@@ -254,7 +268,6 @@ impl Job {
             )
         };
         Ok(Plan {
-            vendor: t.vendor(),
             static_key,
             render: Some(RenderPlan {
                 syntax,
@@ -447,10 +460,9 @@ impl Job {
     }
 
     fn layers(&self, plan: &RenderPlan) -> Result<Layers, Response> {
-        let t = &self.target;
         Ok(Layers {
-            global: self.json_object(&store::global_vars_key())?,
-            vendor: self.json_object(&store::vendor_vars_key(t.vendor()))?,
+            global: self.json_object(&self.keys.global)?,
+            vendor: self.json_object(&self.keys.vendor)?,
             model: match &plan.model_vars_key {
                 Some(k) => self.json_object(k)?,
                 None => None,
@@ -501,11 +513,9 @@ impl Job {
         );
         h.add_syntax(plan.syntax);
         h.add(template_key.as_str(), self.found(template_key));
-        let vendor = store::vendor_vars_key(self.target.vendor());
-        let global = store::global_vars_key();
         let keys = [
-            Some(&global),
-            Some(&vendor),
+            Some(&self.keys.global),
+            Some(&self.keys.vendor),
             plan.model_vars_key.as_ref(),
             plan.profile_key.as_ref(),
             plan.device_key.as_ref(),
@@ -529,7 +539,6 @@ impl Job {
 }
 
 struct Plan<'a> {
-    vendor: Vendor,
     static_key: StoreKey,
     render: Option<RenderPlan<'a>>,
 }
@@ -548,18 +557,18 @@ struct RenderPlan<'a> {
 }
 
 impl Plan<'_> {
-    fn keys(&self) -> Vec<StoreKey> {
-        let mut keys = vec![self.static_key.clone()];
+    fn keys<'k>(&'k self, job: &'k JobKeys) -> Vec<&'k StoreKey> {
+        let mut keys = vec![&self.static_key];
         if let Some(r) = &self.render {
-            keys.extend(r.device_key.iter().cloned());
+            keys.extend(r.device_key.iter());
             if r.device_pending || r.device_absent {
                 return keys;
             }
-            keys.push(store::global_vars_key());
-            keys.push(store::vendor_vars_key(self.vendor));
-            keys.extend(r.model_vars_key.iter().cloned());
-            keys.extend(r.profile_key.iter().cloned());
-            keys.extend(r.template_keys.iter().cloned());
+            keys.push(&job.global);
+            keys.push(&job.vendor);
+            keys.extend(r.model_vars_key.iter());
+            keys.extend(r.profile_key.iter());
+            keys.extend(r.template_keys.iter());
         }
         keys
     }
