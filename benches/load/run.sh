@@ -97,7 +97,8 @@ cat >"$work/provedge.json" <<EOF
 EOF
 "$provedge" serve --store examples/store --listen "127.0.0.1:$PROVEDGE_PORT" --config "$work/provedge.json" \
   >"$work/provedge.log" 2>"$work/provedge.err" &
-pids+=($!)
+provedge_pid=$!
+pids+=("$provedge_pid")
 
 wait_up() {
   for _ in $(seq 100); do
@@ -116,12 +117,31 @@ curl -fs -A "$UA" "http://127.0.0.1:$NGINX_PORT$FILE_PATH" >"$work/from-nginx"
 cmp "$work/from-provedge" "$work/from-nginx"
 echo "==> both serve the same $(wc -c <"$work/from-nginx")-byte file for $FILE_PATH"
 
-# One wrk run: prints "req/s p99_ms errors" (errors: non-2xx/3xx responses plus socket errors).
+# CPU time (clock ticks, user + system) a server's processes have used so far: provedge's one
+# process, or nginx's master and workers. Divided by the requests of a run, it is the server's
+# CPU cost per request, which the machine's noise (wrk shares its cores) disturbs far less than
+# requests/s.
+cpu_ticks() {
+  local pids
+  if [ "$1" = provedge ]; then pids=$provedge_pid; else
+    pids="$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"
+  fi
+  for p in $pids; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# One wrk run against server $1: prints "req/s p99_ms errors cpu_us_per_request" (errors:
+# non-2xx/3xx responses plus socket errors).
 measure() {
-  local url=$1
-  shift
+  local name=$1 url=$2
+  shift 2
+  local before
+  before=$(cpu_ticks "$name")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" "$@" "$url" \
-    | tee -a "$work/wrk.txt" | awk '
+    >"$work/run.txt"
+  cat "$work/run.txt" >>"$work/wrk.txt"
+  local ticks=$(( $(cpu_ticks "$name") - before ))
+  awk -v ticks="$ticks" -v tick_us="$tick_us" '
       /^Requests\/sec:/ { rps = $2 }
       $1 == "99%" {
         v = $2
@@ -132,7 +152,8 @@ measure() {
       }
       /Non-2xx or 3xx responses:/ { errors += $NF }
       /Socket errors:/ { errors += 1 }
-      END { printf "%s %.3f %d\n", rps, p99, errors }'
+      / requests in / { n = $1 }
+      END { printf "%s %.3f %d %.2f\n", rps, p99, errors, ticks * tick_us / n }' "$work/run.txt"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -154,11 +175,11 @@ for scenario in get revalidate; do
       if [ "$name" = provedge ]; then port=$PROVEDGE_PORT etag=$p_etag; else port=$NGINX_PORT etag=$n_etag; fi
       url="http://127.0.0.1:$port$FILE_PATH"
       if [ "$scenario" = get ]; then
-        line=$(measure "$url")
+        line=$(measure "$name" "$url")
       else
-        line=$(measure "$url" -H "If-None-Match: $etag")
+        line=$(measure "$name" "$url" -H "If-None-Match: $etag")
       fi
-      echo "   $scenario round $round $name: $line (req/s p99_ms errors)"
+      echo "   $scenario round $round $name: $line (req/s p99_ms errors cpu_us/req)"
       echo "$scenario $name $line" >>"$work/results"
       [ "$(echo "$line" | awk '{print $3}')" = 0 ] || failed=1
     done
@@ -167,16 +188,18 @@ done
 
 echo
 echo "== results: GET $FILE_PATH, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, median of $ROUNDS alternating rounds, $(nproc) cores"
-printf '%-11s %-9s %10s %10s\n' scenario server "req/s" "p99 (ms)"
+printf '%-11s %-9s %10s %10s %14s\n' scenario server "req/s" "p99 (ms)" "CPU us/req"
 for scenario in get revalidate; do
   for name in provedge nginx; do
     r=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $3 }' "$work/results" | median)
     p=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $4 }' "$work/results" | median)
-    printf '%-11s %-9s %10s %10s\n' "$scenario" "$name" "$r" "$p"
-    eval "${name}_rps=$r ${name}_p99=$p"
+    c=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $6 }' "$work/results" | median)
+    printf '%-11s %-9s %10s %10s %14s\n' "$scenario" "$name" "$r" "$p" "$c"
+    eval "${name}_rps=$r ${name}_p99=$p ${name}_cpu=$c"
   done
-  awk -v a="$provedge_rps" -v b="$nginx_rps" -v c="$provedge_p99" -v d="$nginx_p99" -v s="$scenario" 'BEGIN {
-    printf "%-11s ratio provedge/nginx: req/s %.2f, p99 %.2f\n", s, a / b, c / d
+  awk -v a="$provedge_rps" -v b="$nginx_rps" -v c="$provedge_p99" -v d="$nginx_p99" \
+    -v e="$provedge_cpu" -v f="$nginx_cpu" -v s="$scenario" 'BEGIN {
+    printf "%-11s ratio provedge/nginx: req/s %.2f, p99 %.2f, CPU per request %.2f\n", s, a / b, c / d, e / f
   }'
 done
 echo "status of each: provedge $(curl -s -o /dev/null -w '%{http_code}' -A "$UA" -H "If-None-Match: $p_etag" "http://127.0.0.1:$PROVEDGE_PORT$FILE_PATH")," \
