@@ -4,7 +4,9 @@
 //! The plan is recomputed from what has been fetched so far until nothing is missing, so the
 //! rounds fall out of the data: a device file first needs the device record (and a stored
 //! copy, if any); only a known device costs a second round for variables and templates, so a
-//! scanner walking MAC ranges costs one store round per probe.
+//! scanner walking MAC ranges costs one store round per probe. A device seen before names its
+//! variables and templates from its previous record in the first round, so a phone's steady
+//! re-checks cost one round (see `Job::plan`).
 
 use std::sync::Arc;
 
@@ -125,7 +127,9 @@ impl Job {
     pub fn record(&mut self, key: StoreKey, lookup: Lookup, caches: &Caches) {
         if let (Some(device_key), Lookup::Found(bytes)) = (&self.keys.device, &lookup) {
             if key == *device_key {
-                self.device = Some(caches.records.parse(&key, bytes));
+                // Cached under the key the host read (tenant namespace included), so one
+                // tenant's record never names keys for another's request.
+                self.device = Some(caches.records.parse(&self.access.namespaced(&key), bytes));
             }
         }
         match self.fetched.iter_mut().find(|(k, _)| *k == key) {
@@ -238,7 +242,7 @@ impl Job {
                 .as_ref()
                 .is_some_and(|k| self.lookup(k).is_none());
         let earlier = match (&device_key, device_pending) {
-            (Some(key), true) => caches.records.last(key),
+            (Some(key), true) => caches.records.last(&self.access.namespaced(key)),
             _ => None,
         };
         let device_absent = t.scope() == Scope::Device && device.is_none() && earlier.is_none();
