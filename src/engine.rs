@@ -20,22 +20,17 @@ use crate::route::{self, Kind, Route, RouteConfig};
 /// How the engine answers recognised requests.
 ///
 /// In JSON: `"mode": "serve"` or `"mode": {"rewrite": {"prefix": "/store"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Mode {
     /// Answer from the store: fetch the canonical key and respond with it.
+    #[default]
     Serve,
     /// Rewrite the request to `<prefix>/<canonical key>` and let the host pass it on.
     Rewrite { prefix: String },
     /// Behave exactly as the operator's nginx `rewrite` rules (the text of the rule file) and
     /// let the host pass the rewritten request on: the drop-in for FusionPBX-style setups.
     Nginx { rules: String },
-}
-
-impl Default for Mode {
-    fn default() -> Mode {
-        Mode::Serve
-    }
 }
 
 /// Engine configuration: parsed and checked once (at start, or in proxy-wasm's `on_configure`).
@@ -287,7 +282,8 @@ pub struct Fetch {
     keys: Vec<StoreKey>,
     /// The same keys as the job knows them (namespace-free), in the same order.
     plain: Vec<StoreKey>,
-    job: Job,
+    /// Boxed: a paused job is large, and a `Decision` travels by value through every host.
+    job: Box<Job>,
 }
 
 impl Fetch {
@@ -312,7 +308,7 @@ impl Fetch {
             let found = lookup(key);
             job.record(plain, found, &engine.caches);
         }
-        engine.advance(job)
+        engine.advance(*job)
     }
 }
 
@@ -354,7 +350,11 @@ impl Engine {
         match job.step(&self.caches) {
             Step::Need(plain) => {
                 let keys = plain.iter().map(|k| job.access().namespaced(k)).collect();
-                Decision::Fetch(Fetch { keys, plain, job })
+                Decision::Fetch(Fetch {
+                    keys,
+                    plain,
+                    job: Box::new(job),
+                })
             }
             Step::Done(resp) => Decision::Respond(conditional(resp, job.if_none_match())),
         }

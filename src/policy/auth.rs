@@ -160,17 +160,30 @@ pub fn digest_challenges(
         .collect()
 }
 
+/// What a Digest response is checked against: the realm, the accepted passwords and
+/// algorithms, and the issuer of the nonces.
+#[derive(Clone, Copy)]
+pub struct DigestVerifier<'a> {
+    pub realm: &'a str,
+    pub users: &'a [Credential],
+    pub algorithms: &'a [DigestAlgorithm],
+    pub nonces: &'a Nonces,
+}
+
 /// Checks `Authorization: Digest …` for `method` and the request target `uri`.
 pub fn check_digest(
     header: &str,
     method: &str,
     uri: &str,
-    realm: &str,
-    users: &[Credential],
-    algorithms: &[DigestAlgorithm],
-    nonces: &Nonces,
+    verifier: DigestVerifier<'_>,
     now: Option<u64>,
 ) -> Checked {
+    let DigestVerifier {
+        realm,
+        users,
+        algorithms,
+        nonces,
+    } = verifier;
     let Some(params) = strip_scheme(header, "digest") else {
         return Checked::Invalid("not Digest");
     };
@@ -325,16 +338,14 @@ mod tests {
             format!("Digest username=\"Mufasa\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"/cfg.xml\", algorithm={}, qop=auth, nc=00000001, cnonce=\"abc\", response=\"{resp}\"", alg.name())
         };
         let check = |h: &str, now: u64| {
-            check_digest(
-                h,
-                "GET",
-                "/cfg.xml",
+            let users = users();
+            let verifier = DigestVerifier {
                 realm,
-                &users(),
-                &algs,
-                &nonces,
-                Some(now),
-            )
+                users: &users,
+                algorithms: &algs,
+                nonces: &nonces,
+            };
+            check_digest(h, "GET", "/cfg.xml", verifier, Some(now))
         };
         for alg in algs {
             assert_eq!(
@@ -382,10 +393,12 @@ mod tests {
                 &header(DigestAlgorithm::Md5, "Circle of Life", &nonce),
                 "GET",
                 "/cfg.xml",
-                realm,
-                &users(),
-                &[DigestAlgorithm::Sha256],
-                &nonces,
+                DigestVerifier {
+                    realm,
+                    users: &users(),
+                    algorithms: &[DigestAlgorithm::Sha256],
+                    nonces: &nonces,
+                },
                 Some(1100)
             ),
             Checked::Invalid(_)

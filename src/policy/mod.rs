@@ -455,16 +455,13 @@ impl Policy {
             }
             Some(h) => {
                 if matches!(rules.auth, AuthMode::Digest | AuthMode::Any) {
-                    auth::check_digest(
-                        h,
-                        req.method.as_str(),
-                        &req.target,
-                        &rules.realm,
-                        &rules.users,
-                        &rules.digest_algorithms,
-                        &self.nonces,
-                        req.now,
-                    )
+                    let verifier = auth::DigestVerifier {
+                        realm: &rules.realm,
+                        users: &rules.users,
+                        algorithms: &rules.digest_algorithms,
+                        nonces: &self.nonces,
+                    };
+                    auth::check_digest(h, req.method.as_str(), &req.target, verifier, req.now)
                 } else {
                     Checked::Invalid("Digest not allowed")
                 }

@@ -47,8 +47,11 @@ impl std::fmt::Display for TemplateError {
 /// unchanged one never is.
 #[derive(Default)]
 pub struct TemplateCache {
-    entries: Mutex<HashMap<(StoreKey, Syntax), (u64, Arc<Environment<'static>>)>>,
+    entries: Mutex<HashMap<(StoreKey, Syntax), Compiled>>,
 }
+
+/// A compiled template and the hash of the source it was compiled from.
+type Compiled = (u64, Arc<Environment<'static>>);
 
 impl std::fmt::Debug for TemplateCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

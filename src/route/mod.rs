@@ -635,7 +635,7 @@ fn build(
         file: String::new(),
     })?;
     let subject = match (family.scope_of(), caps.mac) {
-        (table_scope, Some(mac)) if table_scope == Scope::Device => Subject::Device(mac),
+        (Scope::Device, Some(mac)) => Subject::Device(mac),
         (Scope::Model, _) => Subject::Model,
         _ => Subject::Generic,
     };
