@@ -32,15 +32,36 @@ pub fn from_xfcc(value: &str) -> Option<ClientIdentity> {
 
 /// The MAC an identity names: the first MAC-shaped token of the subject's CN, else of any SAN.
 pub fn mac_of(identity: &ClientIdentity) -> Option<Mac> {
-    let cn = identity
-        .subject
-        .split(',')
-        .filter_map(|rdn| rdn.trim().split_once('='))
+    let cn = attributes(&identity.subject)
+        .into_iter()
+        .filter_map(|ava| ava.split_once('='))
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("cn"))
         .map(|(_, v)| v.trim());
     cn.into_iter()
         .chain(identity.san.iter().map(String::as_str))
         .find_map(mac_in)
+}
+
+/// The `type=value` pairs of a distinguished name (RFC 4514): split at the `,` between RDNs and
+/// the `+` inside a multi-valued RDN, but not at an escaped (`\,`, `\2C`) or quoted one, so a
+/// value such as `O=x\,CN=<another MAC>` cannot pose as a CN.
+fn attributes(dn: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in dn.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ',' | '+' if !quoted => {
+                parts.push(dn[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(dn[start..].trim());
+    parts
 }
 
 fn mac_in(s: &str) -> Option<Mac> {
@@ -98,6 +119,24 @@ mod tests {
             mac_of(&from_xfcc(&two).unwrap()).unwrap().to_string(),
             "000b82123456"
         );
+    }
+
+    #[test]
+    fn escaped_separators_cannot_pose_as_a_cn() {
+        let id = |subject: &str| ClientIdentity {
+            subject: subject.into(),
+            san: Vec::new(),
+        };
+        let own: Mac = "000b82123456".parse().unwrap();
+        for subject in [
+            r"O=x\,CN=000b82aaaaaa,CN=000b82123456",
+            r"O=x\2CCN=000b82aaaaaa,CN=000b82123456",
+            r#"O="x,CN=000b82aaaaaa",CN=000b82123456"#,
+            "serialNumber=1+CN=000b82123456,O=Grandstream",
+            "CN=000b82123456+serialNumber=000b82aaaaaa,O=Grandstream",
+        ] {
+            assert_eq!(mac_of(&id(subject)), Some(own), "{subject}");
+        }
     }
 
     #[test]
