@@ -117,7 +117,7 @@ curl -fs -A "$UA" "http://127.0.0.1:$NGINX_PORT$FILE_PATH" >"$work/from-nginx"
 cmp "$work/from-provedge" "$work/from-nginx"
 echo "==> both serve the same $(wc -c <"$work/from-nginx")-byte file for $FILE_PATH"
 
-# CPU time (clock ticks, user + system) a server's processes have used so far: provedge's one
+# CPU time (clock ticks: user, system) a server's processes have used so far: provedge's one
 # process, or nginx's master and workers. Divided by the requests of a run, it is the server's
 # CPU cost per request, which the machine's noise (wrk shares its cores) disturbs far less than
 # requests/s.
@@ -126,22 +126,23 @@ cpu_ticks() {
   if [ "$1" = provedge ]; then pids=$provedge_pid; else
     pids="$(cat "$work/nginx.pid") $(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')"
   fi
-  for p in $pids; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ s += $1 } END { print s }'
+  for p in $pids; do awk '{ print $14, $15 }' "/proc/$p/stat"; done |
+    awk '{ u += $1; s += $2 } END { print u, s }'
 }
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
-# One wrk run against server $1: prints "req/s p99_ms errors cpu_us_per_request" (errors:
-# non-2xx/3xx responses plus socket errors).
+# One wrk run against server $1: prints "req/s p99_ms errors cpu_us user_us sys_us" (CPU per
+# request; errors: non-2xx/3xx responses plus socket errors).
 measure() {
   local name=$1 url=$2
   shift 2
-  local before
+  local before after
   before=$(cpu_ticks "$name")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" "$@" "$url" \
     >"$work/run.txt"
   cat "$work/run.txt" >>"$work/wrk.txt"
-  local ticks=$(( $(cpu_ticks "$name") - before ))
-  awk -v ticks="$ticks" -v tick_us="$tick_us" '
+  after=$(cpu_ticks "$name")
+  awk -v before="$before" -v after="$after" -v tick_us="$tick_us" '
       /^Requests\/sec:/ { rps = $2 }
       $1 == "99%" {
         v = $2
@@ -153,7 +154,11 @@ measure() {
       /Non-2xx or 3xx responses:/ { errors += $NF }
       /Socket errors:/ { errors += 1 }
       / requests in / { n = $1 }
-      END { printf "%s %.3f %d %.2f\n", rps, p99, errors, ticks * tick_us / n }' "$work/run.txt"
+      END {
+        split(before, b, " "); split(after, a, " ")
+        user = (a[1] - b[1]) * tick_us / n; sys = (a[2] - b[2]) * tick_us / n
+        printf "%s %.3f %d %.2f %.2f %.2f\n", rps, p99, errors, user + sys, user, sys
+      }' "$work/run.txt"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
@@ -179,7 +184,7 @@ for scenario in get revalidate; do
       else
         line=$(measure "$name" "$url" -H "If-None-Match: $etag")
       fi
-      echo "   $scenario round $round $name: $line (req/s p99_ms errors cpu_us/req)"
+      echo "   $scenario round $round $name: $line (req/s p99_ms errors cpu_us/req user sys)"
       echo "$scenario $name $line" >>"$work/results"
       [ "$(echo "$line" | awk '{print $3}')" = 0 ] || failed=1
     done
@@ -188,13 +193,15 @@ done
 
 echo
 echo "== results: GET $FILE_PATH, wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, median of $ROUNDS alternating rounds, $(nproc) cores"
-printf '%-11s %-9s %10s %10s %14s\n' scenario server "req/s" "p99 (ms)" "CPU us/req"
+printf '%-11s %-9s %10s %10s %14s %8s %8s\n' scenario server "req/s" "p99 (ms)" "CPU us/req" user sys
 for scenario in get revalidate; do
   for name in provedge nginx; do
     r=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $3 }' "$work/results" | median)
     p=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $4 }' "$work/results" | median)
     c=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $6 }' "$work/results" | median)
-    printf '%-11s %-9s %10s %10s %14s\n' "$scenario" "$name" "$r" "$p" "$c"
+    cu=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $7 }' "$work/results" | median)
+    cs=$(awk -v s="$scenario" -v n="$name" '$1 == s && $2 == n { print $8 }' "$work/results" | median)
+    printf '%-11s %-9s %10s %10s %14s %8s %8s\n' "$scenario" "$name" "$r" "$p" "$c" "$cu" "$cs"
     eval "${name}_rps=$r ${name}_p99=$p ${name}_cpu=$c"
   done
   awk -v a="$provedge_rps" -v b="$nginx_rps" -v c="$provedge_p99" -v d="$nginx_p99" \
