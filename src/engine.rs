@@ -278,7 +278,8 @@ pub enum Lookup {
 /// resumed twice.
 #[derive(Debug)]
 pub struct Fetch {
-    /// The keys as the host reads them (in the tenant's namespace).
+    /// The keys as the host reads them (in the tenant's namespace); empty for the default
+    /// tenant, whose keys are `plain` as they are.
     keys: Vec<StoreKey>,
     /// The same keys as the job knows them (namespace-free), in the same order.
     plain: Vec<StoreKey>,
@@ -289,7 +290,11 @@ pub struct Fetch {
 impl Fetch {
     /// The keys to read (all of them can be read in parallel).
     pub fn keys(&self) -> &[StoreKey] {
-        &self.keys
+        if self.keys.is_empty() {
+            &self.plain
+        } else {
+            &self.keys
+        }
     }
 
     /// The recognised request.
@@ -304,8 +309,8 @@ impl Fetch {
             plain,
             mut job,
         } = self;
-        for (key, plain) in keys.iter().zip(plain) {
-            let found = lookup(key);
+        for (i, plain) in plain.into_iter().enumerate() {
+            let found = lookup(keys.get(i).unwrap_or(&plain));
             job.record(plain, found, &engine.caches);
         }
         engine.advance(*job)
@@ -349,7 +354,11 @@ impl Engine {
     fn advance(&self, job: Job) -> Decision {
         match job.step(&self.caches) {
             Step::Need(plain) => {
-                let keys = plain.iter().map(|k| job.access().namespaced(k)).collect();
+                let keys = if job.access().namespace.is_empty() {
+                    Vec::new()
+                } else {
+                    plain.iter().map(|k| job.access().namespaced(k)).collect()
+                };
                 Decision::Fetch(Fetch {
                     keys,
                     plain,

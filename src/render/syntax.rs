@@ -95,13 +95,11 @@ impl Syntax {
 /// The template name for a route's file: its canonical name with the MAC written `@mac`,
 /// lower case. Grandstream files take their P-value source, `.pvalues`, instead of `.xml`.
 pub fn template_name(route: &Route, syntax: Syntax) -> String {
-    let mut name = route.file().to_owned();
+    // Lower-cased first, so one replacement covers a MAC written in either case.
+    let mut name = route.file().to_ascii_lowercase();
     if let Some(mac) = route.subject_mac() {
-        for case in [MacCase::Lower, MacCase::Upper] {
-            name = name.replace(&mac.compact(case), "@mac");
-        }
+        name = name.replace(&mac.compact(MacCase::Lower), "@mac");
     }
-    let mut name = name.to_ascii_lowercase();
     if let Syntax::PValues { .. } = syntax {
         if let Some(stem) = name.strip_suffix(".xml") {
             name = stem.to_owned();
