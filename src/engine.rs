@@ -325,6 +325,8 @@ pub struct Engine {
     policy: Policy,
     /// The nginx rule set of [`Mode::Nginx`], parsed once.
     rules: Option<Result<RuleSet, LoadError>>,
+    /// Recent routes by method, target and User-Agent.
+    routes: route::RouteMemo,
 }
 
 impl Engine {
@@ -338,6 +340,7 @@ impl Engine {
             config,
             caches: Caches::default(),
             rules,
+            routes: route::RouteMemo::default(),
         }
     }
 
@@ -449,7 +452,7 @@ impl Engine {
             };
             &stripped
         };
-        let route = match route::route(routed, &self.config.route) {
+        let route = match self.routes.route(routed, &self.config.route) {
             Ok(route) => route,
             Err(e) => {
                 let mut resp = Response::text(e.status(), &e.to_string());

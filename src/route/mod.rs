@@ -9,6 +9,7 @@
 mod error;
 pub(crate) mod export_view;
 mod fusionpbx;
+pub mod memo;
 mod path;
 mod pattern;
 mod table;
@@ -20,6 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use error::RouteError;
+pub use memo::RouteMemo;
 pub use user_agent::UserAgent;
 
 use crate::key::StoreKey;

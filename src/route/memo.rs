@@ -1,0 +1,123 @@
+//! Routes remembered by the request fields they depend on.
+//!
+//! A route is a pure function of the method, the target and the User-Agent (and the engine's
+//! fixed configuration), and phones repeat the same requests every few minutes, so the engine
+//! remembers recent results instead of matching the name tables again: in the native server
+//! routing was the largest single part of the engine's time. The header limits are still
+//! checked on every request (they depend on all headers), and only routes are remembered, not
+//! refusals. The map is bounded in entries and long keys are not remembered, so a scanner's
+//! stream of unique requests costs a bounded amount of memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{check_headers, route, Route, RouteConfig, RouteError};
+use crate::request::{Method, Request};
+
+/// At most this many routes are remembered (cleared wholesale when full, like the engine's
+/// other caches).
+const MAX_ENTRIES: usize = 4096;
+/// Requests whose target and User-Agent together are longer are routed without the memo.
+const MAX_KEY: usize = 512;
+
+#[derive(Default)]
+pub struct RouteMemo {
+    entries: Mutex<HashMap<Key, Route>>,
+}
+
+#[derive(PartialEq, Eq, Hash)]
+struct Key {
+    method: u8,
+    target: String,
+    user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for RouteMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouteMemo")
+    }
+}
+
+impl Clone for RouteMemo {
+    /// A clone starts empty.
+    fn clone(&self) -> RouteMemo {
+        RouteMemo::default()
+    }
+}
+
+impl RouteMemo {
+    /// [`route`], answered from the memo when the same method, target and User-Agent were
+    /// routed before.
+    pub fn route(&self, req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
+        let method = match req.method {
+            Method::Get => 0,
+            Method::Head => 1,
+            Method::Put => 2,
+            Method::Post => 3,
+            Method::Other(_) => return route(req, cfg),
+        };
+        let user_agent = req.user_agent();
+        if req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY {
+            return route(req, cfg);
+        }
+        check_headers(req, &cfg.limits)?;
+        let key = Key {
+            method,
+            target: req.target.clone(),
+            user_agent: user_agent.map(str::to_owned),
+        };
+        if let Some(hit) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let routed = route(req, cfg)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, routed.clone());
+        }
+        Ok(routed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_routes_but_still_checks_every_request() {
+        let memo = RouteMemo::default();
+        let cfg = RouteConfig::default();
+        let ua = "Yealink SIP-T46S 66.86.0.15 00:15:65:12:34:56";
+        let req = Request::get("/y000000000066.cfg").with_header("user-agent", ua);
+        let first = memo.route(&req, &cfg).unwrap();
+        assert_eq!(memo.route(&req, &cfg).unwrap(), first);
+        assert_eq!(first, route(&req, &cfg).unwrap());
+        // Another User-Agent is another key: the model file is then the requester's.
+        let other = Request::get("/y000000000066.cfg").with_header(
+            "user-agent",
+            "Yealink SIP-T48S 66.86.0.15 00:15:65:65:43:21",
+        );
+        assert_eq!(
+            memo.route(&other, &cfg).unwrap(),
+            route(&other, &cfg).unwrap()
+        );
+        assert_ne!(memo.route(&other, &cfg).unwrap(), first);
+        // The header limits apply to a remembered request too.
+        let mut flooded = req.clone();
+        for i in 0..=cfg.limits.max_headers {
+            flooded = flooded.with_header(format!("x-{i}"), "v");
+        }
+        assert!(matches!(
+            memo.route(&flooded, &cfg),
+            Err(RouteError::TooManyHeaders { .. })
+        ));
+        // Refusals are not remembered: a method the file does not take stays refused.
+        let put = Request {
+            method: Method::Put,
+            ..req.clone()
+        };
+        assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
+        assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
+    }
+}
