@@ -20,16 +20,11 @@ const MAX_ENTRIES: usize = 4096;
 /// Requests whose target and User-Agent together are longer are routed without the memo.
 const MAX_KEY: usize = 512;
 
+/// Routes by a key that spells method, target and User-Agent, joined by `\n` (requests with a
+/// `\n` in either are routed without the memo, so the key is unambiguous).
 #[derive(Default)]
 pub struct RouteMemo {
-    entries: Mutex<HashMap<Key, Route>>,
-}
-
-#[derive(PartialEq, Eq, Hash)]
-struct Key {
-    method: u8,
-    target: String,
-    user_agent: Option<String>,
+    entries: Mutex<HashMap<String, Route>>,
 }
 
 impl std::fmt::Debug for RouteMemo {
@@ -49,23 +44,25 @@ impl RouteMemo {
     /// [`route`], answered from the memo when the same method, target and User-Agent were
     /// routed before.
     pub fn route(&self, req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
-        let method = match req.method {
-            Method::Get => 0,
-            Method::Head => 1,
-            Method::Put => 2,
-            Method::Post => 3,
-            Method::Other(_) => return route(req, cfg),
-        };
         let user_agent = req.user_agent();
-        if req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY {
+        let unambiguous =
+            !req.target.contains('\n') && !user_agent.is_some_and(|u| u.contains('\n'));
+        if matches!(req.method, Method::Other(_))
+            || req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY
+            || !unambiguous
+        {
             return route(req, cfg);
         }
         check_headers(req, &cfg.limits)?;
-        let key = Key {
-            method,
-            target: req.target.clone(),
-            user_agent: user_agent.map(str::to_owned),
-        };
+        let mut key = String::with_capacity(8 + req.target.len() + user_agent.map_or(0, str::len));
+        key.push_str(req.method.as_str());
+        key.push('\n');
+        key.push_str(&req.target);
+        if let Some(ua) = user_agent {
+            // Absent and empty User-Agents differ: the marker keeps them apart.
+            key.push_str("\nua:");
+            key.push_str(ua);
+        }
         if let Some(hit) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(hit);
         }
