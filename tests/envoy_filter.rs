@@ -4,6 +4,7 @@
 //! revalidates and serves stale on error; and nothing a client or origin sends kills the VM.
 
 mod envoy_support;
+mod pki;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use envoy_support::{
     bootstrap, copy_dir, free_port, golden, rendered, repo, send_raw, temp_dir, tools, Behaviour,
     Envoy, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
 };
+use pki::{issue, openssl};
 
 /// Envoy with the filter in front of `origin`, configured with `plugin`.
 fn envoy_with(envoy: &Path, module: &Path, plugin: &str, origin: u16) -> Envoy {
@@ -557,57 +559,6 @@ fn the_example_configuration_runs_as_written() {
     outcome.unwrap();
 }
 
-/// Runs `openssl` with `args` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A key and a certificate for `subject`, signed by the test CA in `dir`.
-fn issue(dir: &Path, name: &str, subject: &str, ext: &str) {
-    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
-    let (key, csr, crt, extfile) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-        format!("{name}.ext"),
-    );
-    openssl(
-        dir,
-        &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            &extfile,
-        ],
-    );
-}
-
 #[test]
 fn the_client_certificate_of_a_mutual_tls_connection_binds_the_device_file() {
     let Some((envoy_bin, module)) = tools() else {
@@ -652,19 +603,25 @@ fn the_client_certificate_of_a_mutual_tls_connection_binds_the_device_file() {
     );
     issue(
         &pki,
+        "ca",
         "server",
+        &["rsa:2048"],
         "/CN=127.0.0.1",
         "subjectAltName=IP:127.0.0.1\n",
     );
     issue(
         &pki,
+        "ca",
         "own",
+        &["rsa:2048"],
         "/O=Grandstream/CN=000b82123456",
         "extendedKeyUsage=clientAuth\n",
     );
     issue(
         &pki,
+        "ca",
         "other",
+        &["rsa:2048"],
         "/O=Grandstream/CN=000b82654321",
         "extendedKeyUsage=clientAuth\n",
     );

@@ -3,6 +3,7 @@
 //! at test time with the real `openssl` CLI (a phones' CA, a stranger's CA, a server certificate
 //! for 127.0.0.1, per-device certificates), and the client is the real `curl`.
 
+mod pki;
 mod serve_support;
 
 use std::io::{Read, Write};
@@ -12,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use pki::{issue, openssl};
 use serve_support::{temp_dir, Server};
 
 const OWN: &str = "/cfg000b82123456.xml";
@@ -84,56 +86,6 @@ fn pki() -> &'static Path {
         );
         dir
     })
-}
-
-/// Runs `openssl` with `args` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// `name.key` (`openssl req -newkey NEWKEY…`) and `name.crt` for `subject`, signed by `ca`.
-fn issue(dir: &Path, ca: &str, name: &str, newkey: &[&str], subject: &str, ext: &str) {
-    let (key, csr, crt, extfile) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.crt"),
-        format!("{name}.ext"),
-    );
-    std::fs::write(dir.join(&extfile), ext).unwrap();
-    let mut req = vec!["req", "-newkey"];
-    req.extend(newkey);
-    req.extend(["-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
-    openssl(dir, &req);
-    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_crt,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            &extfile,
-        ],
-    );
 }
 
 /// A configuration with `server.tls` on a free port, the phones' CA and `client_cert`, and
