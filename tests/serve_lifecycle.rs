@@ -5,29 +5,9 @@ mod serve_support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::Duration;
 
-use serve_support::{temp_dir, Server, GS_UA, POLY_UA};
-
-/// Runs `provedge serve` with a configuration expected to be refused: (exit code, stderr).
-fn refused(config: &str, extra: &[&str]) -> (Option<i32>, String, String) {
-    let dir = temp_dir("config");
-    let path = dir.join("serve.json");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .args(extra)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path.display().to_string(),
-    )
-}
+use serve_support::{refused, Server, GS_UA, POLY_UA};
 
 #[test]
 fn configuration_errors_name_the_file_and_the_key() {

@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use pki::{issue, openssl};
-use serve_support::{temp_dir, Server};
+use serve_support::{refused, Server};
 
 const OWN: &str = "/cfg000b82123456.xml";
 
@@ -325,25 +325,6 @@ fn garbage_on_the_tls_port_ends_only_that_connection() {
         .expect("an idle TLS connection held up shutdown");
     assert!(status.success(), "{}", server.stderr());
     assert!(server.stderr().contains("stopped"));
-}
-
-/// Runs `provedge serve` with a configuration expected to be refused: (exit code, stderr).
-fn refused(config: &str, extra: &[&str]) -> (Option<i32>, String, String) {
-    let dir = temp_dir("tls-config");
-    let path = dir.join("serve.json");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .args(extra)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        path.display().to_string(),
-    )
 }
 
 #[test]

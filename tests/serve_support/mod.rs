@@ -395,3 +395,23 @@ impl Client {
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
+
+/// Runs `provedge serve` with a configuration expected to be refused at start:
+/// (exit code, stderr, the configuration file's path).
+pub fn refused(config: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let dir = temp_dir("config");
+    let path = dir.join("serve.json");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .args(extra)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        path.display().to_string(),
+    )
+}
