@@ -335,10 +335,6 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
 /// Envoy's bootstrap for the tests: one listener, routes named for the filter's `routes`, the
 /// origin as cluster `store`, the plugin configuration as given.
 pub fn bootstrap(module: &Path, plugin: &str, listen: u16, admin: u16, origin: u16) -> String {
@@ -533,26 +529,10 @@ impl Drop for Envoy {
     }
 }
 
-/// A response as received.
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
+#[path = "../http_client/mod.rs"]
+mod http_client;
+pub use http_client::Resp;
+use http_client::{find, Client};
 
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
     raw(port, method, path, headers, None).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
@@ -584,106 +564,11 @@ pub fn raw(
     send_raw(port, &bytes, method == "HEAD")
 }
 
-/// Sends bytes as they are and reads one response: as long as its head says (Content-Length,
-/// chunked, or no body), else to the end of the connection. (Not every server closes at once
-/// after `Connection: close`: workerd behind Miniflare waits seconds.)
+/// Sends bytes as they are on a new connection and reads one response.
 pub fn send_raw(port: u16, bytes: &[u8], head_only: bool) -> std::io::Result<Resp> {
-    let mut conn = TcpStream::connect(("127.0.0.1", port))?;
-    conn.set_read_timeout(Some(Duration::from_secs(20)))?;
-    conn.write_all(bytes)?;
-    let mut all = Vec::new();
-    let mut buf = [0u8; 16384];
-    let (end, status, headers) = loop {
-        if let Some(end) = find(&all, b"\r\n\r\n") {
-            let (status, headers) = parse_head(&all[..end])?;
-            break (end, status, headers);
-        }
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            return Err(std::io::Error::other("no response head"));
-        }
-        all.extend_from_slice(&buf[..n]);
-    };
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
-    let length = if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
-        Some(0)
-    } else if chunked {
-        None
-    } else {
-        header("content-length").and_then(|v| v.parse::<usize>().ok())
-    };
-    loop {
-        let have = &all[end + 4..];
-        let complete = match length {
-            Some(len) => have.len() >= len,
-            None if chunked => {
-                have.starts_with(b"0\r\n\r\n") || find(have, b"\r\n0\r\n\r\n").is_some()
-            }
-            None => false,
-        };
-        if complete {
-            break;
-        }
-        let n = conn.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&buf[..n]);
-    }
-    let mut body = all[end + 4..].to_vec();
-    if let Some(len) = length {
-        body.truncate(len);
-    }
-    if chunked && !head_only {
-        body = dechunk(&body);
-    }
-    Ok(Resp {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn parse_head(head: &[u8]) -> std::io::Result<(u16, Vec<(String, String)>)> {
-    let text = String::from_utf8_lossy(head).into_owned();
-    let mut lines = text.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Ok((status, headers))
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(i) = find(b, b"\r\n") {
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&b[..i])
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim(),
-            16,
-        )
-        .unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[i + 2..i + 2 + size]);
-        b = &b[i + 2 + size + 2..];
-    }
-    out
+    let mut client = Client::try_connect(([127, 0, 0, 1], port).into(), Duration::from_secs(20))?;
+    client.send_raw(bytes)?;
+    client.response(head_only)
 }
 
 /// What `provedge render` writes for the same request over `store`.
