@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use envoy_support::{
-    bootstrap, copy_dir, free_port, golden, rendered, repo, send_raw, temp_dir, tools, Behaviour,
-    Envoy, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
+    bootstrap, copy_dir, free_port, golden, md5_hex, rendered, repo, send_raw, temp_dir, tools,
+    Behaviour, Envoy, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
 };
 use pki::{issue, openssl};
 
@@ -46,14 +46,6 @@ fn assert_status(envoy: &Envoy, path: &str, ua: Option<&str>, status: u16) -> Re
     let resp = envoy.ua(path, ua);
     assert_eq!(resp.status, status, "{path}: {}", resp.text());
     resp
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Lines of Envoy's log that mean the VM failed (a panic traps it).

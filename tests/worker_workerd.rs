@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use envoy_support::{
-    copy_dir, free_port, golden, raw, rendered, repo, request, temp_dir, Origin, Resp, ALGO_UA,
-    GS_UA, POLY_UA, YEA_UA,
+    copy_dir, free_port, golden, interop_required, md5_hex, raw, rendered, repo, request, temp_dir,
+    wait_exit, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
 };
 
 /// Miniflare's folder, or `None` (skip) when the Worker or Miniflare is missing.
@@ -35,9 +35,7 @@ fn tools() -> Option<PathBuf> {
         dir.display(),
         built.display()
     );
-    let required = std::env::var_os("CI").is_some()
-        || std::env::var("PROVEDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
-    assert!(!required, "{why}");
+    assert!(!interop_required(), "{why}");
     eprintln!("skipping: {why}");
     None
 }
@@ -82,28 +80,13 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        // SIGTERM first: the script disposes of workerd, which SIGKILL would orphan.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())
             .status();
-        if self.child.wait_timeout_secs(10).is_none() {
+        if !wait_exit(&mut self.child, Duration::from_secs(10)) {
             let _ = self.child.kill();
         }
-    }
-}
-
-trait WaitTimeout {
-    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus>;
-}
-
-impl WaitTimeout for Child {
-    fn wait_timeout_secs(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
-        for _ in 0..secs * 20 {
-            if let Ok(Some(status)) = self.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
     }
 }
 
@@ -116,14 +99,6 @@ fn assert_rendered(w: &Worker, store: &Path, path: &str, ua: Option<&str>) -> Re
         "{path}: bytes differ from render"
     );
     resp
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::{Digest, Md5};
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn example_store() -> PathBuf {

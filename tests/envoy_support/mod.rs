@@ -53,8 +53,7 @@ pub fn tools() -> Option<(PathBuf, PathBuf)> {
     let module = std::env::var_os("PROVEDGE_FILTER_WASM")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("target/wasm32-wasip1/release/provedge_filter.wasm"));
-    let required = std::env::var_os("CI").is_some()
-        || std::env::var("PROVEDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1");
+    let required = interop_required();
     match envoy {
         Some(envoy) if module.exists() => Some((envoy, module)),
         _ => {
@@ -69,6 +68,34 @@ pub fn tools() -> Option<(PathBuf, PathBuf)> {
             None
         }
     }
+}
+
+/// Whether a missing interop tool fails the test instead of skipping it (`CI`, or
+/// `PROVEDGE_REQUIRE_INTEROP=1`, as `scripts/test-all` sets).
+pub fn interop_required() -> bool {
+    std::env::var_os("CI").is_some()
+        || std::env::var("PROVEDGE_REQUIRE_INTEROP").is_ok_and(|v| v == "1")
+}
+
+/// Whether `child` exits within `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Lower-case hex MD5, as the Algo `.md5` files carry it.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A fresh, empty directory under the system's temp dir.
@@ -484,14 +511,7 @@ impl Envoy {
 
     /// Waits for Envoy to exit by itself (a configuration it refuses).
     pub fn wait_exit(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        false
+        wait_exit(&mut self.child, limit)
     }
 
     pub fn log(&self) -> String {
