@@ -212,8 +212,8 @@ impl Job {
                 render: None,
             });
         };
-        let device_key = self.keys.device.clone();
-        let device = match (&device_key, &self.device) {
+        let device_key = self.keys.device.as_ref();
+        let device = match (device_key, &self.device) {
             (Some(key), Some(Err(e))) => {
                 return Err(Response::fault(
                     500,
@@ -237,11 +237,9 @@ impl Job {
         }
         // A device file waits for its record before anything else is read, unless an earlier
         // read of the record names the keys (see above).
-        let device_pending = t.scope() == Scope::Device
-            && device_key
-                .as_ref()
-                .is_some_and(|k| self.lookup(k).is_none());
-        let earlier = match (&device_key, device_pending) {
+        let device_pending =
+            t.scope() == Scope::Device && device_key.is_some_and(|k| self.lookup(k).is_none());
+        let earlier = match (device_key, device_pending) {
             (Some(key), true) => caches.records.last(&self.access.namespaced(key)),
             _ => None,
         };
@@ -522,7 +520,7 @@ impl Job {
             Some(&self.keys.vendor),
             plan.model_vars_key.as_ref(),
             plan.profile_key.as_ref(),
-            plan.device_key.as_ref(),
+            plan.device_key,
         ];
         for key in keys.into_iter().flatten() {
             h.add(key.as_str(), self.found(key));
@@ -550,7 +548,7 @@ struct Plan<'a> {
 /// What a render needs; borrows the job's parsed device record rather than copying it each round.
 struct RenderPlan<'a> {
     syntax: Syntax,
-    device_key: Option<StoreKey>,
+    device_key: Option<&'a StoreKey>,
     device_pending: bool,
     device_absent: bool,
     device: Option<&'a DeviceRecord>,
@@ -564,7 +562,7 @@ impl Plan<'_> {
     fn keys<'k>(&'k self, job: &'k JobKeys) -> Vec<&'k StoreKey> {
         let mut keys = vec![&self.static_key];
         if let Some(r) = &self.render {
-            keys.extend(r.device_key.iter());
+            keys.extend(r.device_key);
             if r.device_pending || r.device_absent {
                 return keys;
             }

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{check_headers, route, Route, RouteConfig, RouteError};
+use super::{check_headers, route, route_checked, Route, RouteConfig, RouteError};
 use crate::request::{Method, Request};
 
 /// At most this many routes are remembered (cleared wholesale when full, like the engine's
@@ -66,7 +66,7 @@ impl RouteMemo {
         if let Some(hit) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(hit);
         }
-        let routed = route(req, cfg)?;
+        let routed = route_checked(req, cfg)?;
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();

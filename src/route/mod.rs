@@ -384,6 +384,11 @@ impl Evidence {
 /// Recognises a request.
 pub fn route(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
     check_headers(req, &cfg.limits)?;
+    route_checked(req, cfg)
+}
+
+/// [`route`] for a request whose headers were checked against the limits already.
+fn route_checked(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
     if req.target.len() > cfg.limits.max_target {
         return Err(RouteError::PathTooLong {
             len: req.target.len(),
