@@ -6,11 +6,14 @@
 //! keys (a device record first, its templates next), so hosts loop until they get
 //! [`Decision::Respond`] or [`Decision::Rewrite`]. The engine holds no clock, socket or file.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::key::StoreKey;
-use crate::pipeline::{Access, Job, Step};
-use crate::policy::{Policy, PolicyConfig};
+use crate::mac::Mac;
+use crate::pipeline::{checksum_target, Access, Goal, Job, Step};
+use crate::policy::{Policy, PolicyConfig, Token};
 use crate::render::syntax::static_content_type;
 use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
 use crate::request::Request;
@@ -41,6 +44,28 @@ pub struct Config {
     pub mode: Mode,
     pub uploads: UploadConfig,
     pub policy: PolicyConfig,
+    pub render: RenderConfig,
+}
+
+/// How files are rendered.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    /// The P-values Grandstream's legacy binary `cfg<mac>` keeps when the device's XML is
+    /// encrypted: what a phone needs to find and fetch the XML. P1359 (the XML password) is
+    /// always added from the encryption setting; every other value lives only in the XML.
+    pub grandstream_bootstrap_pvalues: Vec<String>,
+}
+
+impl Default for RenderConfig {
+    /// Config server path and protocol, and the config and firmware prefixes and postfixes.
+    fn default() -> RenderConfig {
+        RenderConfig {
+            grandstream_bootstrap_pvalues: ["P237", "P212", "P234", "P235", "P192", "P232", "P233"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }
 
 impl Config {
@@ -55,7 +80,29 @@ impl Config {
         if let Mode::Nginx { rules } = &config.mode {
             RuleSet::parse(rules).map_err(|e| format!("configuration: mode.nginx.rules {e}"))?;
         }
+        if let Some(key) = config.tokens_outside_serve() {
+            return Err(format!(
+                "configuration: {key}: URL tokens are checked against device records, which \
+                 only \"mode\": \"serve\" reads; rewrite and nginx modes would strip the \
+                 token and forward any request. Check tokens upstream, or serve from the store"
+            ));
+        }
         Ok(config)
+    }
+
+    /// The first tenant that uses URL tokens in a mode that forwards requests, if any.
+    fn tokens_outside_serve(&self) -> Option<String> {
+        if self.mode == Mode::Serve {
+            return None;
+        }
+        if self.policy.default.url_tokens.is_some() {
+            return Some("policy.default.url_tokens".into());
+        }
+        self.policy
+            .tenants
+            .iter()
+            .find(|t| t.rules.url_tokens.is_some())
+            .map(|t| format!("policy.tenants.{}.url_tokens", t.name))
     }
 }
 
@@ -73,6 +120,87 @@ pub enum Decision {
     /// Serve a stored file as it is (firmware, tones, images): the host streams it from the
     /// store, with `Range` support where it can, instead of handing it through the engine.
     Stream(Stream),
+    /// Answer with the MD5 of a stored file (an Algo `.md5` of firmware or tones): the host
+    /// reads the file in pieces through [`Checksum::hasher`], never whole, and may keep the
+    /// digest per file version.
+    Checksum(Checksum),
+}
+
+/// The checksum of a stored file, to be computed by the host as it reads the file.
+#[derive(Debug)]
+pub struct Checksum {
+    key: StoreKey,
+    route: Route,
+    if_none_match: Option<String>,
+}
+
+/// MD5 over a file read in pieces; the core's, so every host sums alike.
+#[derive(Clone, Debug, Default)]
+pub struct Md5Hasher(md5::Md5);
+
+impl Md5Hasher {
+    pub fn update(&mut self, piece: &[u8]) {
+        md5::Digest::update(&mut self.0, piece);
+    }
+
+    pub fn finish(self) -> [u8; 16] {
+        md5::Digest::finalize(self.0).into()
+    }
+}
+
+/// What the host found when it summed a stored file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Summed {
+    Found([u8; 16]),
+    Missing,
+    /// The store could not answer. The reason goes to the log, not the client.
+    Failed(String),
+}
+
+impl Checksum {
+    /// The store key of the file to sum (in the tenant's namespace).
+    pub fn key(&self) -> &StoreKey {
+        &self.key
+    }
+
+    /// The recognised request (the `.md5`).
+    pub fn route(&self) -> &Route {
+        &self.route
+    }
+
+    /// A fresh hasher to feed the file through.
+    pub fn hasher(&self) -> Md5Hasher {
+        Md5Hasher::default()
+    }
+
+    /// The response: the 32 lower-case hex digits (a 304 when the client holds them), 404
+    /// when the file is missing, a clean 503 when the store failed.
+    pub fn respond(&self, summed: Summed) -> Response {
+        match summed {
+            Summed::Found(digest) => {
+                let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let resp = Response::ok(hex.into_bytes(), "text/plain; charset=utf-8");
+                conditional(resp, self.if_none_match.as_deref())
+            }
+            Summed::Missing => Response::text(404, &format!("no {}", self.route.file())),
+            Summed::Failed(reason) => {
+                Response::fault(503, format!("store read of {} failed: {reason}", self.key))
+            }
+        }
+    }
+
+    /// The response for hosts that read the file whole (tests, the CLI).
+    pub fn respond_whole(&self, lookup: Lookup) -> Response {
+        self.respond(match lookup {
+            Lookup::Found(bytes) => {
+                let mut hasher = self.hasher();
+                hasher.update(&bytes);
+                Summed::Found(hasher.finish())
+            }
+            Lookup::Missing => Summed::Missing,
+            Lookup::Failed(reason) => Summed::Failed(reason),
+        })
+    }
 }
 
 /// A stored file to be streamed to the client unchanged.
@@ -81,9 +209,15 @@ pub struct Stream {
     key: StoreKey,
     content_type: &'static str,
     route: Route,
+    device: Option<Mac>,
 }
 
 impl Stream {
+    /// The device the engine knows this is for (its record admitted the request), if any.
+    pub fn device(&self) -> Option<Mac> {
+        self.device
+    }
+
     /// The store key of the file.
     pub fn key(&self) -> &StoreKey {
         &self.key
@@ -103,7 +237,15 @@ impl Stream {
     /// strong ETag, or 404.
     pub fn respond(&self, lookup: Lookup) -> Response {
         match lookup {
-            Lookup::Found(bytes) => Response::ok(bytes, self.content_type),
+            Lookup::Found(bytes) => {
+                let mut resp = Response::ok(bytes, self.content_type);
+                if self.route.scope() == crate::Scope::Device {
+                    resp.headers
+                        .push(("cache-control".into(), "private, no-store".into()));
+                }
+                resp.device = self.device;
+                resp
+            }
             Lookup::Missing => Response::text(404, &format!("no {}", self.route.file())),
             Lookup::Failed(reason) => {
                 Response::fault(503, format!("store read of {} failed: {reason}", self.key))
@@ -131,9 +273,15 @@ pub struct Upload {
     key: StoreKey,
     max_bytes: usize,
     route: Route,
+    device: Option<Mac>,
 }
 
 impl Upload {
+    /// The device the upload belongs to: known by its record or proven by a certificate.
+    pub fn device(&self) -> Option<Mac> {
+        self.device
+    }
+
     /// Where to store the body.
     pub fn key(&self) -> &StoreKey {
         &self.key
@@ -154,15 +302,13 @@ impl Upload {
         match outcome {
             Stored::Done { replaced: false } => Response {
                 status: 201,
-                headers: Vec::new(),
-                body: Vec::new(),
-                note: None,
+                device: self.device,
+                ..Response::empty()
             },
             Stored::Done { replaced: true } => Response {
                 status: 204,
-                headers: Vec::new(),
-                body: Vec::new(),
-                note: None,
+                device: self.device,
+                ..Response::empty()
             },
             Stored::TooLarge => Response::text(
                 413,
@@ -203,9 +349,24 @@ pub struct Response {
     /// A line for the host's log (never sent to the client): names the store key and the fault
     /// behind a 5xx. Built without secrets.
     pub note: Option<String>,
+    /// The device this answer is for, when the engine knows it (its record was read, or a
+    /// client certificate proved it): the only MAC a host may record as seen. A MAC a request
+    /// merely claims (a User-Agent, a path) is not one.
+    pub device: Option<Mac>,
 }
 
 impl Response {
+    /// No status yet, no headers, no body: the base of the constructors below.
+    fn empty() -> Response {
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+            note: None,
+            device: None,
+        }
+    }
+
     /// A 200 with a strong ETag computed from exactly these bytes.
     pub fn ok(body: Vec<u8>, content_type: &str) -> Response {
         let etag = etag(&body);
@@ -215,13 +376,12 @@ impl Response {
     /// A 200 whose ETag is already known (from the render cache).
     pub(crate) fn ok_tagged(body: Vec<u8>, content_type: &str, etag: String) -> Response {
         Response {
-            status: 200,
             headers: vec![
                 ("content-type".into(), content_type.into()),
                 ("etag".into(), etag),
             ],
             body,
-            note: None,
+            ..Response::empty()
         }
     }
 
@@ -229,9 +389,8 @@ impl Response {
     pub fn fault(status: u16, note: String) -> Response {
         Response {
             status,
-            headers: Vec::new(),
-            body: Vec::new(),
             note: Some(note),
+            ..Response::empty()
         }
     }
 
@@ -242,7 +401,7 @@ impl Response {
             status,
             headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
             body: format!("{reason}\n").into_bytes(),
-            note: None,
+            ..Response::empty()
         }
     }
 
@@ -327,6 +486,8 @@ pub struct Engine {
     rules: Option<Result<RuleSet, LoadError>>,
     /// Recent routes by method, target and User-Agent.
     routes: route::RouteMemo,
+    /// `render.grandstream_bootstrap_pvalues`, shared by every job.
+    bootstrap: Arc<[String]>,
 }
 
 impl Engine {
@@ -337,6 +498,7 @@ impl Engine {
         };
         Engine {
             policy: Policy::new(config.policy.clone()),
+            bootstrap: config.render.grandstream_bootstrap_pvalues.clone().into(),
             config,
             caches: Caches::default(),
             rules,
@@ -354,8 +516,35 @@ impl Engine {
         &self.caches.renders
     }
 
+    /// A request target as logs, metrics and error bodies may show it: without the query,
+    /// and with the URL-token segment masked when tokens are in use.
+    pub fn loggable_path<'a>(&self, target: &'a str) -> std::borrow::Cow<'a, str> {
+        self.policy.loggable_path(target)
+    }
+
     fn advance(&self, job: Job) -> Decision {
         match job.step(&self.caches) {
+            Step::Stream => {
+                let device = job.known_device();
+                let key = job.access().namespaced(job.route().key());
+                let route = job.into_route();
+                Decision::Stream(Stream {
+                    key,
+                    content_type: static_content_type(route.file()),
+                    route,
+                    device,
+                })
+            }
+            Step::Upload => {
+                let device = job.known_device();
+                let key = job.access().namespaced(job.route().key());
+                Decision::Upload(Upload {
+                    key,
+                    max_bytes: self.config.uploads.max_bytes,
+                    route: job.into_route(),
+                    device,
+                })
+            }
             Step::Need(plain) => {
                 let keys = if job.access().namespace.is_empty() {
                     Vec::new()
@@ -368,7 +557,12 @@ impl Engine {
                     job: Box::new(job),
                 })
             }
-            Step::Done(resp) => Decision::Respond(conditional(resp, job.if_none_match())),
+            Step::Done(mut resp) => {
+                if !(200..300).contains(&resp.status) {
+                    resp.device = None;
+                }
+                Decision::Respond(conditional(resp, job.if_none_match()))
+            }
         }
     }
 
@@ -404,8 +598,7 @@ impl Engine {
                     "location".into(),
                     String::from_utf8_lossy(&redirect.location).into_owned(),
                 )],
-                body: Vec::new(),
-                note: None,
+                ..Response::empty()
             }),
             Outcome::BadRequest(bad) => {
                 Decision::Respond(Response::text(bad.status(), "bad request"))
@@ -427,6 +620,9 @@ impl Engine {
                 Decision::Stream(stream) => {
                     let resp = stream.respond(read(stream.key()));
                     return Decision::Respond(conditional(resp, req.header("if-none-match")));
+                }
+                Decision::Checksum(sum) => {
+                    return Decision::Respond(sum.respond_whole(read(sum.key())));
                 }
                 other => return other,
             }
@@ -465,17 +661,48 @@ impl Engine {
         if let Err(resp) = self.policy.check_route(&admission, &route, req.now) {
             return Decision::Respond(resp);
         }
+        if admission.token != Token::NotUsed && self.config.mode != Mode::Serve {
+            // Refused by `Config::from_json`; an engine built around it fails closed.
+            return Decision::Respond(Response::fault(
+                500,
+                "URL tokens outside serve mode".into(),
+            ));
+        }
         let namespaced =
             |key: &StoreKey| StoreKey::trusted(format!("{}{}", admission.namespace, key));
+        let proven = admission.identity_mac.is_some() && admission.identity_mac == route.mac();
+        let access = Access {
+            namespace: admission.namespace.clone(),
+            token: admission.token.clone(),
+            identity: admission.identity_mac,
+            secret_vars: self.policy.secret_vars(&admission).into(),
+        };
+        let job = |route: Route, goal: Goal| {
+            Job::new(
+                route,
+                &self.config.route,
+                req.header("if-none-match"),
+                access.clone(),
+                goal,
+                Arc::clone(&self.bootstrap),
+            )
+            .map_or_else(Decision::Respond, |job| self.advance(job))
+        };
         if route.kind() == Kind::Upload {
             if !self.config.uploads.enabled {
                 return Decision::Respond(Response::text(403, "forbidden"));
             }
-            return Decision::Upload(Upload {
-                key: namespaced(route.key()),
-                max_bytes: self.config.uploads.max_bytes,
-                route,
-            });
+            // Uploads are stored only for a device the store knows (or a certificate proves,
+            // without URL tokens): a stranger cannot fill the store with random MACs.
+            if proven && admission.token == Token::NotUsed {
+                return Decision::Upload(Upload {
+                    key: namespaced(route.key()),
+                    max_bytes: self.config.uploads.max_bytes,
+                    device: route.mac(),
+                    route,
+                });
+            }
+            return job(route, Goal::Upload);
         }
         match &self.config.mode {
             Mode::Rewrite { prefix } => Decision::Rewrite(Rewrite {
@@ -491,27 +718,36 @@ impl Engine {
                 Decision::Respond(Response::fault(500, "nginx mode without rules".into()))
             }
             Mode::Serve if Syntax::of(&route).is_none() && route.kind() != Kind::Checksum => {
+                // A device's stored file under URL tokens passes the same token check as a
+                // rendered one, against its record.
+                if route.scope() == crate::Scope::Device && admission.token != Token::NotUsed {
+                    return job(route, Goal::Stream);
+                }
                 Decision::Stream(Stream {
                     key: namespaced(route.key()),
                     content_type: static_content_type(route.file()),
+                    device: route.mac().filter(|_| proven),
                     route,
                 })
             }
-            Mode::Serve => {
-                let access = Access {
-                    namespace: admission.namespace,
-                    token: admission.token,
-                };
-                match Job::new(
-                    route,
-                    &self.config.route,
-                    req.header("if-none-match"),
-                    access,
-                ) {
-                    Ok(job) => self.advance(job),
-                    Err(resp) => Decision::Respond(resp),
+            Mode::Serve if route.kind() == Kind::Checksum => {
+                // The checksum of a large stored file (firmware, tones) is summed by the host
+                // as it reads the file; a rendered file's (or a device's) goes through the job.
+                match checksum_target(&route, &self.config.route) {
+                    Some(target)
+                        if Syntax::of(&target).is_none()
+                            && target.scope() != crate::Scope::Device =>
+                    {
+                        Decision::Checksum(Checksum {
+                            key: namespaced(target.key()),
+                            route,
+                            if_none_match: req.header("if-none-match").map(str::to_owned),
+                        })
+                    }
+                    _ => job(route, Goal::Answer),
                 }
             }
+            Mode::Serve => job(route, Goal::Answer),
         }
     }
 }
@@ -542,8 +778,8 @@ fn conditional(resp: Response, if_none_match: Option<&str>) -> Response {
     Response {
         status: 304,
         headers,
-        body: Vec::new(),
-        note: None,
+        device: resp.device,
+        ..Response::empty()
     }
 }
 
@@ -567,6 +803,7 @@ mod tests {
                 Decision::Rewrite(r) => panic!("unexpected rewrite to {}", r.target),
                 Decision::Upload(u) => panic!("unexpected upload to {}", u.key()),
                 Decision::Stream(st) => return st.respond(Lookup::Missing),
+                Decision::Checksum(sum) => return sum.respond_whole(Lookup::Missing),
                 Decision::Fetch(f) => {
                     decision = f.resume(engine, |k| {
                         store

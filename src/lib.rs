@@ -63,8 +63,8 @@ pub mod store;
 pub mod vendor;
 
 pub use engine::{
-    Config, Decision, Engine, Fetch, Lookup, Mode, Response, Rewrite, Stored, Stream, Upload,
-    UploadConfig,
+    Checksum, Config, Decision, Engine, Fetch, Lookup, Md5Hasher, Mode, RenderConfig, Response,
+    Rewrite, Stored, Stream, Summed, Upload, UploadConfig,
 };
 pub use key::StoreKey;
 pub use mac::{Mac, MacCase, MacError};

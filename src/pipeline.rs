@@ -27,6 +27,51 @@ use crate::store::{self, DeviceRecord, Layers};
 pub(crate) enum Step {
     Need(Vec<StoreKey>),
     Done(Response),
+    /// The device's record admits the request: stream the stored file ([`Goal::Stream`]).
+    Stream,
+    /// The device's record admits the request: store the upload ([`Goal::Upload`]).
+    Upload,
+}
+
+/// What a job is for. Every device-scope answer, whatever its source, passes the same token
+/// check ([`Job::grant`]) against the device's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Goal {
+    /// Render, or serve a stored small file, or its checksum.
+    Answer,
+    /// A stored device file the host streams (Aastra `.tuz`, Obihai `.aes`, Yealink `.enc`).
+    Stream,
+    /// A phone's upload, taken only for a device the store knows.
+    Upload,
+}
+
+/// Where a device-scope answer comes from: only a rendered file can be stripped of secrets for
+/// a first-boot request; a stored, streamed or uploaded one cannot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Rendered,
+    AsStored,
+}
+
+/// What a URL token grants, once the device's record is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grant {
+    /// The device's own file, with its secrets.
+    Full,
+    /// A first-boot file: no secrets; the device's own token only when the request proved the
+    /// device (its own first-boot token, or a certificate naming its MAC).
+    FirstBoot { device_token: bool },
+}
+
+impl Grant {
+    /// One byte for the render cache's input hash: different grants are different files.
+    fn tag(self) -> u8 {
+        match self {
+            Grant::Full => 0,
+            Grant::FirstBoot { device_token: false } => 1,
+            Grant::FirstBoot { device_token: true } => 2,
+        }
+    }
 }
 
 /// What the policy stage decided for a request's store reads and rendering.
@@ -35,6 +80,10 @@ pub(crate) struct Access {
     /// The tenant's key prefix (`tenants/<name>/`), empty for the default tenant.
     pub namespace: String,
     pub token: Token,
+    /// The MAC a verified client certificate (or a trusted proxy's identity) names.
+    pub identity: Option<crate::mac::Mac>,
+    /// Variables first-boot files never carry (the tenant's `url_tokens.secret_vars`).
+    pub secret_vars: Arc<[String]>,
 }
 
 impl Access {
@@ -62,6 +111,9 @@ pub(crate) struct Job {
     /// The client's `If-None-Match`, answered with a 304 when it names the served bytes.
     if_none_match: Option<String>,
     access: Access,
+    goal: Goal,
+    /// Grandstream P-values the legacy binary keeps when the XML is encrypted.
+    bootstrap: Arc<[String]>,
     /// Keys every round asks about, built once per request.
     keys: JobKeys,
 }
@@ -90,6 +142,8 @@ impl Job {
         cfg: &RouteConfig,
         if_none_match: Option<&str>,
         access: Access,
+        goal: Goal,
+        bootstrap: Arc<[String]>,
     ) -> Result<Job, Response> {
         let target = if route.kind() == Kind::Checksum {
             checksum_target(&route, cfg)
@@ -103,6 +157,8 @@ impl Job {
             device: None,
             if_none_match: if_none_match.map(str::to_owned),
             access,
+            goal,
+            bootstrap,
             keys: JobKeys {
                 device: target.mac().map(store::device_key),
                 global: store::global_vars_key(),
@@ -116,12 +172,25 @@ impl Job {
         &self.route
     }
 
+    pub fn into_route(self) -> Route {
+        self.route
+    }
+
     pub fn access(&self) -> &Access {
         &self.access
     }
 
     pub fn if_none_match(&self) -> Option<&str> {
         self.if_none_match.as_deref()
+    }
+
+    /// The MAC of a device the engine knows this request is about: its record was read, or a
+    /// certificate proved it. Only such a MAC may be recorded as seen; a MAC a request merely
+    /// claims may not.
+    pub fn known_device(&self) -> Option<crate::mac::Mac> {
+        let mac = self.target.mac()?;
+        let recorded = matches!(&self.device, Some(Ok(d)) if d.mac == mac);
+        (recorded || self.access.identity == Some(mac)).then_some(mac)
     }
 
     pub fn record(&mut self, key: StoreKey, lookup: Lookup, caches: &Caches) {
@@ -144,6 +213,9 @@ impl Job {
 
     /// Plans the next round, or finishes.
     pub fn step(&self, caches: &Caches) -> Step {
+        if self.goal != Goal::Answer {
+            return self.gate();
+        }
         match self.plan(caches) {
             Err(resp) => Step::Done(resp),
             Ok(plan) => {
@@ -167,6 +239,32 @@ impl Job {
                 }
                 Step::Done(self.finish(&plan, caches))
             }
+        }
+    }
+
+    /// A streamed file or an upload: the device's record must exist and admit the token.
+    fn gate(&self) -> Step {
+        let Some(key) = &self.keys.device else {
+            return Step::Done(self.not_found("the file names no device"));
+        };
+        match (self.lookup(key), &self.device) {
+            (None, _) => Step::Need(vec![key.clone()]),
+            (Some(Lookup::Failed(reason)), _) => Step::Done(Response::fault(
+                503,
+                format!("store read of {key} failed: {reason}"),
+            )),
+            (_, Some(Err(e))) => Step::Done(Response::fault(
+                500,
+                format!("{key}: malformed device record: {e}"),
+            )),
+            (_, Some(Ok(device))) if self.target.mac() == Some(device.mac) => {
+                match self.grant(Some(device), Source::AsStored) {
+                    Err(resp) => Step::Done(resp),
+                    Ok(_) if self.goal == Goal::Upload => Step::Upload,
+                    Ok(_) => Step::Stream,
+                }
+            }
+            _ => Step::Done(self.not_found("no device record")),
         }
     }
 
@@ -269,6 +367,12 @@ impl Job {
                 &crate::render::syntax::template_name(t, syntax),
             )
         };
+        // A stored file of a device without a record is still encrypted as the layers say (a
+        // vendor-wide `encryption`), so it needs them; a token request needs the record first.
+        let stored_needs_layers = device_absent
+            && !device_pending
+            && self.access.token == Token::NotUsed
+            && self.found(&static_key).is_some();
         Ok(Plan {
             static_key,
             render: Some(RenderPlan {
@@ -276,6 +380,7 @@ impl Job {
                 device_key,
                 device_pending: device_pending && earlier.is_none(),
                 device_absent,
+                stored_needs_layers,
                 device,
                 model_vars_key: model
                     .as_ref()
@@ -311,6 +416,7 @@ impl Job {
             resp.headers
                 .push(("cache-control".into(), "private, no-store".into()));
         }
+        resp.device = self.known_device();
         resp
     }
 
@@ -333,12 +439,16 @@ impl Job {
     ) -> Result<Body, Response> {
         let t = &self.target;
         if plan.device_absent {
-            return self.stored(static_key).map_err(|_| {
-                let mac = t.mac().map(|m| m.to_string()).unwrap_or_default();
-                Response::text(404, &format!("no device {mac}"))
-            });
+            // A stored (pre-rendered) file of a device the store has no record of: no token can
+            // be checked against it, and it is encrypted as the vendor-wide layers say.
+            self.grant(None, Source::AsStored)?;
+            let plain = self
+                .stored(static_key)
+                .map_err(|_| self.not_found("no device record"))?;
+            let encryption = encryption_of(&self.layers(plan)?, None)?;
+            return encrypt(plain, &encryption, plan.syntax, t);
         }
-        self.check_token(plan)?;
+        let grant = self.grant(plan.device, Source::Rendered)?;
         if let Some(device) = &plan.device {
             if device.vendor != t.vendor() {
                 return Err(Response::text(
@@ -390,13 +500,19 @@ impl Job {
                         etag: None,
                     }
                 }
-                _ => self.stored(static_key)?,
+                _ => {
+                    // Stored as it is: it cannot be stripped for a first-boot request.
+                    if grant != Grant::Full {
+                        return Err(self.not_found("first-boot request for a stored device file"));
+                    }
+                    self.stored(static_key)?
+                }
             };
             return encrypt(plain, &encryption, plan.syntax, t);
         };
         let source = std::str::from_utf8(source)
             .map_err(|_| Response::fault(500, format!("{template_key}: not UTF-8")))?;
-        let ctx = context(t, plan, &layers, self.access.token == Token::FirstBoot);
+        let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
         let rendered = caches
             .templates
             .render(
@@ -415,6 +531,10 @@ impl Job {
                     )
                 })?;
                 match (binary, t.subject_mac()) {
+                    (true, Some(mac)) if encryption.is_enabled() => {
+                        let bootstrap = bootstrap_pvalues(pvalues, &self.bootstrap, &encryption, grant);
+                        grandstream::to_binary(mac, &bootstrap)
+                    }
                     (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
                     (true, None) => return Err(Response::text(404, &format!("no {}", t.file()))),
                     (false, mac) => grandstream::to_xml(mac, &pvalues).into_bytes(),
@@ -477,31 +597,49 @@ impl Job {
         })
     }
 
-    /// With URL tokens, a device token must be the one in the device's record. A wrong token
-    /// is a 404, like a file that does not exist.
-    fn check_token(&self, plan: &RenderPlan) -> Result<(), Response> {
-        let Token::Device(presented) = &self.access.token else {
-            return Ok(());
+    /// The one token decision for every device-scope answer. Without URL tokens everything is
+    /// granted; the tenant's first-boot token grants a stripped rendering (never a stored file);
+    /// a device token must be the record's `auth.token` (everything) or its
+    /// `auth.first_boot_token` (a stripped rendering that may carry `device_token`). A wrong
+    /// token is a 404 like a file that does not exist, with the same body.
+    fn grant(&self, device: Option<&DeviceRecord>, source: Source) -> Result<Grant, Response> {
+        let recorded = |name: &str| {
+            device.and_then(|d| d.auth.as_ref()?.get(name)?.as_str().map(str::as_bytes))
         };
-        let expected = plan
-            .device
-            .as_ref()
-            .and_then(|d| d.auth.as_ref()?.get("token")?.as_str().map(str::to_owned));
-        let matches = expected.is_some_and(|e| {
-            bool::from(subtle::ConstantTimeEq::ct_eq(
-                e.as_bytes(),
-                presented.as_bytes(),
-            ))
-        });
-        if matches {
-            return Ok(());
+        let grant = match &self.access.token {
+            Token::NotUsed => return Ok(Grant::Full),
+            Token::FirstBoot => Grant::FirstBoot {
+                device_token: self.access.identity.is_some()
+                    && self.access.identity == self.target.mac(),
+            },
+            Token::Device(presented) => {
+                let presented = presented.as_bytes();
+                let is = |expected: Option<&[u8]>| {
+                    expected.is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e, presented)))
+                };
+                if is(recorded("token")) {
+                    Grant::Full
+                } else if is(recorded("first_boot_token")) {
+                    Grant::FirstBoot { device_token: true }
+                } else {
+                    return Err(self.not_found(&format!(
+                        "URL token does not match the device of {}",
+                        self.target.file()
+                    )));
+                }
+            }
+        };
+        if source == Source::AsStored && grant != Grant::Full {
+            return Err(self.not_found("first-boot token for a stored device file"));
         }
-        let mut resp = Response::text(404, "not found");
-        resp.note = Some(format!(
-            "URL token does not match the device of {}",
-            self.target.file()
-        ));
-        Err(resp)
+        Ok(grant)
+    }
+
+    /// The 404 for a device the request may not have. With URL tokens the body is the same
+    /// `not found` for a device that does not exist and for a wrong token, so a scanner cannot
+    /// tell which MACs are in the store; the reason goes to the log note.
+    fn not_found(&self, note: &str) -> Response {
+        refuse_unknown(&self.target, note, self.access.token != Token::NotUsed)
     }
 
     /// A hash of every byte the render reads, in a fixed order.
@@ -509,10 +647,10 @@ impl Job {
         let mut h = InputHash::default();
         // A first-boot rendering (no credentials) must never be served as the full file, nor
         // the reverse.
-        h.add(
-            "first-boot",
-            Some(&[u8::from(self.access.token == Token::FirstBoot)]),
-        );
+        let grant = self
+            .grant(plan.device, Source::Rendered)
+            .map_or(u8::MAX, Grant::tag);
+        h.add("grant", Some(&[grant]));
         h.add_syntax(plan.syntax);
         h.add(template_key.as_str(), self.found(template_key));
         let keys = [
@@ -551,6 +689,8 @@ struct RenderPlan<'a> {
     device_key: Option<&'a StoreKey>,
     device_pending: bool,
     device_absent: bool,
+    /// The device has no record but a stored file: read the layers for its encryption.
+    stored_needs_layers: bool,
     device: Option<&'a DeviceRecord>,
     model: Option<Model>,
     model_vars_key: Option<StoreKey>,
@@ -563,12 +703,15 @@ impl Plan<'_> {
         let mut keys = vec![&self.static_key];
         if let Some(r) = &self.render {
             keys.extend(r.device_key);
-            if r.device_pending || r.device_absent {
+            if r.device_pending || (r.device_absent && !r.stored_needs_layers) {
                 return keys;
             }
             keys.push(&job.global);
             keys.push(&job.vendor);
             keys.extend(r.model_vars_key.iter());
+            if r.device_absent {
+                return keys;
+            }
             keys.extend(r.profile_key.iter());
             keys.extend(r.template_keys.iter());
         }
@@ -577,7 +720,14 @@ impl Plan<'_> {
 }
 
 /// The template context: the file, the device, and the merged variables.
-fn context(t: &Route, plan: &RenderPlan, layers: &Layers, first_boot: bool) -> Value {
+fn context(
+    t: &Route,
+    plan: &RenderPlan,
+    layers: &Layers,
+    grant: Grant,
+    secret_vars: &[String],
+) -> Value {
+    let first_boot = grant != Grant::Full;
     let mut ctx = json!({
         "first_boot": first_boot,
         "mac": t.mac().map(|m| m.to_string()),
@@ -593,22 +743,30 @@ fn context(t: &Route, plan: &RenderPlan, layers: &Layers, first_boot: bool) -> V
     if let (Some(device), Value::Object(map)) = (&plan.device, &mut ctx) {
         map.insert("device".into(), json!(device));
     }
-    if first_boot {
-        strip_credentials(&mut ctx);
+    if let Grant::FirstBoot { device_token } = grant {
+        strip_credentials(&mut ctx, device_token, secret_vars);
     }
     ctx
 }
 
-/// A first-boot file carries no credentials: line passwords are blanked and the device's auth
-/// settings removed; its own token is offered as `device_token`, so the first-boot template can
-/// point the phone at its per-device URL.
-fn strip_credentials(ctx: &mut Value) {
-    let token = ctx.pointer("/device/auth/token").cloned();
-    if let Some(lines) = ctx.pointer_mut("/lines") {
-        blank_passwords(lines);
+/// A first-boot file carries no credentials: line passwords and secret variables are blanked
+/// and the device's auth and encryption settings removed. The device's own token is offered as
+/// `device_token` (so the template can point the phone at its per-device URL) only when the
+/// request proved the device; otherwise `device_token` is null.
+fn strip_credentials(ctx: &mut Value, device_token: bool, secret_vars: &[String]) {
+    let token = ctx
+        .pointer("/device/auth/token")
+        .cloned()
+        .filter(|_| device_token);
+    for pointer in ["/lines", "/device/lines"] {
+        if let Some(lines) = ctx.pointer_mut(pointer) {
+            blank_passwords(lines);
+        }
     }
-    if let Some(lines) = ctx.pointer_mut("/device/lines") {
-        blank_passwords(lines);
+    for pointer in ["/vars", "/device/vars"] {
+        if let Some(vars) = ctx.pointer_mut(pointer) {
+            blank_secrets(vars, secret_vars);
+        }
     }
     if let Some(device) = ctx.get_mut("device").and_then(Value::as_object_mut) {
         device.remove("auth");
@@ -618,6 +776,90 @@ fn strip_credentials(ctx: &mut Value) {
         map.insert("device_token".into(), token.unwrap_or(Value::Null));
     }
 }
+
+/// Blanks (to `""`, so templates that print them still render) the variables named by
+/// `paths` (dotted: `pvalues.P34`) and every variable, at any depth, whose name says it is a
+/// secret.
+fn blank_secrets(vars: &mut Value, paths: &[String]) {
+    for path in paths {
+        let mut at = Some(&mut *vars);
+        for part in path.split('.') {
+            at = at.and_then(|v| v.get_mut(part));
+        }
+        if let Some(v) = at {
+            *v = Value::String(String::new());
+        }
+    }
+    blank_secret_names(vars);
+}
+
+fn blank_secret_names(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (name, v) in map.iter_mut() {
+                let lower = name.to_ascii_lowercase();
+                if ["password", "passwd", "secret", "token"]
+                    .iter()
+                    .any(|s| lower.contains(s))
+                {
+                    *v = Value::String(String::new());
+                } else {
+                    blank_secret_names(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(blank_secret_names),
+        _ => {}
+    }
+}
+
+/// The 404 for a device file the request may not have (see [`Job::not_found`]).
+fn refuse_unknown(t: &Route, note: &str, tokens: bool) -> Response {
+    if tokens {
+        let mut resp = Response::text(404, "not found");
+        resp.note = Some(note.to_owned());
+        return resp;
+    }
+    let mac = t.mac().map(|m| m.to_string()).unwrap_or_default();
+    Response::text(404, &format!("no device {mac}"))
+}
+
+/// What Grandstream's legacy binary carries when the XML is encrypted: only the P-values a
+/// phone needs to fetch and decrypt the XML (the operator's `bootstrap` list: server, protocol,
+/// prefixes) and P1359, the XML password, set from the encryption setting itself so that it
+/// always opens the XML. Everything else stays in the encrypted XML. A first-boot binary
+/// carries P1359 only when the request proved the device: the tenant's first-boot token is no
+/// key to every phone's configuration.
+fn bootstrap_pvalues(
+    pvalues: Vec<grandstream::PValue>,
+    bootstrap: &[String],
+    encryption: &Encryption,
+    grant: Grant,
+) -> Vec<grandstream::PValue> {
+    let listed = |n: u32| {
+        bootstrap
+            .iter()
+            .any(|b| b.trim_start_matches(['P', 'p']).parse() == Ok(n))
+    };
+    let mut kept: Vec<grandstream::PValue> = pvalues
+        .into_iter()
+        .filter(|p| p.number != XML_PASSWORD && listed(p.number))
+        .collect();
+    let proven = matches!(
+        grant,
+        Grant::Full | Grant::FirstBoot { device_token: true }
+    );
+    if let (Encryption::Openssl(enc), true) = (encryption, proven) {
+        kept.push(grandstream::PValue {
+            number: XML_PASSWORD,
+            value: String::from_utf8_lossy(enc.password.as_bytes()).into_owned(),
+        });
+    }
+    kept
+}
+
+/// Grandstream's "XML config file password".
+const XML_PASSWORD: u32 = 1359;
 
 fn blank_passwords(lines: &mut Value) {
     if let Some(lines) = lines.as_array_mut() {
@@ -631,7 +873,7 @@ fn blank_passwords(lines: &mut Value) {
 
 /// The file an Algo `.md5` is the checksum of: the `.conf` for configuration checksums,
 /// otherwise the `.zip`/`.fw` it names.
-fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
+pub(crate) fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
     let stem = route.file().strip_suffix(".md5")?;
     // The name says what is summed: `X.zip.md5` names its file; Algo firmware is
     // `algo-….fw`, tones `…-tones.zip`, everything else a `.conf`. (The generic `.zip`/`.fw`

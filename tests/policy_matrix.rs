@@ -356,7 +356,8 @@ fn url_tokens_first_boot_omits_credentials_and_device_tokens_must_match() {
     let mut store = MemStore::example();
     store.put(
         "devices/001565123456.json",
-        r#"{"mac":"001565123456","vendor":"yealink","model":"t46s","auth":{"token":"dev-tok-1"},
+        r#"{"mac":"001565123456","vendor":"yealink","model":"t46s",
+            "auth":{"token":"dev-tok-1","first_boot_token":"fb-001565"},
             "lines":[{"user":"1","password":"steady-secret","server":"pbx"}]}"#,
     );
     store.put(
@@ -364,12 +365,21 @@ fn url_tokens_first_boot_omits_credentials_and_device_tokens_must_match() {
         "{% if first_boot %}static.auto_provision.server.url = https://prov/{{ device_token }}/\n{% endif %}account.1.password = {{ lines[0].password }}\n",
     );
     let get = |path: &str| store.serve(&engine, &Request::get(path).at(NOW));
+    // The tenant's first-boot token: no credentials, and not the device's own token either.
     let first = get("/boot-tok/001565123456.cfg");
     assert_eq!(first.status, 200);
     let body = String::from_utf8(first.body).unwrap();
     assert!(
-        body.contains("https://prov/dev-tok-1/") && !body.contains("steady-secret"),
+        body.contains("https://prov//")
+            && !body.contains("dev-tok-1")
+            && !body.contains("steady-secret"),
         "{body}"
+    );
+    // The device's own first-boot token: still no credentials, but its steady token.
+    let own = String::from_utf8(get("/fb-001565/001565123456.cfg").body).unwrap();
+    assert!(
+        own.contains("https://prov/dev-tok-1/") && !own.contains("steady-secret"),
+        "{own}"
     );
     let steady = get("/dev-tok-1/001565123456.cfg");
     assert!(String::from_utf8(steady.body)
@@ -404,10 +414,10 @@ fn scanners_are_rate_limited_per_client_and_per_mac() {
         .collect();
     assert!(statuses[..20].iter().all(|s| *s == 404));
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
-    // Per MAC: the fourth request for one MAC in a minute is refused, from any address.
+    // Per MAC: the fourth request for one MAC in a minute from one client is refused.
     let mac_statuses: Vec<u16> = (0..4)
-        .map(|i| {
-            let peer: IpAddr = format!("192.0.2.{}", 100 + i).parse().unwrap();
+        .map(|_| {
+            let peer: IpAddr = "192.0.2.100".parse().unwrap();
             store
                 .serve(
                     &engine,
@@ -419,7 +429,9 @@ fn scanners_are_rate_limited_per_client_and_per_mac() {
     assert_eq!(mac_statuses, [200, 200, 200, 429]);
     let limited = store.serve(
         &engine,
-        &Request::get("/001565123456.cfg").at(NOW).with_peer(scanner),
+        &Request::get("/001565123456.cfg")
+            .at(NOW)
+            .with_peer("192.0.2.100".parse().unwrap()),
     );
     assert_eq!(limited.header("retry-after"), Some("60"));
     // A new minute, a new window.

@@ -10,13 +10,16 @@
 //! [`Encryption`] is the per-device setting that picks one of these; the store deserialises it
 //! and the render step calls [`Encryption::encrypt`].
 //!
-//! ## Sans-IO, and where randomness comes from
+//! ## Sans-IO: salts derived, not drawn
 //!
 //! Every scheme has a deterministic core that takes its salt as an argument
-//! (`encrypt_with_salt`), which is what the vector tests drive. The `encrypt` conveniences draw
-//! the salt from the OS CSPRNG through [`random::fill`]; that is the only outside input this
-//! module reads. [`random`] documents the source on each target: `getrandom(2)` natively, WASI
-//! `random_get` under proxy-wasm, `crypto.getRandomValues` in the Worker.
+//! (`encrypt_with_salt`), which is what the vector tests drive. What is served uses
+//! [`Encryption::encrypt`], whose salt is [`settings::derived_salt`]: a keyed hash of the
+//! password and the plaintext, so every instance of a fleet (Envoy workers, Worker isolates,
+//! replicas) serves identical bytes for identical inputs. The per-scheme `encrypt`
+//! conveniences (the `provedge encrypt` command) still draw a salt from the OS CSPRNG through
+//! [`random::fill`]: `getrandom(2)` natively, WASI `random_get` under proxy-wasm,
+//! `crypto.getRandomValues` in the Worker.
 //!
 //! ## Secrets
 //!

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use super::kdf::SALT_LEN;
 use super::yealink::Padding;
 use super::{
-    random, Cipher, CryptoError, Digest, Kdf, KeyError, ObihaiKey, OpensslEnc, Panasonic, Password,
+    Cipher, CryptoError, Digest, Kdf, KeyError, ObihaiKey, OpensslEnc, Panasonic, Password,
     YealinkKey,
 };
 
@@ -61,12 +61,17 @@ impl Encryption {
         !matches!(self, Self::None)
     }
 
-    /// Encrypts one file, drawing a salt from the OS CSPRNG where the scheme has one.
+    /// Encrypts one file. Where the scheme has a salt, it is derived from the key material
+    /// and the plaintext ([`derived_salt`]), so every engine instance (Envoy workers, Worker
+    /// isolates, replicas) turns the same inputs into the same bytes: an Algo `.conf` and its
+    /// `.md5` agree wherever each was fetched, and ETags do not change per instance.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let mut salt = [0u8; SALT_LEN];
-        if matches!(self, Self::Openssl(_) | Self::Panasonic(_)) {
-            random::fill(&mut salt)?;
-        }
+        let salt = match self {
+            Self::Openssl(enc) | Self::Panasonic(Panasonic(enc)) => {
+                derived_salt(enc.password.as_bytes(), plaintext)
+            }
+            _ => [0u8; SALT_LEN],
+        };
         Ok(self.encrypt_with_salt(plaintext, salt))
     }
 
@@ -92,6 +97,30 @@ impl Encryption {
             Self::Panasonic(p) => p.decrypt(file),
         }
     }
+}
+
+/// The salt of a file: the first 8 bytes of HMAC-SHA256 keyed with the password over a
+/// version label and the plaintext.
+///
+/// A salt only has to differ between different files under one password (so that equal
+/// files are the only ones that share a key and IV, and they share the whole ciphertext
+/// anyway); it need not be unpredictable. Keyed with the password, it tells nobody without the
+/// password anything about the plaintext beyond "these two files are equal", which their equal
+/// ciphertexts say regardless. A changed file gets a new salt, so a key and IV are never reused
+/// across different plaintexts.
+pub fn derived_salt(password: &[u8], plaintext: &[u8]) -> [u8; SALT_LEN] {
+    use hmac::{Hmac, Mac as _};
+    let mut salt = [0u8; SALT_LEN];
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    if let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(password) {
+        mac.update(b"provedge salt v1\0");
+        mac.update(plaintext);
+        let tag = mac.finalize().into_bytes();
+        for (s, t) in salt.iter_mut().zip(tag.iter()) {
+            *s = *t;
+        }
+    }
+    salt
 }
 
 /// The serialised form, before validation of the parts that serde cannot check alone.

@@ -85,10 +85,41 @@ impl Default for RateLimits {
 
 /// Per-device URL tokens, as Tancredi does: a first-boot token shared by the tenant, and a
 /// token per device (`auth.token` in its record) for everything after.
+///
+/// The tenant's first-boot token is a bootstrap, not a key to the fleet: a file rendered with
+/// it carries no line password, no device auth or encryption settings, no variable named
+/// secret (see [`UrlTokens::secret_vars`]) and not the device's own token. A device's own
+/// first-boot token (`auth.first_boot_token` in its record; rotate or remove it once the phone
+/// is provisioned) renders the same stripped file but hands the template `device_token`, and so
+/// does the tenant token when a client certificate proves the device's MAC.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrlTokens {
     pub first_boot: String,
+    /// Variables first-boot files never carry, as dotted paths into the merged variables
+    /// (`admin_password`, `pvalues.P34`); they are blanked to `""`. Besides these, every
+    /// variable whose name contains `password`, `passwd`, `secret` or `token` is blanked.
+    #[serde(default = "default_secret_vars")]
+    pub secret_vars: Vec<String>,
+}
+
+/// Grandstream's secret P-values (admin password, SIP passwords of accounts 1–6, the XML
+/// password, the provisioning server's HTTP password) and the `encryption` setting.
+fn default_secret_vars() -> Vec<String> {
+    [
+        "encryption",
+        "pvalues.P2",
+        "pvalues.P34",
+        "pvalues.P406",
+        "pvalues.P506",
+        "pvalues.P606",
+        "pvalues.P1706",
+        "pvalues.P1806",
+        "pvalues.P1359",
+        "pvalues.P1361",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// One tenant's rules.
@@ -157,6 +188,11 @@ pub enum Unmatched {
 pub struct PolicyConfig {
     /// Peers whose forwarding and identity headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The header a trusted proxy puts the client address in: `x-forwarded-for` (the
+    /// default), `forwarded` (RFC 7239 `for=`), or any other name carrying addresses
+    /// (`x-real-ip`). Only this one is read, so a header the proxy does not rewrite cannot be
+    /// used to smuggle an address past it.
+    pub client_address_header: String,
     /// Accept Envoy's `x-forwarded-client-cert` from trusted proxies.
     pub trust_xfcc: bool,
     /// A header carrying the certificate subject, set by a trusted front proxy.
@@ -176,6 +212,7 @@ impl Default for PolicyConfig {
     fn default() -> PolicyConfig {
         PolicyConfig {
             trusted_proxies: Vec::new(),
+            client_address_header: "x-forwarded-for".into(),
             trust_xfcc: true,
             identity_header: None,
             nonce_secret: None,
@@ -257,7 +294,8 @@ pub struct Policy {
     config: PolicyConfig,
     nonces: Nonces,
     per_client: Limiter<(usize, IpAddr)>,
-    per_mac: Limiter<(usize, Mac)>,
+    /// Keyed by tenant, MAC and (for MACs not proven by a certificate) the claiming client.
+    per_mac: Limiter<(usize, Mac, Option<IpAddr>)>,
 }
 
 impl Clone for Policy {
@@ -303,6 +341,45 @@ impl Policy {
         }
     }
 
+    /// Whether some tenant puts URL tokens in paths (which logs must then mask).
+    pub fn uses_url_tokens(&self) -> bool {
+        self.config.default.url_tokens.is_some()
+            || self.config.tenants.iter().any(|t| t.rules.url_tokens.is_some())
+    }
+
+    /// The variables first-boot files of an admitted request never carry.
+    pub fn secret_vars(&self, admission: &Admission) -> &[String] {
+        self.rules(admission.tenant)
+            .url_tokens
+            .as_ref()
+            .map_or(&[], |t| t.secret_vars.as_slice())
+    }
+
+    /// A request target as logs may show it: with URL tokens in use, the segment that holds
+    /// the token (after a tenant's path prefix) is replaced by `-`; the query is dropped.
+    pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
+        let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if !self.uses_url_tokens() {
+            return path.into();
+        }
+        let prefix = self
+            .config
+            .tenants
+            .iter()
+            .filter_map(|t| t.path_prefix.as_deref())
+            .map(|p| p.trim_end_matches('/'))
+            .find(|p| {
+                path.strip_prefix(p)
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .unwrap_or("");
+        let rest = path.get(prefix.len()..).unwrap_or("");
+        match rest.strip_prefix('/').map(|r| r.split_once('/')) {
+            Some(Some((_, tail))) => format!("{prefix}/-/{tail}").into(),
+            _ => format!("{prefix}/-").into(),
+        }
+    }
+
     fn rules(&self, tenant: usize) -> &Rules {
         self.config
             .tenants
@@ -312,9 +389,23 @@ impl Policy {
 
     /// Checks 1–5: tenant, network, client rate, credentials, URL token.
     pub fn admit(&self, req: &Request) -> Result<Admission, Response> {
+        // Two `Host` fields make the tenant a matter of which one a component reads.
+        let hosts = req
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+            .count();
+        if hosts > 1 {
+            return Err(Response::text(400, "more than one Host header"));
+        }
         let (tenant, mut target) = self.tenant_of(req)?;
         let rules = self.rules(tenant);
-        let client = network::client_address(req.peer, &req.headers, &self.config.trusted_proxies);
+        let client = network::client_address(
+            req.peer,
+            &req.headers,
+            &self.config.trusted_proxies,
+            &self.config.client_address_header,
+        );
         if !network::admitted(client, &rules.allow, &rules.deny) {
             return Err(refuse(
                 403,
@@ -322,7 +413,7 @@ impl Policy {
             ));
         }
         if let (Some(limit), Some(ip), Some(now)) = (rules.rate_limit.per_client, client, req.now) {
-            if !self.per_client.allow(&(tenant, ip), now, limit) {
+            if !self.per_client.allow(&(tenant, network::rate_group(ip)), now, limit) {
                 return Err(too_many(format!(
                     "client {ip} over {} requests a minute",
                     limit.per_minute
@@ -390,7 +481,14 @@ impl Policy {
             }
         }
         if let (Some(limit), Some(mac), Some(now)) = (rules.rate_limit.per_mac, route.mac(), now) {
-            if !self.per_mac.allow(&(admission.tenant, mac), now, limit) {
+            // A MAC a client merely claims (path, User-Agent, `?mac=`) is counted per client,
+            // so a stranger's claims cannot use up the real phone's allowance; a MAC the
+            // client certificate proves is counted for the device itself.
+            let claimant = match admission.identity_mac {
+                Some(id) if id == mac => None,
+                _ => admission.client.map(network::rate_group),
+            };
+            if !self.per_mac.allow(&(admission.tenant, mac, claimant), now, limit) {
                 return Err(too_many(format!(
                     "MAC {mac} over {} requests a minute",
                     limit.per_minute

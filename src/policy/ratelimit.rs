@@ -4,7 +4,9 @@
 //! MAC ranges sends thousands. A fixed one-minute window per key is enough to tell them apart,
 //! costs one counter per key, and the table is bounded: when it is full, the oldest windows are
 //! dropped first (a flood of distinct keys cannot grow memory, nor evict a key's current count
-//! for free: an expired window is always the first to go).
+//! for free: an expired window is always the first to go). When every window is current, a
+//! tenth of the table goes, lowest counts first: a flood of fresh keys evicts itself, and a
+//! client already over its limit keeps its count.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -46,17 +48,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         };
         let window = now / WINDOW_SECS;
         if !table.contains_key(key) && table.len() >= self.capacity {
-            // Drop expired windows; if none expired, drop the oldest tenth.
-            table.retain(|_, (w, _)| *w == window);
-            if table.len() >= self.capacity {
-                let mut windows: Vec<u64> = table.values().map(|(w, _)| *w).collect();
-                windows.sort_unstable();
-                let cut = windows[(windows.len() / 10).min(windows.len() - 1)];
-                table.retain(|_, (w, _)| *w > cut);
-                if table.len() >= self.capacity {
-                    table.clear();
-                }
-            }
+            evict(&mut table, window, self.capacity);
         }
         let entry = table.entry(key.clone()).or_insert((window, 0));
         if entry.0 != window {
@@ -77,6 +69,26 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
     }
 }
 
+/// Makes room in a full table: expired windows first, then the lowest counts, a bounded share
+/// (a tenth of the capacity) at a time, never the whole table.
+fn evict<K: Hash + Eq + Clone>(table: &mut HashMap<K, (u64, u32)>, window: u64, capacity: usize) {
+    table.retain(|_, (w, _)| *w == window);
+    if table.len() < capacity {
+        return;
+    }
+    let share = (capacity / 10).max(1);
+    let mut counts: Vec<u32> = table.values().map(|(_, c)| *c).collect();
+    let nth = share.min(counts.len()).saturating_sub(1);
+    let (_, cut, _) = counts.select_nth_unstable(nth);
+    let cut = *cut;
+    let mut dropped = 0;
+    table.retain(|_, (_, c)| {
+        let drop = *c <= cut && dropped < share;
+        dropped += usize::from(drop);
+        !drop
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +105,22 @@ mod tests {
             l.allow(&k, 130, limit);
         }
         assert!(l.len() <= 100);
+    }
+
+    #[test]
+    fn a_full_table_keeps_the_counts_of_clients_over_their_limit() {
+        let l: Limiter<u32> = Limiter::new(100);
+        let limit = Limit { per_minute: 3 };
+        for _ in 0..4 {
+            l.allow(&7, 60, limit);
+        }
+        assert!(!l.allow(&7, 60, limit), "7 is over its limit");
+        // A flood of fresh keys in the same window fills the table many times over.
+        for k in 1000..20_000 {
+            l.allow(&k, 61, limit);
+            assert!(l.len() <= 100);
+        }
+        assert!(!l.allow(&7, 62, limit), "the flood did not reset 7's count");
+        assert!(l.len() >= 90, "only a bounded share is evicted: {}", l.len());
     }
 }

@@ -45,12 +45,9 @@ enum Command {
 }
 
 /// Reads an engine configuration file, naming the file (and, from serde, the key) on error.
+/// The engine configuration of `--config FILE`: the same file `serve --config` reads.
 fn load_config(path: Option<&std::path::Path>) -> Result<provedge::Config, String> {
-    let Some(path) = path else {
-        return Ok(provedge::Config::default());
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    provedge::Config::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))
+    serve::config::load_engine(path)
 }
 
 fn main() -> ExitCode {

@@ -75,7 +75,7 @@ pub fn run(args: Args) -> ExitCode {
             );
             ExitCode::FAILURE
         }
-        Decision::Fetch(_) | Decision::Stream(_) => ExitCode::FAILURE,
+        Decision::Fetch(_) | Decision::Stream(_) | Decision::Checksum(_) => ExitCode::FAILURE,
     }
 }
 

@@ -167,16 +167,43 @@ pub fn load(path: Option<&Path>) -> Result<(provedge::Config, ServerConfig), Str
     let Some(path) = path else {
         return Ok((provedge::Config::default(), ServerConfig::default()));
     };
+    let (engine, server) = parse(path)?;
+    check(&engine, &server).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((engine, server))
+}
+
+/// The engine part of the same file, for the commands that only run the engine (`render`,
+/// `route`, `rewrite`): one file format for every command, so the file `serve` runs with is
+/// the one an operator debugs with.
+pub fn load_engine(path: Option<&Path>) -> Result<provedge::Config, String> {
+    match path {
+        None => Ok(provedge::Config::default()),
+        Some(path) => parse(path).map(|(engine, _)| engine),
+    }
+}
+
+fn parse(path: &Path) -> Result<(provedge::Config, ServerConfig), String> {
     let at = |e: String| format!("{}: {e}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
     let file: ConfigFile =
         serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
-            .map_err(|e| at(keyed(e.path().to_string(), e.inner().to_string())))?;
+            .map_err(|e| {
+                let mut message = keyed(e.path().to_string(), e.inner().to_string());
+                if e.path().to_string() == "." || e.path().to_string().is_empty() {
+                    let engine_keys = ["route", "mode", "uploads", "policy", "render"];
+                    if engine_keys.iter().any(|k| message.contains(&format!("`{k}`"))) {
+                        message.push_str(
+                            " (the file holds {\"engine\": {…}, \"server\": {…}}: put the engine \
+                             keys under \"engine\")",
+                        );
+                    }
+                }
+                at(message)
+            })?;
     let engine = match file.engine {
         None => provedge::Config::default(),
         Some(value) => engine_config(value).map_err(at)?,
     };
-    check(&engine, &file.server).map_err(at)?;
     Ok((engine, file.server))
 }
 

@@ -39,6 +39,8 @@ pub struct State {
     pub config: ServerConfig,
     /// The HTTPS listener's handshakes (`server.tls`).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Digests of stored files, by version.
+    pub checksums: Arc<super::checksum::Checksums>,
 }
 
 /// A response body: whole bytes, a file read as it is sent, or an upstream's body.
@@ -240,6 +242,12 @@ async fn drive(
                 seen.route(stream.route());
                 seen.key(Some(stream.key()));
                 return serve_file(state, &stream, &parts.headers, head);
+            }
+            Decision::Checksum(sum) => {
+                seen.route(sum.route());
+                seen.key(Some(sum.key()));
+                let summed = state.checksums.sum(&state.store.path(sum.key()), sum.hasher()).await;
+                return reply(sum.respond(summed), head);
             }
             Decision::Upload(upload) => {
                 seen.route(upload.route());

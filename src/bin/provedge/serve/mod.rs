@@ -33,7 +33,8 @@
 //! start-up errors.
 
 mod cert_identity;
-mod config;
+mod checksum;
+pub mod config;
 mod http;
 mod last_seen;
 mod logging;
@@ -138,6 +139,7 @@ fn start(args: Args) -> Result<(), String> {
         upstream,
         config: server,
         tls,
+        checksums: Arc::new(checksum::Checksums::new(1024)),
     });
     let tls_listener = match &state.config.tls {
         Some(tls) => {
