@@ -477,7 +477,7 @@ impl Fetch {
 }
 
 /// The provisioning engine. Cheap to share: hosts build one per process or VM.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Engine {
     config: Config,
     caches: Caches,
@@ -488,6 +488,12 @@ pub struct Engine {
     routes: route::RouteMemo,
     /// `render.grandstream_bootstrap_pvalues`, shared by every job.
     bootstrap: Arc<[String]>,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new(Config::default())
+    }
 }
 
 impl Engine {
@@ -663,10 +669,7 @@ impl Engine {
         }
         if admission.token != Token::NotUsed && self.config.mode != Mode::Serve {
             // Refused by `Config::from_json`; an engine built around it fails closed.
-            return Decision::Respond(Response::fault(
-                500,
-                "URL tokens outside serve mode".into(),
-            ));
+            return Decision::Respond(Response::fault(500, "URL tokens outside serve mode".into()));
         }
         let namespaced =
             |key: &StoreKey| StoreKey::trusted(format!("{}{}", admission.namespace, key));

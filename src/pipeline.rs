@@ -68,7 +68,9 @@ impl Grant {
     fn tag(self) -> u8 {
         match self {
             Grant::Full => 0,
-            Grant::FirstBoot { device_token: false } => 1,
+            Grant::FirstBoot {
+                device_token: false,
+            } => 1,
             Grant::FirstBoot { device_token: true } => 2,
         }
     }
@@ -532,7 +534,8 @@ impl Job {
                 })?;
                 match (binary, t.subject_mac()) {
                     (true, Some(mac)) if encryption.is_enabled() => {
-                        let bootstrap = bootstrap_pvalues(pvalues, &self.bootstrap, &encryption, grant);
+                        let bootstrap =
+                            bootstrap_pvalues(pvalues, &self.bootstrap, &encryption, grant);
                         grandstream::to_binary(mac, &bootstrap)
                     }
                     (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
@@ -615,7 +618,8 @@ impl Job {
             Token::Device(presented) => {
                 let presented = presented.as_bytes();
                 let is = |expected: Option<&[u8]>| {
-                    expected.is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e, presented)))
+                    expected
+                        .is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e, presented)))
                 };
                 if is(recorded("token")) {
                     Grant::Full
@@ -743,8 +747,16 @@ fn context(
     if let (Some(device), Value::Object(map)) = (&plan.device, &mut ctx) {
         map.insert("device".into(), json!(device));
     }
-    if let Grant::FirstBoot { device_token } = grant {
-        strip_credentials(&mut ctx, device_token, secret_vars);
+    match grant {
+        Grant::FirstBoot { device_token } => strip_credentials(&mut ctx, device_token, secret_vars),
+        Grant::Full => {
+            // The device's own file may name its own URL token (templates are the same for
+            // first-boot and steady files).
+            let token = ctx.pointer("/device/auth/token").cloned();
+            if let Value::Object(map) = &mut ctx {
+                map.insert("device_token".into(), token.unwrap_or(Value::Null));
+            }
+        }
     }
     ctx
 }
@@ -845,10 +857,7 @@ fn bootstrap_pvalues(
         .into_iter()
         .filter(|p| p.number != XML_PASSWORD && listed(p.number))
         .collect();
-    let proven = matches!(
-        grant,
-        Grant::Full | Grant::FirstBoot { device_token: true }
-    );
+    let proven = matches!(grant, Grant::Full | Grant::FirstBoot { device_token: true });
     if let (Encryption::Openssl(enc), true) = (encryption, proven) {
         kept.push(grandstream::PValue {
             number: XML_PASSWORD,

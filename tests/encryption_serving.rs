@@ -3,38 +3,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::MemStore;
+use common::{openssl, openssl_available, MemStore};
 use md5::{Digest, Md5};
-
-fn openssl_available() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok
-        && (std::env::var_os("CI").is_some()
-            || std::env::var_os("PROVEDGE_REQUIRE_INTEROP").is_some())
-    {
-        panic!("the openssl CLI is required for this test");
-    }
-    ok
-}
-
-fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "openssl {args:?} failed");
-    out.stdout
-}
 
 fn with_device_encryption(mac: &str, setting: serde_json::Value) -> MemStore {
     let mut store = MemStore::example();
@@ -73,15 +43,16 @@ fn grandstream_xml_is_openssl_aes_256_cbc_with_md5_and_the_binary_stays_plain() 
         &served.body,
     );
     assert_eq!(decrypted, plain);
-    // Served again by the same engine: the same ciphertext (salts are fresh per encryption,
-    // from the CSPRNG, and encryption happens once per change), so revalidation still works.
+    // Served again: the same ciphertext (the salt is derived from the password and the
+    // plaintext), so revalidation still works.
     assert_eq!(
         store
             .serve(&engine, &provedge::Request::get("/cfg000b82123456.xml"))
             .body,
         served.body
     );
-    // The legacy binary is how the phone learns P1359: never encrypted.
+    // The legacy binary is how the phone learns P1359: never encrypted (and, with the XML
+    // encrypted, carrying only what the phone needs to fetch it: tests/access_holes.rs).
     let bin = store.get("/cfg000b82123456", None).body;
     assert!(provedge::render::grandstream::decode_binary(&bin).is_ok());
 }

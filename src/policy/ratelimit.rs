@@ -121,6 +121,10 @@ mod tests {
             assert!(l.len() <= 100);
         }
         assert!(!l.allow(&7, 62, limit), "the flood did not reset 7's count");
-        assert!(l.len() >= 90, "only a bounded share is evicted: {}", l.len());
+        assert!(
+            l.len() >= 90,
+            "only a bounded share is evicted: {}",
+            l.len()
+        );
     }
 }

@@ -8,6 +8,38 @@ use std::path::{Path, PathBuf};
 
 use provedge::{Decision, Engine, Lookup, Request, Response, StoreKey};
 
+/// Whether the `openssl` CLI is here; with CI or `PROVEDGE_REQUIRE_INTEROP` set its absence
+/// fails the test instead of skipping it.
+pub fn openssl_available() -> bool {
+    let ok = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok
+        && (std::env::var_os("CI").is_some()
+            || std::env::var_os("PROVEDGE_REQUIRE_INTEROP").is_some())
+    {
+        panic!("the openssl CLI is required for this test");
+    }
+    ok
+}
+
+/// Runs `openssl ARGS` over `input` and returns what it wrote; a failure fails the test.
+pub fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl {args:?} failed");
+    out.stdout
+}
+
 pub fn example_store_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/store")
 }

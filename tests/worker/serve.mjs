@@ -4,7 +4,12 @@
 // usage: node tests/worker/serve.mjs PORT STORE_DIR CONFIG_JSON [UPSTREAM_URL]
 // Prints `ready <url>` once it serves; runs until killed. Miniflare comes from the folder in
 // PROVEDGE_WORKERD_TOOLS (where scripts/test-all installs it with npm).
+//
+// So that tests can see what landed in KV, it answers commands on stdin, one a line, with one
+// line `kv <JSON>` each on stdout: `keys PREFIX` gives the keys under PREFIX (an array),
+// `get KEY` the value as text (or null).
 import { createRequire } from "node:module";
+import { createInterface } from "node:readline";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 
@@ -44,6 +49,19 @@ for (const path of files(storeDir)) {
   await kv.put(key, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 console.log(`ready ${url}`);
+createInterface({ input: process.stdin }).on("line", async (line) => {
+  const space = line.indexOf(" ");
+  const [command, arg] = space < 0 ? [line, ""] : [line.slice(0, space), line.slice(space + 1)];
+  let answer;
+  if (command === "keys") {
+    answer = (await kv.list({ prefix: arg })).keys.map((k) => k.name);
+  } else if (command === "get") {
+    answer = await kv.get(arg);
+  } else {
+    answer = { error: `unknown command ${command}` };
+  }
+  console.log(`kv ${JSON.stringify(answer)}`);
+});
 const stop = async () => {
   await mf.dispose();
   process.exit(0);
