@@ -90,6 +90,19 @@ impl Config {
         Ok(config)
     }
 
+    /// The engine part of a configuration file, `{"engine": {…}, "server": {…}}` (the one file
+    /// format every command and host reads; a host takes its own section and ignores the
+    /// others'), or a bare engine object.
+    pub fn from_document(text: &str) -> Result<Config, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("configuration: {e}"))?;
+        match value.get("engine") {
+            Some(engine) => Config::from_json(&engine.to_string())
+                .map_err(|e| e.replacen("configuration: ", "configuration: engine.", 1)),
+            None => Config::from_json(text),
+        }
+    }
+
     /// The first tenant that uses URL tokens in a mode that forwards requests, if any.
     fn tokens_outside_serve(&self) -> Option<String> {
         if self.mode == Mode::Serve {

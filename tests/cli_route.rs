@@ -84,7 +84,7 @@ fn a_route_config_file_is_honoured_and_a_bad_one_is_named() {
     let dir = std::env::temp_dir().join(format!("provedge-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let good = dir.join("route.json");
-    std::fs::write(&good, r#"{"grandstream":{"config_prefix":"gs_"},"default_vendors":[{"prefix":"/fv/","vendor":"fanvil"}]}"#).unwrap();
+    std::fs::write(&good, r#"{"engine":{"route":{"grandstream":{"config_prefix":"gs_"},"default_vendors":[{"prefix":"/fv/","vendor":"fanvil"}]}}}"#).unwrap();
     let (code, stdout, _) = run(&[
         "--config",
         good.to_str().unwrap(),
@@ -99,7 +99,7 @@ fn a_route_config_file_is_honoured_and_a_bad_one_is_named() {
     assert_eq!(code, 0);
     assert!(stdout.contains(r#""vendor":"fanvil""#), "{stdout}");
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, r#"{"grandstrem":{}}"#).unwrap();
+    std::fs::write(&bad, r#"{"engine":{"route":{"grandstrem":{}}}}"#).unwrap();
     let (code, _, stderr) = run(&["--config", bad.to_str().unwrap(), "/cfg.xml"]);
     assert_eq!(code, 2);
     assert!(

@@ -454,7 +454,9 @@ fn rewritten_request_bodies_are_capped_too() {
 fn a_revoked_client_certificate_is_no_identity() {
     let Some(tools) = tools() else { return };
     let store = example_store();
-    let config = r#"{"policy": {"default": {"require_identity": true}}}"#;
+    // The configuration file every host reads: the Worker takes its `engine` part.
+    let config = r#"{"engine": {"policy": {"default": {"require_identity": true}}},
+                     "server": {"last_seen_interval_secs": 60}}"#;
     let w = Worker::start(&tools, &store, config, None);
     let path = "/cfg000b82123456.xml";
     // Miniflare's entry worker takes `request.cf` from this header, as Cloudflare would fill it.
@@ -512,4 +514,37 @@ fn a_revoked_client_certificate_is_no_identity() {
         assert!(!resp.text().contains("000b82"), "{why}: {}", resp.text());
     }
     assert_eq!(get(None).status, 403, "no certificate at all");
+}
+
+/// URL tokens in workerd: a device's streamed file (Aastra `.tuz`) and its rendered file open
+/// only with its own token; uploads are taken only for devices with a record.
+#[test]
+fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let record = store.join("devices/00085d123456.json");
+    let mut device: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    device["auth"] = serde_json::json!({"token": "dev-tok"});
+    std::fs::write(&record, serde_json::to_vec(&device).unwrap()).unwrap();
+    std::fs::create_dir_all(store.join("aastra")).unwrap();
+    std::fs::write(store.join("aastra/00085d123456.tuz"), b"tuz-secret").unwrap();
+    let config =
+        r#"{"engine": {"policy": {"default": {"url_tokens": {"first_boot": "boot-tok"}}}}}"#;
+    let w = Worker::start(&tools, &store, config, None);
+    let own = request(w.port, "GET", "/dev-tok/00085D123456.tuz", &[]);
+    assert_eq!((own.status, own.body.as_slice()), (200, &b"tuz-secret"[..]));
+    for path in ["/wrong/00085D123456.tuz", "/boot-tok/00085D123456.tuz"] {
+        let resp = request(w.port, "GET", path, &[]);
+        assert_eq!(resp.status, 404, "{path}");
+        assert!(!resp.text().contains("secret"), "{path}");
+    }
+    // Without tokens, a PUT for a MAC the store does not know stores nothing.
+    let w = Worker::start(&tools, &store, "", None);
+    let put = exchange(
+        w.port,
+        "upload for a stranger",
+        b"PUT /0004f2aaaaaa-app.log HTTP/1.1\r\nHost: x\r\nUser-Agent: PolycomVVX-VVX_400-UA/5.9.0.9373\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    );
+    assert_eq!(put.status, 404);
 }

@@ -31,7 +31,7 @@ fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
         let config = if text.is_empty() {
             Config::default()
         } else {
-            Config::from_json(&text)?
+            Config::from_document(&text)?
         };
         let engine = Rc::new(Engine::new(config));
         *cell.borrow_mut() = Some((text, Rc::clone(&engine)));

@@ -16,7 +16,8 @@ pub struct Args {
     /// User-Agent header of the request.
     #[arg(long)]
     user_agent: Option<String>,
-    /// A JSON route configuration (Grandstream affixes, default vendors, extra OUIs, limits).
+    /// The configuration file `serve` reads (`{"engine": {"route": …}, …}`); its
+    /// `engine.route` part (Grandstream affixes, default vendors, extra OUIs, limits) applies.
     #[arg(long)]
     config: Option<std::path::PathBuf>,
     /// Request target: path and optional query, as the phone sends it.
@@ -24,18 +25,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let cfg = match &args.config {
-        None => RouteConfig::default(),
-        Some(file) => match std::fs::read_to_string(file)
-            .map_err(|e| e.to_string())
-            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-        {
-            Ok(cfg) => cfg,
-            Err(e) => {
-                eprintln!("{}: {e}", file.display());
-                return ExitCode::from(2);
-            }
-        },
+    let cfg = match crate::load_config(args.config.as_deref()) {
+        Ok(config) => config.route,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
     };
     let mut req = Request::new(Method::parse(&args.method), args.path);
     if let Some(ua) = args.user_agent {
