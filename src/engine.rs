@@ -276,6 +276,9 @@ pub enum Stored {
     TooLarge,
     /// The store could not take it. The reason goes to the log, not the client.
     Failed(String),
+    /// The store's quota for uploads is used up; nothing was stored. The reason goes to the
+    /// log.
+    Full(String),
 }
 
 /// A phone's upload (Polycom logs and overrides, Yealink `-local.cfg`, …) to be stored as bytes
@@ -329,6 +332,11 @@ impl Upload {
             ),
             Stored::Failed(reason) => {
                 Response::fault(503, format!("storing {} failed: {reason}", self.key))
+            }
+            Stored::Full(reason) => {
+                let mut resp = Response::text(507, "insufficient storage");
+                resp.note = Some(format!("storing {} refused: {reason}", self.key));
+                resp
             }
         }
     }

@@ -606,9 +606,7 @@ impl Job {
     /// `auth.first_boot_token` (a stripped rendering that may carry `device_token`). A wrong
     /// token is a 404 like a file that does not exist, with the same body.
     fn grant(&self, device: Option<&DeviceRecord>, source: Source) -> Result<Grant, Response> {
-        let recorded = |name: &str| {
-            device.and_then(|d| d.auth.as_ref()?.get(name)?.as_str().map(str::as_bytes))
-        };
+        let auth = device.and_then(|d| d.auth.as_ref());
         let grant = match &self.access.token {
             Token::NotUsed => return Ok(Grant::Full),
             Token::FirstBoot => Grant::FirstBoot {
@@ -616,14 +614,12 @@ impl Job {
                     && self.access.identity == self.target.mac(),
             },
             Token::Device(presented) => {
-                let presented = presented.as_bytes();
-                let is = |expected: Option<&[u8]>| {
-                    expected
-                        .is_some_and(|e| bool::from(subtle::ConstantTimeEq::ct_eq(e, presented)))
+                let is = |expected: Option<&crate::store::UrlToken>| {
+                    expected.is_some_and(|e| e.matches(presented))
                 };
-                if is(recorded("token")) {
+                if is(auth.and_then(|a| a.token.as_ref())) {
                     Grant::Full
-                } else if is(recorded("first_boot_token")) {
+                } else if is(auth.and_then(|a| a.first_boot_token.as_ref())) {
                     Grant::FirstBoot { device_token: true }
                 } else {
                     return Err(self.not_found(&format!(
@@ -744,32 +740,30 @@ fn context(
         "keys": plan.device.as_ref().map(|d| json!(d.keys)).unwrap_or_else(|| json!([])),
         "vars": Value::Object(layers.merged()),
     });
-    if let (Some(device), Value::Object(map)) = (&plan.device, &mut ctx) {
-        map.insert("device".into(), json!(device));
-    }
-    match grant {
-        Grant::FirstBoot { device_token } => strip_credentials(&mut ctx, device_token, secret_vars),
-        Grant::Full => {
-            // The device's own file may name its own URL token (templates are the same for
-            // first-boot and steady files).
-            let token = ctx.pointer("/device/auth/token").cloned();
-            if let Value::Object(map) = &mut ctx {
-                map.insert("device_token".into(), token.unwrap_or(Value::Null));
-            }
+    // The device's steady URL token, for a request that may know it: its own file (templates
+    // are the same for first-boot and steady files), or a first-boot file the device proved.
+    let device_token = match grant {
+        Grant::Full | Grant::FirstBoot { device_token: true } => plan
+            .device
+            .and_then(|d| d.auth.as_ref()?.token.as_ref())
+            .map(|t| Value::String(t.expose().to_owned())),
+        Grant::FirstBoot { device_token: false } => None,
+    };
+    if let Value::Object(map) = &mut ctx {
+        if let Some(device) = &plan.device {
+            map.insert("device".into(), json!(device));
         }
+        map.insert("device_token".into(), device_token.unwrap_or(Value::Null));
+    }
+    if first_boot {
+        strip_credentials(&mut ctx, secret_vars);
     }
     ctx
 }
 
 /// A first-boot file carries no credentials: line passwords and secret variables are blanked
-/// and the device's auth and encryption settings removed. The device's own token is offered as
-/// `device_token` (so the template can point the phone at its per-device URL) only when the
-/// request proved the device; otherwise `device_token` is null.
-fn strip_credentials(ctx: &mut Value, device_token: bool, secret_vars: &[String]) {
-    let token = ctx
-        .pointer("/device/auth/token")
-        .cloned()
-        .filter(|_| device_token);
+/// (the record's auth and encryption never reach a template at all).
+fn strip_credentials(ctx: &mut Value, secret_vars: &[String]) {
     for pointer in ["/lines", "/device/lines"] {
         if let Some(lines) = ctx.pointer_mut(pointer) {
             blank_passwords(lines);
@@ -779,13 +773,6 @@ fn strip_credentials(ctx: &mut Value, device_token: bool, secret_vars: &[String]
         if let Some(vars) = ctx.pointer_mut(pointer) {
             blank_secrets(vars, secret_vars);
         }
-    }
-    if let Some(device) = ctx.get_mut("device").and_then(Value::as_object_mut) {
-        device.remove("auth");
-        device.remove("encryption");
-    }
-    if let Value::Object(map) = ctx {
-        map.insert("device_token".into(), token.unwrap_or(Value::Null));
     }
 }
 
@@ -918,15 +905,15 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// device vars), overridden by the device record's own `encryption`. A setting that does not
 /// parse is a fault, never a reason to serve plaintext.
 fn encryption_of(layers: &Layers, device: Option<&DeviceRecord>) -> Result<Encryption, Response> {
-    let setting = device
-        .and_then(|d| d.encryption.clone())
-        .or_else(|| layers.merged_key("encryption"));
-    match setting {
+    if let Some(own) = device.and_then(|d| d.encryption.as_ref()) {
+        return Ok(own.clone());
+    }
+    match layers.merged_key("encryption") {
         None | Some(Value::Null) => Ok(Encryption::None),
         Some(value) => serde_json::from_value(value).map_err(|e| {
             let what = device.map_or_else(
                 || "vars".to_owned(),
-                |d| store::device_key(d.mac).to_string(),
+                |d| format!("vars of {}", store::device_key(d.mac)),
             );
             Response::fault(
                 500,

@@ -41,6 +41,18 @@ fn configuration_errors_name_the_file_and_the_key() {
             "server.max_header_bytes",
         ),
         (
+            r#"{"server": {"max_connections_per_ip": 0}}"#,
+            "server.max_connections_per_ip: must be above 0",
+        ),
+        (
+            r#"{"server": {"admin_listen": "localhost"}}"#,
+            "server.admin_listen: invalid socket address",
+        ),
+        (
+            r#"{"server": {"uploads_max_total_bytes": -1}}"#,
+            "server.uploads_max_total_bytes: invalid value",
+        ),
+        (
             r#"{"route": {}}"#,
             "route: unknown field `route`, expected `engine` or `server`",
         ),
@@ -61,6 +73,13 @@ fn configuration_errors_name_the_file_and_the_key() {
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("server.upstream") && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
+    let (code, stderr, _) = refused(r#"{"server": {"metrics_token": "hunter2 x"}}"#, &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("server.metrics_token: must be a non-empty bearer token")
+            && !stderr.contains("hunter2"),
         "{stderr}"
     );
     // A missing store folder is named too.

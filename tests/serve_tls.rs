@@ -95,7 +95,8 @@ fn config(client_cert: &str, policy: &str) -> String {
     let path = |name: &str| serde_json::to_string(&pki.join(name)).unwrap();
     format!(
         r#"{{"engine": {{"policy": {policy}}},
-            "server": {{"tls": {{"listen": "127.0.0.1:0", "cert": {}, "key": {},
+            "server": {{"admin_listen": "127.0.0.1:0",
+                        "tls": {{"listen": "127.0.0.1:0", "cert": {}, "key": {},
                                  "client_ca": {}, "client_cert": "{client_cert}"}}}}}}"#,
         path("server.crt"),
         path("server.key"),
@@ -256,7 +257,7 @@ fn the_certificate_binds_the_device_file_and_plain_http_stays() {
         line["note"],
         "certificate names 000b82654321, request is for 000b82123456"
     );
-    let metrics = server.get("/metrics", None).text();
+    let metrics = server.metrics();
     assert!(
         metrics.contains("provedge_tls_handshake_failures_total 1\n"),
         "{metrics}"

@@ -90,10 +90,11 @@ http {
 EOF
 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
 
-# One client sends every request here, so the policy's per-client and per-MAC rate limits
-# (made for phones, not for wrk) are off, as nginx has none.
+# One client sends every request here, so the policy's per-client and per-MAC rate limits and
+# the server's per-client connection cap (made for phones, not for wrk) are off, as nginx has none.
 cat >"$work/provedge.json" <<EOF
-{"engine": {"policy": {"default": {"rate_limit": {"per_client": null, "per_mac": null}}}}}
+{"engine": {"policy": {"default": {"rate_limit": {"per_client": null, "per_mac": null}}}},
+ "server": {"max_connections_per_ip": 65536}}
 EOF
 "$provedge" serve --store examples/store --listen "127.0.0.1:$PROVEDGE_PORT" --config "$work/provedge.json" \
   >"$work/provedge.log" 2>"$work/provedge.err" &

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::settings::Encryption;
 use crate::mac::Mac;
 use crate::model::Model;
 use crate::vendor::Vendor;
@@ -27,12 +28,62 @@ pub struct DeviceRecord {
     /// Free-form variables; the last layer of [`super::Layers`].
     #[serde(default)]
     pub vars: serde_json::Map<String, serde_json::Value>,
-    /// How the device's files are encrypted (issue 4); kept opaque until that stage reads it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<serde_json::Value>,
-    /// How requests for the device's files are authenticated (issue 5).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<serde_json::Value>,
+    /// How the device's files are encrypted; wins over an `encryption` variable. Checked when
+    /// the record is read (a bad key is a malformed record, never plaintext). Never handed to
+    /// templates: it holds the key.
+    #[serde(default, skip_serializing)]
+    pub encryption: Option<Encryption>,
+    /// The device's URL tokens. Never handed to templates (they get `device_token` when the
+    /// request may know it).
+    #[serde(default, skip_serializing)]
+    pub auth: Option<DeviceAuth>,
+}
+
+/// A device's URL tokens (see the policy's `url_tokens`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceAuth {
+    /// The steady token: the device's own files, with their secrets.
+    #[serde(default)]
+    pub token: Option<UrlToken>,
+    /// The device's own first-boot token: a stripped first-boot file that may name `token`.
+    /// Rotate or remove it once the phone is provisioned.
+    #[serde(default)]
+    pub first_boot_token: Option<UrlToken>,
+}
+
+/// A URL token: compared in constant time, never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct UrlToken(String);
+
+impl UrlToken {
+    /// Whether `presented` is this token, in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.0.as_bytes(), presented.as_bytes()).into()
+    }
+
+    /// The token itself, for the one place it is handed on: a template's `device_token`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UrlToken {
+    type Error = &'static str;
+    /// A token is one non-empty path segment.
+    fn try_from(s: String) -> Result<UrlToken, &'static str> {
+        if s.is_empty() || s.contains(['/', '?', '#']) || s.chars().any(char::is_control) {
+            return Err("a URL token is one non-empty path segment");
+        }
+        Ok(UrlToken(s))
+    }
+}
+
+impl std::fmt::Debug for UrlToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UrlToken(<redacted>)")
+    }
 }
 
 /// A SIP account on a line of the phone.

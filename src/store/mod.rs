@@ -22,7 +22,7 @@ pub mod device;
 pub mod records;
 pub mod vars;
 
-pub use device::{DeviceRecord, Line, LineKey};
+pub use device::{DeviceAuth, DeviceRecord, Line, LineKey, UrlToken};
 pub use records::RecordCache;
 pub use vars::{merge, Layers};
 

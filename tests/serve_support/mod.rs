@@ -72,9 +72,15 @@ impl Server {
 
     /// … with this configuration file text.
     pub fn start_with(config: Option<&str>) -> Server {
+        Server::start_prepared(config, |_| {})
+    }
+
+    /// … after `prepare` has changed the store's copy (files the server must find at start).
+    pub fn start_prepared(config: Option<&str>, prepare: impl FnOnce(&Path)) -> Server {
         let dir = temp_dir("serve");
         let store = dir.join("store");
         copy_dir(&repo().join("examples/store"), &store);
+        prepare(&store);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_provedge"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--store"])
             .arg(&store);
@@ -159,6 +165,25 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The admin listener's address (`server.admin_listen`), from its `admin listening on`
+    /// line, printed before the `listening on` that [`Server::start_with`] waits for.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.stderr()
+            .lines()
+            .find_map(|l| l.strip_prefix("admin listening on "))
+            .expect("no admin listener announced (server.admin_listen)")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// `/metrics`, scraped from the admin listener (`"server": {"admin_listen": "127.0.0.1:0"}`).
+    pub fn metrics(&self) -> String {
+        let resp = Client::connect(self.admin_addr()).request("GET", "/metrics", &[], None);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        resp.text()
     }
 
     pub fn connect(&self) -> Client {

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use provedge::{route, Method, Request, RouteConfig};
+use provedge::{route, Method, Request};
 
 #[derive(clap::Args)]
 pub struct Args {

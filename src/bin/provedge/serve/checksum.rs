@@ -130,10 +130,7 @@ fn version(meta: &std::fs::Metadata) -> Version {
 
 /// Sums the file in pieces; returns the version of the file actually read, so a file replaced
 /// mid-read is not remembered under the old version.
-fn sum_file(
-    path: &Path,
-    mut hasher: Md5Hasher,
-) -> std::io::Result<Option<([u8; 16], Version)>> {
+fn sum_file(path: &Path, mut hasher: Md5Hasher) -> std::io::Result<Option<([u8; 16], Version)>> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

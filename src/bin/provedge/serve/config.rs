@@ -3,6 +3,8 @@
 //! ```json
 //! {"engine": {"route": {…}, "mode": "serve", "uploads": {…}, "policy": {…}},
 //!  "server": {"upstream": "http://127.0.0.1:9000", "last_seen_interval_secs": 300,
+//!             "admin_listen": "127.0.0.1:9090", "max_connections_per_ip": 64,
+//!             "uploads_max_total_bytes": 268435456,
 //!             "tls": {"listen": "0.0.0.0:443", "cert": "server.pem", "key": "server.key",
 //!                     "client_ca": "phones-ca.pem", "client_cert": "optional"}}}
 //! ```
@@ -60,12 +62,33 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Connections one client may hold open at once (IPv4 address, or IPv6 /64 as the core's
+    /// rate limits group them), so one host cannot take every `max_connections` place: past it
+    /// a new connection is closed as soon as it is accepted, unanswered. Peers in the engine's
+    /// `policy.trusted_proxies` are not capped: every phone behind them shares their address.
+    pub max_connections_per_ip: usize,
     /// Event loops (threads serving connections); default: one per core.
     pub workers: Option<usize>,
     /// On SIGTERM, how long open requests may take to finish.
     pub shutdown_grace_secs: u64,
-    /// Whether `GET /metrics` answers.
+    /// Whether `GET /metrics` answers at all (see `admin_listen` and `metrics_token` for where).
     pub metrics: bool,
+    /// A listener of its own for `/metrics` and `/healthz` (plain HTTP; keep it on loopback or a
+    /// management network, e.g. `127.0.0.1:9090`). With it, neither is answered on the phone
+    /// listeners: counters tell a scanner which vendors and files are served, and how busy.
+    pub admin_listen: Option<SocketAddr>,
+    /// Without `admin_listen`, `/metrics` is answered on the phone listeners only to a request
+    /// with `Authorization: Bearer <token>` (compared in constant time); without a token it is
+    /// not answered there at all (a 404 from the engine, as for any unknown file). With
+    /// `admin_listen`, a set token is required there too.
+    pub metrics_token: Option<BearerToken>,
+    /// Bytes all phone uploads may take in the store together (`uploads/` and every tenant's
+    /// `tenants/<name>/uploads/`; default 256 MiB): a phone may upload files of
+    /// `engine.uploads.max_bytes` under many names, and the store's disk is the provisioning
+    /// server's. An upload that would go over it is refused and nothing is written. Measured
+    /// by walking the folders at start and counted on every upload after; files removed by hand
+    /// count until an upload is refused, which measures again (at most once a minute).
+    pub uploads_max_total_bytes: u64,
     /// An HTTPS listener beside the plain one (see [`TlsConfig`]).
     pub tls: Option<TlsConfig>,
 }
@@ -136,9 +159,13 @@ impl Default for ServerConfig {
             upstream_timeout_ms: 10_000,
             max_header_bytes: 64 << 10,
             max_connections: 4096,
+            max_connections_per_ip: 64,
             workers: None,
             shutdown_grace_secs: 10,
             metrics: true,
+            admin_listen: None,
+            metrics_token: None,
+            uploads_max_total_bytes: 256 << 20,
             tls: None,
         }
     }
@@ -185,21 +212,25 @@ pub fn load_engine(path: Option<&Path>) -> Result<provedge::Config, String> {
 fn parse(path: &Path) -> Result<(provedge::Config, ServerConfig), String> {
     let at = |e: String| format!("{}: {e}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
-    let file: ConfigFile =
-        serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(&text))
-            .map_err(|e| {
-                let mut message = keyed(e.path().to_string(), e.inner().to_string());
-                if e.path().to_string() == "." || e.path().to_string().is_empty() {
-                    let engine_keys = ["route", "mode", "uploads", "policy", "render"];
-                    if engine_keys.iter().any(|k| message.contains(&format!("`{k}`"))) {
-                        message.push_str(
-                            " (the file holds {\"engine\": {…}, \"server\": {…}}: put the engine \
-                             keys under \"engine\")",
-                        );
-                    }
-                }
-                at(message)
-            })?;
+    let file: ConfigFile = serde_path_to_error::deserialize(
+        &mut serde_json::Deserializer::from_str(&text),
+    )
+    .map_err(|e| {
+        let inner = e.inner().to_string();
+        let mut message = keyed(e.path().to_string(), inner.clone());
+        // A bare engine object, the format `render --config` once took.
+        let engine_keys = ["route", "mode", "uploads", "policy", "render"];
+        if engine_keys
+            .iter()
+            .any(|k| inner.starts_with(&format!("unknown field `{k}`, expected `engine`")))
+        {
+            message.push_str(
+                " (the file holds {\"engine\": {…}, \"server\": {…}}: put the engine \
+                         keys under \"engine\")",
+            );
+        }
+        at(message)
+    })?;
     let engine = match file.engine {
         None => provedge::Config::default(),
         Some(value) => engine_config(value).map_err(at)?,
@@ -253,6 +284,9 @@ fn check(engine: &provedge::Config, server: &ServerConfig) -> Result<(), String>
             "server.max_connections: must be 1 to {MAX_CONNECTIONS}"
         ));
     }
+    if server.max_connections_per_ip == 0 {
+        return Err("server.max_connections_per_ip: must be above 0".into());
+    }
     if server.workers.is_some_and(|n| n == 0 || n > 1024) {
         return Err("server.workers: must be 1 to 1024".into());
     }
@@ -276,6 +310,51 @@ fn check(engine: &provedge::Config, server: &ServerConfig) -> Result<(), String>
         }
     }
     Ok(())
+}
+
+/// `server.metrics_token`: a non-empty secret, never shown (its `Debug` is redacted), checked
+/// against a request's bearer credentials in constant time.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BearerToken(String);
+
+impl TryFrom<String> for BearerToken {
+    type Error = &'static str;
+
+    fn try_from(token: String) -> Result<BearerToken, Self::Error> {
+        // Bearer credentials are `token68` (RFC 6750 §2.1); anything else could never be sent.
+        let token68 = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b);
+        if token.is_empty() || !token.bytes().all(token68) {
+            return Err("must be a non-empty bearer token (letters, digits, -._~+/=)");
+        }
+        Ok(BearerToken(token))
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(…)")
+    }
+}
+
+impl BearerToken {
+    /// Whether an `Authorization` header value carries this token. Both sides are hashed
+    /// first, so the comparison takes the same time whatever the presented length.
+    pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
+        let Some(value) = authorization else {
+            return false;
+        };
+        let Some((scheme, presented)) = value.split_at_checked(7) else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case(b"bearer ") {
+            return false;
+        }
+        let presented = presented.trim_ascii();
+        bool::from(Sha256::digest(presented).ct_eq(&Sha256::digest(self.0.as_bytes())))
+    }
 }
 
 /// A parsed `server.upstream`: plain HTTP to `authority`, paths under `base`.
@@ -342,5 +421,33 @@ mod tests {
         let listen = server(&tls("")).unwrap().tls.unwrap().listen;
         assert_eq!(listen.to_string(), "127.0.0.1:8443");
         assert_eq!(mode("{}"), Ok(None));
+    }
+
+    #[test]
+    fn metrics_tokens_are_bearer_credentials_and_never_shown() {
+        let token = server(r#"{"metrics_token": "s3cret"}"#)
+            .unwrap()
+            .metrics_token
+            .unwrap();
+        assert!(!format!("{token:?}").contains("s3cret"));
+        let cases: &[(Option<&[u8]>, bool)] = &[
+            (Some(b"Bearer s3cret"), true),
+            (Some(b"bearer  s3cret "), true),
+            (Some(b"Bearer s3cre"), false),
+            (Some(b"Bearer s3crett"), false),
+            (Some(b"Basic s3cret"), false),
+            (Some(b"s3cret"), false),
+            (None, false),
+        ];
+        for (header, admitted) in cases {
+            assert_eq!(token.admits(*header), *admitted, "{header:?}");
+        }
+        for bad in [r#""""#, r#""has space""#] {
+            assert!(
+                server(&format!(r#"{{"metrics_token": {bad}}}"#)).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(server(r#"{"max_connections_per_ip": 0}"#).is_err());
     }
 }

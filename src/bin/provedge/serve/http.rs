@@ -5,6 +5,13 @@
 //! [`Decision`] asks for: store reads ([`Decision::Fetch`]), a streamed file
 //! ([`Decision::Stream`]), an upload ([`Decision::Upload`]) or a forward
 //! ([`Decision::Rewrite`]).
+//!
+//! What it records follows the engine too: a last-seen record only for the device the engine
+//! names as known ([`provedge::Response::device`], [`Stream::device`],
+//! [`provedge::Upload::device`]: its record was read, or a certificate proved it), never for a
+//! MAC a request merely claims in its User-Agent, so nobody can fill the store with records of
+//! made-up devices; and a path only as [`Engine::loggable_path`] shows it, so a URL token never
+//! reaches the log.
 
 use std::convert::Infallible;
 use std::error::Error as StdError;
@@ -18,14 +25,19 @@ use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
-use provedge::{ClientIdentity, Decision, Engine, Lookup, Route, Scope, StoreKey, Stored, Stream};
+use provedge::{
+    ClientIdentity, Decision, Engine, Lookup, Mac, Route, Scope, StoreKey, Stored, Stream,
+};
 
+use super::admin::{self, Listener};
+use super::client_connections::ClientConnections;
 use super::config::{ServerConfig, Upstream};
 use super::last_seen::{LastSeen, Record};
 use super::logging::{rfc3339, shorten, AccessLog, Line};
-use super::metrics::{Gauges, Metrics};
+use super::metrics::Metrics;
 use super::store::{CachedStore, Probe};
 use super::stream::{self, FileBody, Ranged};
+use super::upload_quota::UploadQuota;
 use super::{proxy, upload};
 
 /// Everything a request needs, shared by all connections.
@@ -41,6 +53,10 @@ pub struct State {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Digests of stored files, by version.
     pub checksums: Arc<super::checksum::Checksums>,
+    /// Room left for uploads (`server.uploads_max_total_bytes`).
+    pub uploads: Arc<UploadQuota>,
+    /// Open connections per client (`server.max_connections_per_ip`).
+    pub clients: Arc<ClientConnections>,
 }
 
 /// A response body: whole bytes, a file read as it is sent, or an upstream's body.
@@ -102,6 +118,8 @@ struct Reply {
     /// Body bytes to be sent (0 for HEAD).
     bytes: u64,
     note: Option<String>,
+    /// The device the engine knows this answer is for: the only MAC recorded as seen.
+    device: Option<Mac>,
 }
 
 impl Reply {
@@ -163,14 +181,10 @@ pub async fn handle(
     let start = Instant::now();
     let arrived = SystemTime::now();
     let (parts, body) = req.into_parts();
-    let head = parts.method == Method::HEAD;
-    if parts.method == Method::GET || head {
-        match parts.uri.path() {
-            "/healthz" => return Ok(health(head)),
-            "/metrics" if state.config.metrics => return Ok(metrics(&state, head)),
-            _ => {}
-        }
+    if let Some(resp) = admin::answer(&state, &parts, Listener::Phones) {
+        return Ok(resp);
     }
+    let head = parts.method == Method::HEAD;
     let unix = arrived
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -246,7 +260,10 @@ async fn drive(
             Decision::Checksum(sum) => {
                 seen.route(sum.route());
                 seen.key(Some(sum.key()));
-                let summed = state.checksums.sum(&state.store.path(sum.key()), sum.hasher()).await;
+                let summed = state
+                    .checksums
+                    .sum(&state.store.path(sum.key()), sum.hasher())
+                    .await;
                 return reply(sum.respond(summed), head);
             }
             Decision::Upload(upload) => {
@@ -287,7 +304,8 @@ async fn store_upload(
     match upload::receive(body, declared, upload.max_bytes(), timeout).await {
         Ok(bytes) => {
             let path = state.store.path(upload.key());
-            let outcome = tokio::task::spawn_blocking(move || upload::store(&path, &bytes))
+            let quota = Arc::clone(&state.uploads);
+            let outcome = tokio::task::spawn_blocking(move || upload::store(&path, &bytes, &quota))
                 .await
                 .unwrap_or_else(|_| Stored::Failed("store task failed".into()));
             reply(upload.finish(outcome), head)
@@ -323,6 +341,8 @@ async fn forward(state: &State, target: &str, parts: &Parts, peer: IpAddr, head:
                 resp: resp.map(Body::Upstream),
                 bytes,
                 note: None,
+                // The upstream answered: nothing says which device it knew.
+                device: None,
             }
         }
         Ok(Err(note)) => reply(provedge::Response::fault(502, note), head),
@@ -407,22 +427,12 @@ fn reply(resp: provedge::Response, head: bool) -> Reply {
         resp: out,
         bytes: if head { 0 } else { len },
         note: resp.note,
+        device: resp.device,
     }
 }
 
-/// `/healthz`.
-fn health(head: bool) -> hyper::Response<Body> {
-    reply(provedge::Response::text(200, "ok"), head).resp
-}
-
-/// `/metrics`, in the Prometheus text format.
-fn metrics(state: &State, head: bool) -> hyper::Response<Body> {
-    let mut resp = provedge::Response::text(200, "");
-    resp.headers = vec![(
-        "content-type".into(),
-        "text/plain; version=0.0.4; charset=utf-8".into(),
-    )];
-    resp.body = metrics_text(state).into_bytes();
+/// A response of the server's own (the operator endpoints), as an HTTP response.
+pub fn respond(resp: provedge::Response, head: bool) -> hyper::Response<Body> {
     reply(resp, head).resp
 }
 
@@ -457,7 +467,7 @@ fn serve_file(state: &State, stream: &Stream, request: &HeaderMap, head: bool) -
             .is_some_and(|since| stream::not_modified_since(since, opened.modified)),
     };
     if unchanged {
-        return finish(StatusCode::NOT_MODIFIED, headers, Body::empty(), 0);
+        return finish_for(stream, StatusCode::NOT_MODIFIED, headers, Body::empty(), 0);
     }
     headers.insert(
         header::CONTENT_TYPE,
@@ -488,10 +498,10 @@ fn serve_file(state: &State, stream: &Stream, request: &HeaderMap, head: bool) -
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
     if head {
-        return finish(status, headers, Body::empty(), 0);
+        return finish_for(stream, status, headers, Body::empty(), 0);
     }
     match opened.body(start, count) {
-        Ok(body) => finish(status, headers, Body::File(body), count),
+        Ok(body) => finish_for(stream, status, headers, Body::File(body), count),
         Err(e) => reply(stream.respond(Lookup::Failed(e.kind().to_string())), head),
     }
 }
@@ -504,6 +514,21 @@ fn finish(status: StatusCode, headers: HeaderMap, body: Body, bytes: u64) -> Rep
         resp,
         bytes,
         note: None,
+        device: None,
+    }
+}
+
+/// [`finish`] for an answer from the file itself: for the device the engine knows it is for.
+fn finish_for(
+    stream: &Stream,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Body,
+    bytes: u64,
+) -> Reply {
+    Reply {
+        device: stream.device(),
+        ..finish(status, headers, body, bytes)
     }
 }
 
@@ -536,6 +561,9 @@ fn record(
     }
     let mac = route.and_then(Route::mac);
     let model = route.and_then(|r| r.model()).map(|m| m.as_str());
+    let path = route
+        .is_none()
+        .then(|| state.engine.loggable_path(parts.uri.path()));
     state.log.log(&Line {
         time: rfc3339(arrived),
         client: Some(peer),
@@ -546,7 +574,7 @@ fn record(
         mac: mac.map(|m| m.to_string()),
         model,
         file: route.map(Route::file),
-        path: route.is_none().then(|| shorten(parts.uri.path(), 200)),
+        path: path.as_deref().map(|p| shorten(p, 200)),
         status,
         bytes: reply.bytes,
         duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
@@ -557,10 +585,11 @@ fn record(
         },
         note: reply.note.as_deref(),
     });
-    if let (Some(route), Some(mac), true) = (route, mac, status < 400) {
+    // The MAC the engine knows, not the one the request claims (the log's `mac` above).
+    if let (Some(route), Some(device), true) = (route, reply.device, status < 400) {
         let namespace = seen.namespace.as_deref().unwrap_or("");
-        state.last_seen.saw(namespace, mac, || Record {
-            mac: mac.to_string(),
+        state.last_seen.saw(namespace, device, || Record {
+            mac: device.to_string(),
             time: rfc3339(arrived),
             unix: arrived
                 .duration_since(UNIX_EPOCH)
@@ -597,18 +626,6 @@ pub fn record_refused(state: &State, peer: IpAddr, status: u16, note: &str, took
         cache: None,
         note: Some(note),
     });
-}
-
-fn metrics_text(state: &State) -> String {
-    let (store_cache_files, store_cache_bytes) = state.store.usage();
-    state.metrics.render_text(&Gauges {
-        store_cache_files,
-        store_cache_bytes,
-        render_cache_files: state.engine.renders().len(),
-        log_lines_dropped: state.log.dropped(),
-        last_seen_written: state.last_seen.written(),
-        last_seen_dropped: state.last_seen.dropped(),
-    })
 }
 
 #[cfg(test)]

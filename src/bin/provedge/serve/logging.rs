@@ -7,10 +7,12 @@
 //! (`provedge_log_lines_dropped_total`).
 //!
 //! What a line holds is chosen, not dumped: the route's vendor, MAC, model and file, never
-//! headers or the query string (the path appears only for requests that did not route, without
-//! its query), and the core's `note`, which it builds without secrets. A failed TLS handshake,
-//! which never became a request, has a line of its own ([`TlsFailure`]): `tls` says so and
-//! `note` says why (rustls' reason, which names no certificate contents or key).
+//! headers or the query string (the path appears only for requests that did not route, as the
+//! engine's `loggable_path` gives it: without its query, and with the URL-token segment masked,
+//! since a device's token is its password), and the core's `note`, which it builds without
+//! secrets. Connections that never became a request have lines of their own: a failed TLS
+//! handshake ([`TlsFailure`]: `tls` says so and `note` says why, rustls' reason, which names no
+//! certificate contents or key), and a connection closed at accept ([`ConnectionRefused`]).
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -37,7 +39,8 @@ pub struct Line<'a> {
     pub mac: Option<String>,
     pub model: Option<&'a str>,
     pub file: Option<&'a str>,
-    /// Only for requests that did not route: the path, without the query, shortened.
+    /// Only for requests that did not route: the path as the engine's `loggable_path` gives it
+    /// (no query, URL token masked), shortened.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<&'a str>,
     pub status: u16,
@@ -60,6 +63,16 @@ pub struct TlsFailure<'a> {
     pub note: &'a str,
     /// Microseconds from the connection's acceptance to the failure.
     pub duration_us: u64,
+}
+
+/// A connection closed as soon as it was accepted (`server.max_connections_per_ip`).
+#[derive(Serialize)]
+pub struct ConnectionRefused<'a> {
+    pub time: String,
+    pub client: IpAddr,
+    /// Always `refused`: tells these lines from requests.
+    pub connection: &'static str,
+    pub note: &'a str,
 }
 
 #[derive(Default)]

@@ -61,6 +61,8 @@ pub struct Gauges {
     pub log_lines_dropped: u64,
     pub last_seen_written: u64,
     pub last_seen_dropped: u64,
+    pub checksum_cache_files: usize,
+    pub uploads_bytes: u64,
 }
 
 #[derive(Default)]
@@ -73,6 +75,7 @@ pub struct Metrics {
     connections_open: AtomicU64,
     connections_total: AtomicU64,
     tls_handshake_failures: AtomicU64,
+    connections_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -100,6 +103,11 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed at accept: its client was at `max_connections_per_ip`.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn tls_handshake_failed(&self) {
@@ -137,7 +145,7 @@ impl Metrics {
             "Time reading the store per request that read it.",
         );
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let simple: [(&str, &str, &str, u64); 9] = [
+        let simple: [(&str, &str, &str, u64); 12] = [
             (
                 "provedge_connections_open",
                 "gauge",
@@ -149,6 +157,12 @@ impl Metrics {
                 "counter",
                 "Client connections accepted.",
                 load(&self.connections_total),
+            ),
+            (
+                "provedge_connections_refused_total",
+                "counter",
+                "Connections closed at accept: their client was at max_connections_per_ip.",
+                load(&self.connections_refused),
             ),
             (
                 "provedge_tls_handshake_failures_total",
@@ -192,6 +206,18 @@ impl Metrics {
                 "Last-seen records not written (queue full, bound reached, write failed).",
                 gauges.last_seen_dropped,
             ),
+            (
+                "provedge_checksum_cache_files",
+                "gauge",
+                "Stored files whose checksum is kept.",
+                gauges.checksum_cache_files as u64,
+            ),
+            (
+                "provedge_uploads_bytes",
+                "gauge",
+                "Bytes phone uploads hold in the store (bounded by uploads_max_total_bytes).",
+                gauges.uploads_bytes,
+            ),
         ];
         for (name, kind, help, value) in simple {
             let _ = writeln!(
@@ -220,6 +246,8 @@ mod tests {
             log_lines_dropped: 0,
             last_seen_written: 0,
             last_seen_dropped: 0,
+            checksum_cache_files: 0,
+            uploads_bytes: 5,
         });
         assert!(text.contains(
             "provedge_requests_total{vendor=\"yealink\",kind=\"config\",status=\"200\"} 2\n"
@@ -229,5 +257,6 @@ mod tests {
         assert!(text.contains("provedge_render_seconds_bucket{le=\"1\"} 0\n"));
         assert!(text.contains("provedge_render_seconds_count 1\n"));
         assert!(text.contains("provedge_store_cache_bytes 2\n"));
+        assert!(text.contains("provedge_uploads_bytes 5\n"));
     }
 }

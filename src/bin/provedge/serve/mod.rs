@@ -10,8 +10,10 @@
 //! accepts and deals connections round-robin, and a connection then stays on its loop, so a
 //! request never wakes another thread (measured here against tokio's work-stealing scheduler:
 //! fewer context switches, a lower p99). Each connection is one task; `max_connections` bounds
-//! them all. With `server.tls` the first loop accepts on a second, HTTPS listener too; the TLS
-//! handshake then runs on the loop the connection was dealt to.
+//! them all, and `max_connections_per_ip` each client's share ([`client_connections`]). With
+//! `server.tls` the first loop accepts on a second, HTTPS listener too; the TLS handshake then
+//! runs on the loop the connection was dealt to. With `server.admin_listen` it serves the
+//! operator endpoints there as well ([`admin`]).
 //!
 //! | module | what |
 //! |---|---|
@@ -19,9 +21,12 @@
 //! | [`tls`] | the HTTPS listener's rustls configuration and handshake |
 //! | [`cert_identity`] | a verified client certificate as the core's `ClientIdentity` |
 //! | [`http`] | hyper glue: drives the engine's decisions for one request |
+//! | [`admin`] | `/metrics` and `/healthz`, and the admin listener that keeps them from phones |
+//! | [`client_connections`] | the per-client connection cap |
 //! | [`store`] | the folder store: a bounded cache, rechecked against the files |
 //! | [`stream`] | stored files streamed as they are, with `Range` and metadata ETags |
 //! | [`upload`] | phone uploads, size-capped, written atomically |
+//! | [`upload_quota`] | the bytes all uploads may take in the store |
 //! | [`proxy`] | rewrite mode: forwarding to `server.upstream` |
 //! | [`logging`] | one JSON line per request on stdout |
 //! | [`metrics`] | Prometheus `/metrics` |
@@ -29,11 +34,13 @@
 //!
 //! Stderr carries lifecycle lines only: `listening on ADDR` once bound (tests and scripts wait
 //! for it; with `--listen 127.0.0.1:0` it names the port the system chose), just before it
-//! `listening with tls on ADDR` when `server.tls` is set, `shutting down`, `stopped`, and
-//! start-up errors.
+//! `listening with tls on ADDR` when `server.tls` is set and `admin listening on ADDR` when
+//! `server.admin_listen` is, `shutting down`, `stopped`, and start-up errors.
 
+mod admin;
 mod cert_identity;
 mod checksum;
+mod client_connections;
 pub mod config;
 mod http;
 mod last_seen;
@@ -44,12 +51,13 @@ mod store;
 mod stream;
 mod tls;
 mod upload;
+mod upload_quota;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -60,7 +68,9 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::folder_store::FolderStore;
+use client_connections::{ClientConnections, ClientSlot};
 use http::State;
+use upload_quota::UploadQuota;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -125,6 +135,11 @@ fn start(args: Args) -> Result<(), String> {
         server.last_seen_max_devices,
     )
     .map_err(|e| format!("last-seen writer: {e}"))?;
+    let uploads = UploadQuota::measure(folder.root(), server.uploads_max_total_bytes);
+    let clients = ClientConnections::new(
+        server.max_connections_per_ip,
+        engine.policy.trusted_proxies.clone(),
+    );
     let state = Arc::new(State {
         engine: provedge::Engine::new(engine),
         store: store::CachedStore::new(
@@ -140,6 +155,8 @@ fn start(args: Args) -> Result<(), String> {
         config: server,
         tls,
         checksums: Arc::new(checksum::Checksums::new(1024)),
+        uploads: Arc::new(uploads),
+        clients: Arc::new(clients),
     });
     let tls_listener = match &state.config.tls {
         Some(tls) => {
@@ -147,6 +164,17 @@ fn start(args: Args) -> Result<(), String> {
             let bound = listener
                 .local_addr()
                 .map_err(|e| format!("{}: {e}", tls.listen))?;
+            Some((listener, bound))
+        }
+        None => None,
+    };
+    let admin_listener = match state.config.admin_listen {
+        Some(addr) => {
+            let at = |e: String| format!("server.admin_listen: {e}");
+            let listener = bind(addr).map_err(at)?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| at(format!("{addr}: {e}")))?;
             Some((listener, bound))
         }
         None => None,
@@ -180,6 +208,9 @@ fn start(args: Args) -> Result<(), String> {
     if let Some((_, tls_bound)) = &tls_listener {
         eprintln!("listening with tls on {tls_bound}");
     }
+    if let Some((_, admin_bound)) = &admin_listener {
+        eprintln!("admin listening on {admin_bound}");
+    }
     eprintln!("listening on {bound}");
     let listeners = Listeners {
         plain: listener,
@@ -191,7 +222,19 @@ fn start(args: Args) -> Result<(), String> {
             eprintln!("shutting down");
             let _ = stop.send(true);
         });
+        let admin = admin_listener.map(|(listener, _)| {
+            let builder = http1_builder(&state);
+            tokio::spawn(admin::run(
+                listener,
+                Arc::clone(&state),
+                builder,
+                stopping.clone(),
+            ))
+        });
         accept_loop(listeners, Arc::clone(&state), limit, stopping, handoff).await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
     });
     for worker in workers {
         let _ = worker.join();
@@ -250,8 +293,15 @@ enum Via {
     Tls,
 }
 
-/// A connection handed to another loop, with its place under `max_connections`.
-type Accepted = (std::net::TcpStream, SocketAddr, Via, OwnedSemaphorePermit);
+/// A connection's places under `max_connections` and `max_connections_per_ip`, held until it
+/// ends.
+struct Places {
+    _total: OwnedSemaphorePermit,
+    _client: ClientSlot,
+}
+
+/// A connection handed to another loop, with its places.
+type Accepted = (std::net::TcpStream, SocketAddr, Via, Places);
 
 /// Accepts on `listener`, or never without one.
 async fn accept_on(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
@@ -305,11 +355,19 @@ async fn accept_loop(
                 continue;
             }
         };
+        let Some(client) = state.clients.admit(peer.ip()) else {
+            refuse(&state, tcp, peer);
+            continue;
+        };
+        let places = Places {
+            _total: permit,
+            _client: client,
+        };
         next = (next + 1) % (handoff.len() + 1);
         if let Some(worker) = next.checked_sub(1).and_then(|i| handoff.get(i)) {
             // The other loop registers it with its own reactor.
             if let Ok(tcp) = tcp.into_std() {
-                let _ = worker.send((tcp, peer, via, permit)).await;
+                let _ = worker.send((tcp, peer, via, places)).await;
             }
             continue;
         }
@@ -320,13 +378,26 @@ async fn accept_loop(
             tcp,
             peer,
             via,
-            permit,
+            places,
             stopping.clone(),
         ));
     }
     drop(listener);
     drop(tls_listener);
     drain(connections, &state).await;
+}
+
+/// Closes a connection from a client at `max_connections_per_ip` unanswered (dropping the
+/// stream closes it), and says so in the log and the metrics.
+fn refuse(state: &State, tcp: TcpStream, peer: SocketAddr) {
+    drop(tcp);
+    state.metrics.connection_refused();
+    state.log.log(&logging::ConnectionRefused {
+        time: logging::rfc3339(SystemTime::now()),
+        client: peer.ip().to_canonical(),
+        connection: "refused",
+        note: state.clients.refusal(),
+    });
 }
 
 /// Serves the connections dealt to this loop until shutdown.
@@ -338,7 +409,7 @@ async fn worker_loop(
     let builder = http1_builder(&state);
     let mut connections = JoinSet::new();
     loop {
-        let (tcp, peer, via, permit) = tokio::select! {
+        let (tcp, peer, via, places) = tokio::select! {
             next = accepted.recv() => match next {
                 Some(next) => next,
                 None => break,
@@ -355,7 +426,7 @@ async fn worker_loop(
             tcp,
             peer,
             via,
-            permit,
+            places,
             stopping.clone(),
         ));
     }
@@ -397,7 +468,7 @@ async fn connection(
     tcp: TcpStream,
     peer: SocketAddr,
     via: Via,
-    _permit: OwnedSemaphorePermit,
+    _places: Places,
     mut stopping: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);

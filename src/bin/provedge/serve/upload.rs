@@ -1,15 +1,17 @@
 //! Phone uploads: the body is read up to the engine's cap and written to the store atomically
 //! (a temporary file beside the target, then a rename), readable by the server only and never
-//! executable.
+//! executable, within the room [`UploadQuota`] leaves.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use provedge::Stored;
+
+use super::upload_quota::UploadQuota;
 
 /// Why a body was not received.
 pub enum Refused {
@@ -49,16 +51,29 @@ pub async fn receive(
         .unwrap_or(Err(Refused::TimedOut))
 }
 
-/// Writes `bytes` to `path` atomically (blocking: run it off the async workers).
-pub fn store(path: &Path, bytes: &[u8]) -> Stored {
-    match write_atomically(path, bytes) {
+/// The log's reason for an upload refused by `server.uploads_max_total_bytes`.
+pub const OVER_QUOTA: &str = "uploads are at server.uploads_max_total_bytes";
+
+/// Writes `bytes` to `path` atomically, within the uploads' quota (blocking: run it off the
+/// async workers).
+pub fn store(path: &Path, bytes: &[u8], quota: &UploadQuota) -> Stored {
+    let Some(room) = quota.reserve(path, bytes.len() as u64) else {
+        return Stored::Full(OVER_QUOTA.into());
+    };
+    let stored = write_temporary(path, bytes).and_then(|temp| {
+        room.commit(&temp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&temp);
+        })
+    });
+    match stored {
         Ok(replaced) => Stored::Done { replaced },
         // The engine adds the key; the kind says what went wrong without naming host paths.
         Err(e) => Stored::Failed(e.kind().to_string()),
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+/// Writes `bytes` to a new file beside `path` (mode 0600, synced), for a rename onto `path`.
+fn write_temporary(path: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().ok_or(io::ErrorKind::InvalidInput)?;
     let name = path.file_name().ok_or(io::ErrorKind::InvalidInput)?;
@@ -77,14 +92,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<bool> {
         file.write_all(bytes)?;
         file.sync_all()
     });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
+    match written {
+        Ok(()) => Ok(temp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    let replaced = std::fs::symlink_metadata(path).is_ok();
-    if let Err(e) = std::fs::rename(&temp, path) {
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
-    }
-    Ok(replaced)
 }
