@@ -48,7 +48,9 @@
 //! itself builds for `wasm32-wasip1` and `wasm32-unknown-unknown` with
 //! `--no-default-features`.
 
+pub mod config;
 pub mod crypto;
+pub mod decision;
 pub mod engine;
 pub mod key;
 pub mod mac;
@@ -57,6 +59,7 @@ mod pipeline;
 pub mod policy;
 pub mod render;
 pub mod request;
+pub mod response;
 pub mod rewrite;
 pub mod route;
 pub mod store;

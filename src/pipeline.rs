@@ -13,13 +13,13 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::crypto::settings::Encryption;
-use crate::engine::{Lookup, Response};
 use crate::key::StoreKey;
 use crate::mac::MacCase;
 use crate::model::Model;
 use crate::policy::Token;
 use crate::render::cache::{InputHash, Rendered};
 use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
+use crate::response::{Lookup, Response};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
 use crate::store::{self, DeviceRecord, Layers};
 
@@ -567,7 +567,7 @@ impl Job {
             plan.syntax,
             t,
         )?;
-        let etag = crate::engine::etag(&body.bytes);
+        let etag = crate::response::etag(&body.bytes);
         let stored = caches.renders.put(
             t.key().clone(),
             inputs,
@@ -747,7 +747,9 @@ fn context(
             .device
             .and_then(|d| d.auth.as_ref()?.token.as_ref())
             .map(|t| Value::String(t.expose().to_owned())),
-        Grant::FirstBoot { device_token: false } => None,
+        Grant::FirstBoot {
+            device_token: false,
+        } => None,
     };
     if let Value::Object(map) = &mut ctx {
         if let Some(device) = &plan.device {

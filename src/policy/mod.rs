@@ -31,9 +31,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::engine::Response;
 use crate::mac::Mac;
 use crate::request::Request;
+use crate::response::Response;
 use crate::route::Route;
 use auth::{Checked, DigestAlgorithm, Nonces};
 use ratelimit::{Limit, Limiter};

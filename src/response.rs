@@ -1,0 +1,126 @@
+//! Whole responses and what a store read found: the vocabulary the pipeline, the policy and
+//! the engine share (kept apart from all three, so none of them imports another for it).
+
+use crate::mac::Mac;
+
+/// A complete response. Never partial: the body is produced whole before a decision is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// A line for the host's log (never sent to the client): names the store key and the fault
+    /// behind a 5xx. Built without secrets.
+    pub note: Option<String>,
+    /// The device this answer is for, when the engine knows it (its record was read, or a
+    /// client certificate proved it): the only MAC a host may record as seen. A MAC a request
+    /// merely claims (a User-Agent, a path) is not one.
+    pub device: Option<Mac>,
+}
+
+impl Response {
+    /// No status yet, no headers, no body: the base of the constructors below.
+    pub(crate) fn empty() -> Response {
+        Response {
+            status: 200,
+            headers: Vec::new(),
+            body: Vec::new(),
+            note: None,
+            device: None,
+        }
+    }
+
+    /// A 200 with a strong ETag computed from exactly these bytes.
+    pub fn ok(body: Vec<u8>, content_type: &str) -> Response {
+        let etag = etag(&body);
+        Response::ok_tagged(body, content_type, etag)
+    }
+
+    /// A 200 whose ETag is already known (from the render cache).
+    pub(crate) fn ok_tagged(body: Vec<u8>, content_type: &str, etag: String) -> Response {
+        Response {
+            headers: vec![
+                ("content-type".into(), content_type.into()),
+                ("etag".into(), etag),
+            ],
+            body,
+            ..Response::empty()
+        }
+    }
+
+    /// A fault on our side: a 5xx with no body, and `note` for the log.
+    pub fn fault(status: u16, note: String) -> Response {
+        Response {
+            status,
+            note: Some(note),
+            ..Response::empty()
+        }
+    }
+
+    /// A plain-text refusal or error. `reason` must not hold secrets; callers pass messages
+    /// built from the route stage, which quotes only file names.
+    pub fn text(status: u16, reason: &str) -> Response {
+        Response {
+            status,
+            headers: vec![("content-type".into(), "text/plain; charset=utf-8".into())],
+            body: format!("{reason}\n").into_bytes(),
+            ..Response::empty()
+        }
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the host found under one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Found(Vec<u8>),
+    Missing,
+    /// The store could not answer (down, timed out). The reason goes to the log, not the client.
+    Failed(String),
+}
+
+/// Turns a 200 into a 304 when the client already holds exactly these bytes (phones re-check
+/// every few minutes; this is most of the traffic). `If-None-Match` compares weakly (RFC 9110
+/// §13.1.2): `W/"x"` matches `"x"`, and `*` matches any current file.
+pub(crate) fn conditional(resp: Response, if_none_match: Option<&str>) -> Response {
+    let (Some(header), 200) = (if_none_match, resp.status) else {
+        return resp;
+    };
+    let Some(etag) = resp.header("etag") else {
+        return resp;
+    };
+    let matches = header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
+    if !matches {
+        return resp;
+    }
+    let headers = resp
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("etag") || n.eq_ignore_ascii_case("cache-control"))
+        .cloned()
+        .collect();
+    Response {
+        status: 304,
+        headers,
+        device: resp.device,
+        ..Response::empty()
+    }
+}
+
+/// A strong ETag: the first 128 bits of the SHA-256 of exactly the bytes served.
+pub(crate) fn etag(body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
