@@ -9,6 +9,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use provedge::{Decision, Engine, Lookup, Request, StoreKey};
 
+const NOW: u64 = 1_800_000_000;
+
 fn store() -> HashMap<String, Vec<u8>> {
     let mut files = HashMap::new();
     let pvalues: serde_json::Map<String, serde_json::Value> = (0..200)
@@ -39,7 +41,7 @@ fn store() -> HashMap<String, Vec<u8>> {
 }
 
 fn serve(engine: &Engine, files: &HashMap<String, Vec<u8>>, req: &Request) -> usize {
-    match engine.run(req, |k: &StoreKey| {
+    match engine.run(req, NOW, |k: &StoreKey| {
         files
             .get(k.as_str())
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))

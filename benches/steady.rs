@@ -10,6 +10,8 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion};
 use provedge::{Config, Decision, Engine, Lookup, Request, StoreKey};
 
+const NOW: u64 = 1_800_000_000;
+
 const UA: &str = "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456";
 const PATH: &str = "/provision/cfg000b82123456.xml";
 
@@ -30,7 +32,7 @@ fn load(dir: &Path, root: &Path, files: &mut HashMap<String, Vec<u8>>) {
 }
 
 fn run(engine: &Engine, files: &HashMap<String, Vec<u8>>, req: &Request) -> (u16, usize) {
-    match engine.run(req, |k: &StoreKey| {
+    match engine.run(req, NOW, |k: &StoreKey| {
         files
             .get(k.as_str())
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
@@ -47,11 +49,11 @@ fn bench(c: &mut Criterion) {
     // As benches/load/run.sh runs the server: rate limits off (one client sends everything).
     let config =
         r#"{"policy": {"default": {"rate_limit": {"per_client": null, "per_mac": null}}}}"#;
-    let engine = Engine::new(Config::from_json(config).unwrap());
+    let engine = Engine::new(Config::from_json(config).unwrap()).unwrap();
     let get = Request::get(PATH).with_header("user-agent", UA);
     let (status, size) = run(&engine, &files, &get);
     assert_eq!(status, 200);
-    let etag = match engine.run(&get, |k| {
+    let etag = match engine.run(&get, NOW, |k| {
         files
             .get(k.as_str())
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))

@@ -32,6 +32,7 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub policy: PolicyConfig,
     pub render: RenderConfig,
+    pub memory: MemoryConfig,
 }
 
 /// How files are rendered.
@@ -55,39 +56,128 @@ impl Default for RenderConfig {
     }
 }
 
+/// Bounds of the engine's caches, each a setting with a documented default (a proxy-wasm VM or
+/// a Worker isolate has less memory than a server). Every cache starts over when full.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// Compiled templates [512].
+    pub template_entries: usize,
+    /// Rendered (and encrypted) files [4096]…
+    pub render_entries: usize,
+    /// …holding at most this many bytes [64 MiB].
+    pub render_bytes: usize,
+    /// Parsed device records [16384].
+    pub record_entries: usize,
+    /// Remembered routes by method, target and User-Agent [4096; 0 turns the memo off].
+    pub route_entries: usize,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> MemoryConfig {
+        MemoryConfig {
+            template_entries: crate::render::template::DEFAULT_ENTRIES,
+            render_entries: crate::render::cache::DEFAULT_ENTRIES,
+            render_bytes: crate::render::cache::DEFAULT_BYTES,
+            record_entries: crate::store::records::DEFAULT_ENTRIES,
+            route_entries: crate::route::memo::DEFAULT_ENTRIES,
+        }
+    }
+}
+
+/// A configuration provedge cannot run with: the key (a dotted path such as
+/// `policy.tenants.0.rules.allow`, empty for the document as a whole) and why. Hosts refuse to
+/// start with it, naming their file or setting before the key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn at(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, its key under `section` (`engine`).
+    pub fn within(mut self, section: &str) -> ConfigError {
+        self.key = if self.key.is_empty() {
+            section.to_owned()
+        } else {
+            format!("{section}.{}", self.key)
+        };
+        self
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "{}: {}", self.key, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl From<ConfigError> for String {
+    fn from(e: ConfigError) -> String {
+        e.to_string()
+    }
+}
+
 impl Config {
-    /// Parses a JSON configuration, naming the offending key on error.
-    pub fn from_json(text: &str) -> Result<Config, String> {
-        let config: Config =
-            serde_json::from_str(text).map_err(|e| format!("configuration: {e}"))?;
-        config
-            .policy
-            .validate()
-            .map_err(|e| format!("configuration: {e}"))?;
-        if let Mode::Nginx { rules } = &config.mode {
-            RuleSet::parse(rules).map_err(|e| format!("configuration: mode.nginx.rules {e}"))?;
-        }
-        if let Some(key) = config.tokens_outside_serve() {
-            return Err(format!(
-                "configuration: {key}: URL tokens are checked against device records, which \
-                 only \"mode\": \"serve\" reads; rewrite and nginx modes would strip the \
-                 token and forward any request. Check tokens upstream, or serve from the store"
-            ));
-        }
+    /// Parses a JSON engine configuration and checks it, naming the offending key on error.
+    pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." { String::new() } else { path };
+            ConfigError::at(key, e.into_inner().to_string())
+        })?;
+        config.validate()?;
         Ok(config)
     }
 
     /// The engine part of a configuration file, `{"engine": {…}, "server": {…}}` (the one file
     /// format every command and host reads; a host takes its own section and ignores the
     /// others'), or a bare engine object.
-    pub fn from_document(text: &str) -> Result<Config, String> {
+    pub fn from_document(text: &str) -> Result<Config, ConfigError> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("configuration: {e}"))?;
+            serde_json::from_str(text).map_err(|e| ConfigError::at("", e.to_string()))?;
         match value.get("engine") {
-            Some(engine) => Config::from_json(&engine.to_string())
-                .map_err(|e| e.replacen("configuration: ", "configuration: engine.", 1)),
+            Some(engine) => Config::from_json(&engine.to_string()).map_err(|e| e.within("engine")),
             None => Config::from_json(text),
         }
+    }
+
+    /// What serde cannot check: values that must make sense together. [`crate::Engine::new`]
+    /// runs it too, so an engine never runs with a configuration that fails it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.policy
+            .validate()
+            .map_err(|e| match e.split_once(": ") {
+                Some((key, reason)) => ConfigError::at(key, reason),
+                None => ConfigError::at("policy", e),
+            })?;
+        if let Mode::Nginx { rules } = &self.mode {
+            RuleSet::parse(rules)
+                .map_err(|e| ConfigError::at("mode.nginx.rules", e.to_string()))?;
+        }
+        if let Some(key) = self.tokens_outside_serve() {
+            return Err(ConfigError::at(
+                key,
+                "URL tokens are checked against device records, which only \"mode\": \"serve\" \
+                 reads; rewrite and nginx modes would strip the token and forward any request. \
+                 Check tokens upstream, or serve from the store",
+            ));
+        }
+        Ok(())
     }
 
     /// The first tenant that uses URL tokens in a mode that forwards requests, if any.

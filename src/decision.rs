@@ -12,6 +12,7 @@ use crate::route::Route;
 
 /// What the host should do next.
 #[derive(Debug)]
+#[must_use = "a decision is what the host must do next; dropping it drops the request"]
 pub enum Decision {
     /// Answer the client with this response.
     Respond(Response),

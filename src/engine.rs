@@ -14,10 +14,10 @@ use crate::policy::{Policy, Token};
 use crate::render::syntax::static_content_type;
 use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
 use crate::request::Request;
-use crate::rewrite::{LoadError, Outcome, RewriteInput, RuleSet};
+use crate::rewrite::{Outcome, RewriteInput, RuleSet};
 use crate::route::{self, Kind, Route};
 
-pub use crate::config::{Config, Mode, RenderConfig, UploadConfig};
+pub use crate::config::{Config, ConfigError, MemoryConfig, Mode, RenderConfig, UploadConfig};
 pub use crate::decision::{
     Checksum, Decision, Fetch, Md5Hasher, Rewrite, Stored, Stream, Summed, Upload,
 };
@@ -61,7 +61,7 @@ pub struct Engine {
     caches: Caches,
     policy: Policy,
     /// The nginx rule set of [`Mode::Nginx`], parsed once.
-    rules: Option<Result<RuleSet, LoadError>>,
+    rules: Option<RuleSet>,
     /// Recent routes by method, target and User-Agent.
     routes: route::RouteMemo,
     /// `render.grandstream_bootstrap_pvalues`, shared by every job.
@@ -69,24 +69,41 @@ pub struct Engine {
 }
 
 impl Default for Engine {
+    /// The engine of the default configuration (which needs no checking).
     fn default() -> Engine {
-        Engine::new(Config::default())
+        Engine::build(Config::default(), None)
     }
 }
 
 impl Engine {
-    pub fn new(config: Config) -> Engine {
+    /// An engine for a checked configuration; a configuration it cannot run with (policy,
+    /// nginx rules, URL tokens outside serve mode) is refused here, so every host refuses it
+    /// at start instead of answering every request with a 500.
+    pub fn new(config: Config) -> Result<Engine, ConfigError> {
+        config.validate()?;
         let rules = match &config.mode {
-            Mode::Nginx { rules } => Some(RuleSet::parse(rules)),
+            Mode::Nginx { rules } => Some(RuleSet::parse(rules).map_err(|e| ConfigError {
+                key: "mode.nginx.rules".into(),
+                reason: e.to_string(),
+            })?),
             _ => None,
         };
+        Ok(Engine::build(config, rules))
+    }
+
+    fn build(config: Config, rules: Option<RuleSet>) -> Engine {
+        let memory = &config.memory;
         Engine {
             policy: Policy::new(config.policy.clone()),
             bootstrap: config.render.grandstream_bootstrap_pvalues.clone().into(),
+            caches: Caches {
+                templates: TemplateCache::bounded(memory.template_entries),
+                renders: RenderCache::bounded(memory.render_entries, memory.render_bytes),
+                records: crate::store::RecordCache::bounded(memory.record_entries),
+            },
+            routes: route::RouteMemo::bounded(memory.route_entries),
             config,
-            caches: Caches::default(),
             rules,
-            routes: route::RouteMemo::default(),
         }
     }
 
@@ -155,21 +172,7 @@ impl Engine {
     }
 
     /// Nginx-rules mode: what the operator's nginx would do with the (admitted) target.
-    fn apply_rules(
-        &self,
-        rules: &Result<RuleSet, LoadError>,
-        req: &Request,
-        target: &str,
-    ) -> Decision {
-        let rules = match rules {
-            Ok(rules) => rules,
-            Err(e) => {
-                return Decision::Respond(Response::fault(
-                    500,
-                    format!("nginx rules do not load: {e}"),
-                ))
-            }
-        };
+    fn apply_rules(&self, rules: &RuleSet, req: &Request, target: &str) -> Decision {
         let input = RewriteInput::new(target).with_host(req.header("host").unwrap_or(""));
         match rules.apply(&input) {
             Outcome::Internal(internal) => Decision::Rewrite(Rewrite {
@@ -196,8 +199,13 @@ impl Engine {
     /// Handles a request to the end with a synchronous store reader: the whole host loop for
     /// hosts that can block (the native CLI, tests). Streams are read whole through `read`.
     /// Returns a `Respond`, a `Rewrite` or an `Upload`.
-    pub fn run(&self, req: &Request, mut read: impl FnMut(&StoreKey) -> Lookup) -> Decision {
-        let mut decision = self.handle(req);
+    pub fn run(
+        &self,
+        req: &Request,
+        now: u64,
+        mut read: impl FnMut(&StoreKey) -> Lookup,
+    ) -> Decision {
+        let mut decision = self.handle(req, now);
         loop {
             decision = match decision {
                 Decision::Fetch(fetch) => fetch.resume(self, &mut read),
@@ -213,9 +221,11 @@ impl Engine {
         }
     }
 
-    /// Starts handling a request.
-    pub fn handle(&self, req: &Request) -> Decision {
-        let admission = match self.policy.admit(req) {
+    /// Starts handling a request that arrived at `now` (seconds since the Unix epoch, from the
+    /// host's clock: the core has none). Time is an argument, never optional: rate limits and
+    /// Digest nonce expiry depend on it.
+    pub fn handle(&self, req: &Request, now: u64) -> Decision {
+        let admission = match self.policy.admit(req, now) {
             Ok(admission) => admission,
             Err(resp) => return Decision::Respond(resp),
         };
@@ -242,12 +252,8 @@ impl Engine {
                 return Decision::Respond(resp);
             }
         };
-        if let Err(resp) = self.policy.check_route(&admission, &route, req.now) {
+        if let Err(resp) = self.policy.check_route(&admission, &route, now) {
             return Decision::Respond(resp);
-        }
-        if admission.token != Token::NotUsed && self.config.mode != Mode::Serve {
-            // Refused by `Config::from_json`; an engine built around it fails closed.
-            return Decision::Respond(Response::fault(500, "URL tokens outside serve mode".into()));
         }
         let namespaced =
             |key: &StoreKey| StoreKey::trusted(format!("{}{}", admission.namespace, key));
@@ -337,8 +343,10 @@ impl Engine {
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_800_000_000;
+
     fn drive(engine: &Engine, req: &Request, store: &[(&str, &[u8])]) -> Response {
-        let mut decision = engine.handle(req);
+        let mut decision = engine.handle(req, NOW);
         loop {
             match decision {
                 Decision::Respond(r) => return r,
@@ -387,7 +395,7 @@ mod tests {
     #[test]
     fn a_store_failure_is_a_clean_503() {
         let engine = Engine::default();
-        let Decision::Fetch(f) = engine.handle(&Request::get("/cfg.xml")) else {
+        let Decision::Fetch(f) = engine.handle(&Request::get("/cfg.xml"), NOW) else {
             panic!()
         };
         let Decision::Respond(r) =
@@ -402,9 +410,10 @@ mod tests {
     #[test]
     fn rewrite_mode_forwards_to_the_canonical_key() {
         let engine =
-            Engine::new(Config::from_json(r#"{"mode":{"rewrite":{"prefix":"/store/"}}}"#).unwrap());
+            Engine::new(Config::from_json(r#"{"mode":{"rewrite":{"prefix":"/store/"}}}"#).unwrap())
+                .unwrap();
         let Decision::Rewrite(r) =
-            engine.handle(&Request::get("/provision/ALGOM0022ee123456.conf"))
+            engine.handle(&Request::get("/provision/ALGOM0022ee123456.conf"), NOW)
         else {
             panic!()
         };
@@ -417,7 +426,7 @@ mod tests {
             "User-Agent",
             "Grandstream Model HW GXP2170 SW 1.0 DevId 000b82654321",
         );
-        let Decision::Respond(r) = Engine::default().handle(&req) else {
+        let Decision::Respond(r) = Engine::default().handle(&req, NOW) else {
             panic!()
         };
         assert_eq!(r.status, 403);

@@ -66,8 +66,8 @@ pub mod store;
 pub mod vendor;
 
 pub use engine::{
-    Checksum, Config, Decision, Engine, Fetch, Lookup, Md5Hasher, Mode, RenderConfig, Response,
-    Rewrite, Stored, Stream, Summed, Upload, UploadConfig,
+    Checksum, Config, ConfigError, Decision, Engine, Fetch, Lookup, Md5Hasher, MemoryConfig, Mode,
+    RenderConfig, Response, Rewrite, Stored, Stream, Summed, Upload, UploadConfig,
 };
 pub use key::StoreKey;
 pub use mac::{Mac, MacCase, MacError};

@@ -81,10 +81,6 @@ pub struct Request {
     pub peer: Option<IpAddr>,
     /// A verified client-certificate identity, if the host has one.
     pub client_identity: Option<ClientIdentity>,
-    /// When the request arrived, in seconds since the Unix epoch, from the host's clock (the
-    /// core has none). Needed for Digest nonce expiry and rate limits; `None` disables both
-    /// time-dependent checks' windows (nonces never validate without it).
-    pub now: Option<u64>,
 }
 
 impl Request {
@@ -96,7 +92,6 @@ impl Request {
             headers: Vec::new(),
             peer: None,
             client_identity: None,
-            now: None,
         }
     }
 
@@ -114,12 +109,6 @@ impl Request {
     /// Sets the direct peer address.
     pub fn with_peer(mut self, peer: IpAddr) -> Request {
         self.peer = Some(peer);
-        self
-    }
-
-    /// Sets the arrival time (seconds since the Unix epoch).
-    pub fn at(mut self, now: u64) -> Request {
-        self.now = Some(now);
         self
     }
 

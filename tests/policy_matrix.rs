@@ -123,7 +123,7 @@ fn request(
         _ => "/001565123456.cfg",
     };
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    let mut req = Request::get(path).at(NOW);
+    let mut req = Request::get(path);
     req = match n {
         Net::Allowed => req.with_peer(ip("192.0.2.10")),
         Net::Denied => req.with_peer(ip("198.51.100.7")),
@@ -231,7 +231,7 @@ fn request(
 
 #[test]
 fn the_policy_matrix() {
-    let engine = Engine::new(config());
+    let engine = Engine::new(config()).unwrap();
     let store = store();
     let mut failures = Vec::new();
     let mut count = 0;
@@ -302,7 +302,7 @@ fn the_policy_matrix() {
 
 #[test]
 fn a_tenant_cannot_read_another_tenants_devices() {
-    let engine = Engine::new(config());
+    let engine = Engine::new(config()).unwrap();
     let mut store = MemStore::example();
     // The MAC exists only in beta's namespace.
     store.put(
@@ -311,15 +311,12 @@ fn a_tenant_cannot_read_another_tenants_devices() {
     );
     store.put("tenants/beta/templates/yealink/@mac.cfg", "x = 1\n");
     let acme = Request::get("/0015650000aa.cfg")
-        .at(NOW)
         .with_peer("192.0.2.10".parse().unwrap())
         .with_header("Host", "acme.example");
     // Even before credentials, acme has no such device; with none, the default tenant neither.
     let resp = store.serve(
         &engine,
-        &Request::get("/0015650000aa.cfg")
-            .at(NOW)
-            .with_peer("192.0.2.10".parse().unwrap()),
+        &Request::get("/0015650000aa.cfg").with_peer("192.0.2.10".parse().unwrap()),
     );
     assert_eq!(resp.status, 404);
     let reads = store.reads.borrow().clone();
@@ -334,16 +331,20 @@ fn a_tenant_cannot_read_another_tenants_devices() {
 fn unmatched_requests_can_be_refused_and_tenant_names_are_checked() {
     let mut cfg = config();
     cfg.policy.unmatched = provedge::policy::Unmatched::Refuse;
-    let engine = Engine::new(cfg);
+    let engine = Engine::new(cfg).unwrap();
     assert_eq!(
         MemStore::example()
             .serve(&engine, &Request::get("/cfg.xml"))
             .status,
         404
     );
-    let bad = Config::from_json(r#"{"policy":{"tenants":[{"name":"../x"}]}}"#).unwrap_err();
+    let bad = Config::from_json(r#"{"policy":{"tenants":[{"name":"../x"}]}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(bad.contains("tenant name"), "{bad}");
-    let no_users = Config::from_json(r#"{"policy":{"default":{"auth":"basic"}}}"#).unwrap_err();
+    let no_users = Config::from_json(r#"{"policy":{"default":{"auth":"basic"}}}"#)
+        .unwrap_err()
+        .to_string();
     assert!(no_users.contains("at least one user"), "{no_users}");
 }
 
@@ -352,7 +353,8 @@ fn url_tokens_first_boot_omits_credentials_and_device_tokens_must_match() {
     let engine = Engine::new(
         Config::from_json(r#"{"policy":{"default":{"url_tokens":{"first_boot":"boot-tok"}}}}"#)
             .unwrap(),
-    );
+    )
+    .unwrap();
     let mut store = MemStore::example();
     store.put(
         "devices/001565123456.json",
@@ -364,7 +366,7 @@ fn url_tokens_first_boot_omits_credentials_and_device_tokens_must_match() {
         "templates/yealink/@mac.cfg",
         "{% if first_boot %}static.auto_provision.server.url = https://prov/{{ device_token }}/\n{% endif %}account.1.password = {{ lines[0].password }}\n",
     );
-    let get = |path: &str| store.serve(&engine, &Request::get(path).at(NOW));
+    let get = |path: &str| store.serve(&engine, &Request::get(path));
     // The tenant's first-boot token: no credentials, and not the device's own token either.
     let first = get("/boot-tok/001565123456.cfg");
     assert_eq!(first.status, 200);
@@ -397,7 +399,7 @@ fn url_tokens_first_boot_omits_credentials_and_device_tokens_must_match() {
 fn scanners_are_rate_limited_per_client_and_per_mac() {
     let engine = Engine::new(
         Config::from_json(r#"{"policy":{"default":{"rate_limit":{"per_client":{"per_minute":20},"per_mac":{"per_minute":3}}}}}"#).unwrap(),
-    );
+    ).unwrap();
     let store = MemStore::example();
     let scanner: IpAddr = "203.0.113.50".parse().unwrap();
     let statuses: Vec<u16> = (0..30)
@@ -405,9 +407,7 @@ fn scanners_are_rate_limited_per_client_and_per_mac() {
             store
                 .serve(
                     &engine,
-                    &Request::get(format!("/0015650000{i:02x}.cfg"))
-                        .at(NOW)
-                        .with_peer(scanner),
+                    &Request::get(format!("/0015650000{i:02x}.cfg")).with_peer(scanner),
                 )
                 .status
         })
@@ -419,29 +419,23 @@ fn scanners_are_rate_limited_per_client_and_per_mac() {
         .map(|_| {
             let peer: IpAddr = "192.0.2.100".parse().unwrap();
             store
-                .serve(
-                    &engine,
-                    &Request::get("/001565123456.cfg").at(NOW).with_peer(peer),
-                )
+                .serve(&engine, &Request::get("/001565123456.cfg").with_peer(peer))
                 .status
         })
         .collect();
     assert_eq!(mac_statuses, [200, 200, 200, 429]);
     let limited = store.serve(
         &engine,
-        &Request::get("/001565123456.cfg")
-            .at(NOW)
-            .with_peer("192.0.2.100".parse().unwrap()),
+        &Request::get("/001565123456.cfg").with_peer("192.0.2.100".parse().unwrap()),
     );
     assert_eq!(limited.header("retry-after"), Some("60"));
     // A new minute, a new window.
     assert_eq!(
         store
-            .serve(
+            .serve_at(
                 &engine,
-                &Request::get("/001565123456.cfg")
-                    .at(NOW + 60)
-                    .with_peer("192.0.2.1".parse().unwrap())
+                &Request::get("/001565123456.cfg").with_peer("192.0.2.1".parse().unwrap()),
+                NOW + 60
             )
             .status,
         200

@@ -13,6 +13,7 @@ fn engine() -> Engine {
         )
         .unwrap(),
     )
+    .unwrap()
 }
 
 proptest! {
@@ -27,11 +28,11 @@ proptest! {
         xfcc in "\\PC{0,120}",
         host in "\\PC{0,40}",
         path in prop::sample::select(vec!["/t/b/001565123456.cfg", "/t/x/cfg.xml", "/cfg.xml", "/t", "/t/", "/"]),
-        now in prop::option::of(any::<u64>()),
+        now in any::<u64>(),
         peer in prop::sample::select(vec!["127.0.0.1", "::1", "10.1.1.1", "203.0.113.1"]),
     ) {
         let engine = engine();
-        let mut req = Request::get(path)
+        let req = Request::get(path)
             .with_header("Authorization", format!("{scheme}{auth}"))
             .with_header("X-Forwarded-For", xff)
             .with_header("Forwarded", fwd)
@@ -39,8 +40,7 @@ proptest! {
             .with_header("x-cert", xfcc)
             .with_header("Host", host)
             .with_peer(peer.parse().unwrap());
-        req.now = now;
-        if let Decision::Respond(r) = engine.handle(&req) {
+        if let Decision::Respond(r) = engine.handle(&req, now) {
             prop_assert!((200..600).contains(&r.status));
         }
     }

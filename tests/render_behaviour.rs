@@ -4,6 +4,7 @@
 mod common;
 
 use common::MemStore;
+use common::NOW;
 use provedge::render::{grandstream, xml};
 use provedge::{Engine, Request};
 use serde_json::json;
@@ -156,7 +157,8 @@ fn hostile_device_data_cannot_break_any_format() {
 fn an_unknown_device_is_a_404_and_costs_one_store_round() {
     let store = MemStore::example();
     let engine = Engine::default();
-    let provedge::Decision::Fetch(first) = engine.handle(&Request::get("/cfg000b82aaaaaa.xml"))
+    let provedge::Decision::Fetch(first) =
+        engine.handle(&Request::get("/cfg000b82aaaaaa.xml"), NOW)
     else {
         panic!()
     };
@@ -401,7 +403,7 @@ fn rendered_files_are_reused_only_while_their_inputs_are_unchanged() {
 
 /// Drives a request to its response, counting store rounds.
 fn rounds(engine: &Engine, store: &MemStore, req: &Request) -> (usize, provedge::Response) {
-    let mut decision = engine.handle(req);
+    let mut decision = engine.handle(req, NOW);
     let mut rounds = 0;
     loop {
         match decision {

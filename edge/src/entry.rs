@@ -33,7 +33,7 @@ fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
         } else {
             Config::from_document(&text)?
         };
-        let engine = Rc::new(Engine::new(config));
+        let engine = Rc::new(Engine::new(config)?);
         *cell.borrow_mut() = Some((text, Rc::clone(&engine)));
         Ok(engine)
     })
@@ -50,8 +50,8 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     };
     let upstream = env.var("PROVEDGE_UPSTREAM").ok().map(|v| v.to_string());
     let url = req.url()?;
+    let now = worker::Date::now().as_millis() / 1000;
     let mut request = crate::core_request(
-        Some(worker::Date::now().as_millis() / 1000),
         req.method().as_ref(),
         url.path(),
         url.query(),
@@ -61,7 +61,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     request.client_identity = tls_identity(req.inner());
     let declared = declared_length(req.headers().get("content-length")?.as_deref());
     let store = env.kv("STORE")?;
-    let mut decision = engine.handle(&request);
+    let mut decision = engine.handle(&request, now);
     loop {
         match decision {
             Decision::Respond(resp) => return respond(resp),

@@ -28,7 +28,6 @@ use provedge::{Method, Request};
 /// Builds the core's request from what the Workers runtime gives: method, URL path and query,
 /// and header pairs.
 pub fn core_request(
-    now: Option<u64>,
     method: &str,
     path: &str,
     query: Option<&str>,
@@ -44,7 +43,6 @@ pub fn core_request(
         headers: headers.into_iter().collect(),
         peer: None,
         client_identity: None,
-        now,
     }
 }
 
@@ -66,7 +64,6 @@ mod tests {
     #[test]
     fn workers_requests_become_core_requests() {
         let r = core_request(
-            None,
             "GET",
             "/app/provision/",
             Some("mac=0004f2123456"),
@@ -75,7 +72,7 @@ mod tests {
         assert_eq!(r.target, "/app/provision/?mac=0004f2123456");
         assert_eq!(r.user_agent(), Some("x"));
         assert_eq!(
-            core_request(None, "HEAD", "/cfg.xml", Some(""), []).target,
+            core_request("HEAD", "/cfg.xml", Some(""), []).target,
             "/cfg.xml"
         );
     }

@@ -392,7 +392,7 @@ impl Policy {
     }
 
     /// Checks 1–5: tenant, network, client rate, credentials, URL token.
-    pub fn admit(&self, req: &Request) -> Result<Admission, Response> {
+    pub fn admit(&self, req: &Request, now: u64) -> Result<Admission, Response> {
         // Two `Host` fields make the tenant a matter of which one a component reads.
         let hosts = req
             .headers
@@ -416,7 +416,7 @@ impl Policy {
                 format!("client {} refused by the network lists", show(client)),
             ));
         }
-        if let (Some(limit), Some(ip), Some(now)) = (rules.rate_limit.per_client, client, req.now) {
+        if let (Some(limit), Some(ip)) = (rules.rate_limit.per_client, client) {
             if !self
                 .per_client
                 .allow(&(tenant, network::rate_group(ip)), now, limit)
@@ -427,7 +427,7 @@ impl Policy {
                 )));
             }
         }
-        self.authenticate(req, rules)?;
+        self.authenticate(req, rules, now)?;
         let token = match &rules.url_tokens {
             None => Token::NotUsed,
             Some(tokens) => {
@@ -471,7 +471,7 @@ impl Policy {
         &self,
         admission: &Admission,
         route: &Route,
-        now: Option<u64>,
+        now: u64,
     ) -> Result<(), Response> {
         let rules = self.rules(admission.tenant);
         if rules.mac_binding {
@@ -487,7 +487,7 @@ impl Policy {
                 }
             }
         }
-        if let (Some(limit), Some(mac), Some(now)) = (rules.rate_limit.per_mac, route.mac(), now) {
+        if let (Some(limit), Some(mac)) = (rules.rate_limit.per_mac, route.mac()) {
             // A MAC a client merely claims (path, User-Agent, `?mac=`) is counted per client,
             // so a stranger's claims cannot use up the real phone's allowance; a MAC the
             // client certificate proves is counted for the device itself.
@@ -543,7 +543,7 @@ impl Policy {
         }
     }
 
-    fn authenticate(&self, req: &Request, rules: &Rules) -> Result<(), Response> {
+    fn authenticate(&self, req: &Request, rules: &Rules, now: u64) -> Result<(), Response> {
         if rules.auth == AuthMode::None {
             return Ok(());
         }
@@ -569,7 +569,7 @@ impl Policy {
                         algorithms: &rules.digest_algorithms,
                         nonces: &self.nonces,
                     };
-                    auth::check_digest(h, req.method.as_str(), &req.target, verifier, req.now)
+                    auth::check_digest(h, req.method.as_str(), &req.target, verifier, now)
                 } else {
                     Checked::Invalid("Digest not allowed")
                 }
@@ -583,7 +583,7 @@ impl Policy {
         let mut resp = Response::text(401, "unauthorized");
         resp.note = Some(format!("authentication failed: {why}"));
         if matches!(rules.auth, AuthMode::Digest | AuthMode::Any) {
-            let nonce = self.nonces.issue(req.now.unwrap_or(0), &rules.realm);
+            let nonce = self.nonces.issue(now, &rules.realm);
             for challenge in
                 auth::digest_challenges(&rules.realm, &nonce, &rules.digest_algorithms, stale)
             {

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 
 use crate::key::StoreKey;
 
-/// At most this many files are remembered…
-const MAX_ENTRIES: usize = 4096;
-/// …holding at most this many bytes in total.
-const MAX_BYTES: usize = 64 << 20;
+/// By default at most this many files are remembered…
+pub const DEFAULT_ENTRIES: usize = 4096;
+/// …holding at most this many bytes in total (`memory.render_entries`, `memory.render_bytes`).
+pub const DEFAULT_BYTES: usize = 64 << 20;
 
 /// One remembered rendering.
 #[derive(Debug)]
@@ -59,9 +59,16 @@ impl InputHash {
 }
 
 /// The bounded map of rendered files.
-#[derive(Default)]
 pub struct RenderCache {
     inner: Mutex<Inner>,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Default for RenderCache {
+    fn default() -> RenderCache {
+        RenderCache::bounded(DEFAULT_ENTRIES, DEFAULT_BYTES)
+    }
 }
 
 #[derive(Default)]
@@ -79,11 +86,20 @@ impl std::fmt::Debug for RenderCache {
 impl Clone for RenderCache {
     /// A clone starts empty: renderings are per engine instance.
     fn clone(&self) -> RenderCache {
-        RenderCache::default()
+        RenderCache::bounded(self.max_entries, self.max_bytes)
     }
 }
 
 impl RenderCache {
+    /// A cache of at most `entries` files and `bytes` bytes.
+    pub fn bounded(entries: usize, bytes: usize) -> RenderCache {
+        RenderCache {
+            inner: Mutex::default(),
+            max_entries: entries.max(1),
+            max_bytes: bytes,
+        }
+    }
+
     /// The stored rendering of `file`, if its inputs hash to `inputs`.
     pub fn get(&self, file: &StoreKey, inputs: u128) -> Option<Arc<Rendered>> {
         let inner = self.inner.lock().ok()?;
@@ -102,11 +118,11 @@ impl RenderCache {
             if let Some((_, old)) = inner.entries.remove(&file) {
                 inner.bytes -= old.bytes.len();
             }
-            if inner.entries.len() >= MAX_ENTRIES || inner.bytes + size > MAX_BYTES {
+            if inner.entries.len() >= self.max_entries || inner.bytes + size > self.max_bytes {
                 inner.entries.clear();
                 inner.bytes = 0;
             }
-            if size <= MAX_BYTES {
+            if size <= self.max_bytes {
                 inner.bytes += size;
                 inner.entries.insert(file, (inputs, Arc::clone(&rendered)));
             }

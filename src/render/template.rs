@@ -17,8 +17,9 @@ use crate::key::StoreKey;
 
 /// Instructions one render may spend; real templates use a few thousand.
 const FUEL: u64 = 2_000_000;
-/// Compiled templates kept per engine; beyond this the cache starts over.
-const CACHE_ENTRIES: usize = 512;
+/// Compiled templates kept per engine by default (`memory.template_entries`); beyond this the
+/// cache starts over.
+pub const DEFAULT_ENTRIES: usize = 512;
 
 /// Converts serialisable data into a template value.
 pub fn to_value<T: serde::Serialize>(data: T) -> Value {
@@ -45,9 +46,25 @@ impl std::fmt::Display for TemplateError {
 
 /// Compiled templates by store key and source hash: a changed template is recompiled, an
 /// unchanged one never is.
-#[derive(Default)]
 pub struct TemplateCache {
     entries: Mutex<HashMap<(StoreKey, Syntax), Compiled>>,
+    max_entries: usize,
+}
+
+impl Default for TemplateCache {
+    fn default() -> TemplateCache {
+        TemplateCache::bounded(DEFAULT_ENTRIES)
+    }
+}
+
+impl TemplateCache {
+    /// A cache of at most `entries` compiled templates.
+    pub fn bounded(entries: usize) -> TemplateCache {
+        TemplateCache {
+            entries: Mutex::default(),
+            max_entries: entries.max(1),
+        }
+    }
 }
 
 /// A compiled template and the hash of the source it was compiled from.
@@ -63,7 +80,7 @@ impl std::fmt::Debug for TemplateCache {
 impl Clone for TemplateCache {
     /// A clone starts empty: compiled templates are per engine instance.
     fn clone(&self) -> TemplateCache {
-        TemplateCache::default()
+        TemplateCache::bounded(self.max_entries)
     }
 }
 
@@ -117,7 +134,7 @@ impl TemplateCache {
         }
         let env = Arc::new(compile(key, source, syntax)?);
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CACHE_ENTRIES {
+            if entries.len() >= self.max_entries {
                 entries.clear();
             }
             entries.insert(cache_key, (hash, Arc::clone(&env)));

@@ -14,17 +14,23 @@ use std::sync::Mutex;
 use super::{check_headers, route, route_checked, Route, RouteConfig, RouteError};
 use crate::request::{Method, Request};
 
-/// At most this many routes are remembered (cleared wholesale when full, like the engine's
-/// other caches).
-const MAX_ENTRIES: usize = 4096;
+/// By default at most this many routes are remembered (cleared wholesale when full, like the
+/// engine's other caches; `memory.route_entries`).
+pub const DEFAULT_ENTRIES: usize = 4096;
 /// Requests whose target and User-Agent together are longer are routed without the memo.
 const MAX_KEY: usize = 512;
 
 /// Routes by a key that spells method, target and User-Agent, joined by `\n` (requests with a
 /// `\n` in either are routed without the memo, so the key is unambiguous).
-#[derive(Default)]
 pub struct RouteMemo {
     entries: Mutex<HashMap<String, Route>>,
+    max_entries: usize,
+}
+
+impl Default for RouteMemo {
+    fn default() -> RouteMemo {
+        RouteMemo::bounded(DEFAULT_ENTRIES)
+    }
 }
 
 impl std::fmt::Debug for RouteMemo {
@@ -36,18 +42,27 @@ impl std::fmt::Debug for RouteMemo {
 impl Clone for RouteMemo {
     /// A clone starts empty.
     fn clone(&self) -> RouteMemo {
-        RouteMemo::default()
+        RouteMemo::bounded(self.max_entries)
     }
 }
 
 impl RouteMemo {
+    /// A memo of at most `entries` routes (0 turns it off).
+    pub fn bounded(entries: usize) -> RouteMemo {
+        RouteMemo {
+            entries: Mutex::default(),
+            max_entries: entries,
+        }
+    }
+
     /// [`route`], answered from the memo when the same method, target and User-Agent were
     /// routed before.
     pub fn route(&self, req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
         let user_agent = req.user_agent();
         let unambiguous =
             !req.target.contains('\n') && !user_agent.is_some_and(|u| u.contains('\n'));
-        if matches!(req.method, Method::Other(_))
+        if self.max_entries == 0
+            || matches!(req.method, Method::Other(_))
             || req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY
             || !unambiguous
         {
@@ -68,7 +83,7 @@ impl RouteMemo {
         }
         let routed = route_checked(req, cfg)?;
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
+            if entries.len() >= self.max_entries {
                 entries.clear();
             }
             entries.insert(key, routed.clone());

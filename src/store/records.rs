@@ -11,15 +11,22 @@ use std::sync::{Arc, Mutex};
 use super::DeviceRecord;
 use crate::key::StoreKey;
 
-/// At most this many records are remembered (a record is a few hundred bytes).
-const MAX_ENTRIES: usize = 16384;
+/// By default at most this many records are remembered (a record is a few hundred bytes;
+/// `memory.record_entries`).
+pub const DEFAULT_ENTRIES: usize = 16384;
 
 type Parsed = Result<Arc<DeviceRecord>, String>;
 
 /// The bounded map of parsed device records.
-#[derive(Default)]
 pub struct RecordCache {
     entries: Mutex<HashMap<StoreKey, (Vec<u8>, Parsed)>>,
+    max_entries: usize,
+}
+
+impl Default for RecordCache {
+    fn default() -> RecordCache {
+        RecordCache::bounded(DEFAULT_ENTRIES)
+    }
 }
 
 impl std::fmt::Debug for RecordCache {
@@ -31,11 +38,19 @@ impl std::fmt::Debug for RecordCache {
 impl Clone for RecordCache {
     /// A clone starts empty, like the other per-engine caches.
     fn clone(&self) -> RecordCache {
-        RecordCache::default()
+        RecordCache::bounded(self.max_entries)
     }
 }
 
 impl RecordCache {
+    /// A cache of at most `entries` records.
+    pub fn bounded(entries: usize) -> RecordCache {
+        RecordCache {
+            entries: Mutex::default(),
+            max_entries: entries.max(1),
+        }
+    }
+
     /// The record last parsed for `key`, if it parsed: what the device looked like on its
     /// previous request (used only to name keys ahead, never to render).
     pub fn last(&self, key: &StoreKey) -> Option<Arc<DeviceRecord>> {
@@ -54,7 +69,7 @@ impl RecordCache {
         }
         let parsed = DeviceRecord::from_json(bytes).map(Arc::new);
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
+            if entries.len() >= self.max_entries && !entries.contains_key(key) {
                 // Wholesale, like the template cache: a scanner's churn cannot grow it, and
                 // real phones refill it within one provisioning interval.
                 entries.clear();

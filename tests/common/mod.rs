@@ -40,6 +40,9 @@ pub fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
+/// The time the tests' requests arrive at, unless they say otherwise.
+pub const NOW: u64 = 1_800_000_000;
+
 pub fn example_store_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/store")
 }
@@ -85,9 +88,14 @@ impl MemStore {
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
     }
 
-    /// Runs a request to its response.
+    /// Runs a request arriving at [`NOW`] to its response.
     pub fn serve(&self, engine: &Engine, req: &Request) -> Response {
-        match engine.run(req, |k| self.read(k)) {
+        self.serve_at(engine, req, NOW)
+    }
+
+    /// Runs a request arriving at `now` to its response.
+    pub fn serve_at(&self, engine: &Engine, req: &Request, now: u64) -> Response {
+        match engine.run(req, now, |k| self.read(k)) {
             Decision::Respond(r) => r,
             other => panic!("expected a response, got {other:?}"),
         }

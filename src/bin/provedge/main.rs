@@ -50,6 +50,13 @@ fn load_config(path: Option<&std::path::Path>) -> Result<provedge::Config, Strin
     serve::config::load_engine(path)
 }
 
+/// Seconds since the Unix epoch, the engine's notion of now.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Route(args) => route_cmd::run(args),

@@ -30,20 +30,25 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let config = match crate::load_config(args.config.as_deref()) {
-        Ok(c) => c,
+    let engine = match crate::load_config(args.config.as_deref()) {
+        Ok(config) => match Engine::new(config) {
+            Ok(engine) => engine,
+            Err(e) => {
+                eprintln!("engine.{e}");
+                return ExitCode::from(2);
+            }
+        },
         Err(e) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    let engine = Engine::new(config);
     let store = FolderStore::from_arg(args.store.as_deref());
     let mut req = Request::new(Method::parse(&args.method), args.path);
     if let Some(ua) = args.user_agent {
         req = req.with_header("User-Agent", ua);
     }
-    match engine.run(&req, |key| store.read(key)) {
+    match engine.run(&req, crate::unix_now(), |key| store.read(key)) {
         Decision::Respond(resp) if resp.status == 200 => {
             let mut out = std::io::stdout().lock();
             if out

@@ -247,24 +247,9 @@ fn keyed(path: String, message: String) -> String {
     }
 }
 
-/// Parses the `engine` part with the core's own parser. When that fails, the same value is run
-/// through serde once more only to learn the key's path for the message.
+/// Parses the `engine` part with the core's own parser, which names the key.
 fn engine_config(value: serde_json::Value) -> Result<provedge::Config, String> {
-    let text = value.to_string();
-    provedge::Config::from_json(&text).map_err(|message| {
-        let message = message
-            .strip_prefix("configuration: ")
-            .unwrap_or(&message)
-            .to_owned();
-        match serde_path_to_error::deserialize::<_, provedge::Config>(&value) {
-            Err(e) => format!(
-                "engine.{}",
-                keyed(e.path().to_string(), e.inner().to_string())
-            ),
-            // Parsed, so the core refused a value it validates itself (its message names the key).
-            Ok(_) => format!("engine.{message}"),
-        }
-    })
+    provedge::Config::from_json(&value.to_string()).map_err(|e| e.within("engine").to_string())
 }
 
 /// What serde cannot check: values that must make sense together.

@@ -184,13 +184,12 @@ pub async fn handle(
     if let Some(resp) = admin::answer(&state, &parts, Listener::Phones) {
         return Ok(resp);
     }
-    let head = parts.method == Method::HEAD;
     let unix = arrived
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let request = core_request(&parts, peer, identity.as_deref(), unix);
+    let request = core_request(&parts, peer, identity.as_deref());
     let mut seen = Seen::default();
-    let reply = drive(&state, &request, &parts, body, head, peer, &mut seen).await;
+    let reply = drive(&state, &request, &parts, body, peer, unix, &mut seen).await;
     record(
         &state, &parts, &request, peer, arrived, start, &seen, &reply,
     );
@@ -204,15 +203,13 @@ fn core_request(
     parts: &Parts,
     peer: IpAddr,
     identity: Option<&ClientIdentity>,
-    unix: u64,
 ) -> provedge::Request {
     let target = match (parts.uri.scheme(), parts.uri.path_and_query()) {
         (None, Some(pq)) => pq.as_str().to_owned(),
         _ => parts.uri.to_string(),
     };
     let mut req = provedge::Request::new(provedge::Method::parse(parts.method.as_str()), target)
-        .with_peer(peer)
-        .at(unix);
+        .with_peer(peer);
     req.client_identity = identity.cloned();
     req.headers = parts
         .headers
@@ -233,13 +230,14 @@ async fn drive(
     request: &provedge::Request,
     parts: &Parts,
     body: Incoming,
-    head: bool,
     peer: IpAddr,
+    now: u64,
     seen: &mut Seen,
 ) -> Reply {
+    let head = parts.method == Method::HEAD;
     let mut body = Some(body);
     let began = Instant::now();
-    let mut decision = state.engine.handle(request);
+    let mut decision = state.engine.handle(request, now);
     seen.render += began.elapsed();
     loop {
         match decision {

@@ -141,7 +141,7 @@ fn start(args: Args) -> Result<(), String> {
         engine.policy.trusted_proxies.clone(),
     );
     let state = Arc::new(State {
-        engine: provedge::Engine::new(engine),
+        engine: provedge::Engine::new(engine).map_err(|e| e.within("engine").to_string())?,
         store: store::CachedStore::new(
             folder,
             server.store_cache_entries,
