@@ -217,7 +217,7 @@ impl Settings {
 /// The core's own parser, so the filter refuses exactly what `provedge --config` refuses
 /// (policy checks and nginx rules included).
 fn build_engine(value: &Value) -> Result<Engine, String> {
-    Config::from_json(&value.to_string()).map(Engine::new)
+    Ok(Engine::new(Config::from_json(&value.to_string())?)?)
 }
 
 #[cfg(test)]

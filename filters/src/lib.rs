@@ -14,8 +14,11 @@
 //!   the proxy streams the answer;
 //! * `Fetch`: read store keys from the [`cache`], and the rest from the origin with
 //!   `dispatch_http_call`, all keys of one round in parallel ([`origin`]), then resume;
+//! * `Checksum`: the MD5 of a stored file (an Algo `.md5` of firmware), summed from `Range`
+//!   pieces of the origin's object and remembered per object version ([`checksum`]);
 //! * `Upload`: buffer the phone's body (refused past the engine's limit before it is read) and
-//!   `PUT` it to the origin under the upload key.
+//!   `PUT` it to the origin under the upload key. The engine may ask for it only after a store
+//!   round (the device's record), when the body may already be whole in Envoy's buffer.
 //!
 //! Nothing here may panic: a panic kills the VM and every request on it. Request and origin
 //! headers are read as bytes (the SDK's `String` getters unwrap UTF-8), sizes are checked before
@@ -24,25 +27,27 @@
 //! *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
 mod cache;
+mod checksum;
 mod config;
 mod origin;
 pub mod sigv4;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use provedge::{
-    ClientIdentity, Decision, Engine, Fetch, Lookup, Method, Request, Response, StoreKey, Stored,
-    Upload,
+    Checksum, ClientIdentity, Decision, Engine, Fetch, Lookup, Md5Hasher, Method, Request,
+    Response, StoreKey, Stored, Summed, Upload,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 
 use cache::{Cache, Entry, Hit, SharedData};
+use checksum::{Asked, Piece, Version};
 use config::Settings;
 use origin::{Answer, Reply};
 
@@ -53,6 +58,12 @@ proxy_wasm::main! {{
 
 /// Engine rounds one request may take (the core needs at most a few).
 const MAX_ROUNDS: usize = 16;
+
+/// Stored files summed at once in one VM. Each sum reads its whole object from the origin, and
+/// Envoy holds each piece in flight outside the VM, so a burst of `.md5` requests for files not
+/// yet remembered must not multiply either without bound; past it the answer is a 503 with
+/// `Retry-After` (the phone asks again, and by then the digest is usually remembered).
+const MAX_SUMMING: usize = 4;
 
 fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
@@ -111,6 +122,29 @@ struct Shared {
     settings: Settings,
     cache: RefCell<Cache>,
     metrics: Metrics,
+    /// Sums under way ([`SumSlot`]).
+    summing: Cell<usize>,
+}
+
+/// One of the [`MAX_SUMMING`] places, given back when dropped: when the sum ends, and also when
+/// the client goes away mid-sum and its context is dropped with the sum.
+struct SumSlot(Rc<Shared>);
+
+impl SumSlot {
+    fn take(shared: &Rc<Shared>) -> Option<SumSlot> {
+        let n = shared.summing.get();
+        (n < MAX_SUMMING).then(|| {
+            shared.summing.set(n + 1);
+            SumSlot(Rc::clone(shared))
+        })
+    }
+}
+
+impl Drop for SumSlot {
+    fn drop(&mut self) {
+        let n = self.0.summing.get();
+        self.0.summing.set(n.saturating_sub(1));
+    }
 }
 
 #[derive(Default)]
@@ -142,6 +176,7 @@ impl RootContext for Root {
                     settings,
                     cache: RefCell::new(cache),
                     metrics: Metrics::default(),
+                    summing: Cell::new(0),
                 }));
                 true
             }
@@ -187,6 +222,29 @@ struct Call {
     stale: Option<Rc<Entry>>,
 }
 
+/// An Algo `.md5` being answered: the origin's `Range` request in flight and the sum so far.
+struct Summing {
+    sum: Checksum,
+    call: u32,
+    asked: Asked,
+    /// The expired cache entry of the digest (or of the file's absence), if there is one: what
+    /// the first answer is compared with, and what stands in when the origin fails.
+    stale: Option<Rc<Entry>>,
+    /// Held while the file is read whole (not while a remembered digest is revalidated).
+    slot: Option<SumSlot>,
+    /// Once the first piece arrived: the hasher fed so far and the version being summed.
+    progress: Option<(Md5Hasher, Version)>,
+}
+
+/// What arrived of the request body while no upload waited for it. The engine may decide on an
+/// upload only after a store round (the device's record); by then Envoy may hold the whole body
+/// and will not call `on_http_request_body` again, so its size and completeness are kept.
+#[derive(Default)]
+struct BodySeen {
+    bytes: usize,
+    complete: bool,
+}
+
 /// A request paused on origin reads: the engine's continuation and the answers so far.
 struct Pending {
     fetch: Fetch,
@@ -209,8 +267,10 @@ struct Filter {
     /// A phone's upload waiting for its body, then for the origin's answer (`upload_call`).
     upload: Option<Upload>,
     upload_call: Option<u32>,
-    /// The request headers ended the request (no body follows).
-    headers_end_stream: bool,
+    /// The request body so far.
+    body: BodySeen,
+    /// A checksum being summed.
+    summing: Option<Summing>,
 }
 
 impl Filter {
@@ -225,7 +285,8 @@ impl Filter {
             stream_type: None,
             upload: None,
             upload_call: None,
-            headers_end_stream: false,
+            body: BodySeen::default(),
+            summing: None,
         }
     }
 
@@ -271,7 +332,6 @@ impl Filter {
                 req.client_identity = Some(ClientIdentity { subject, san });
             }
         }
-        req.now = Some(self.now_ms() / 1000);
         req
     }
 
@@ -316,16 +376,30 @@ impl Filter {
                     self.continued = true;
                     return Action::Continue;
                 }
+                Decision::Checksum(sum) => {
+                    self.vendor = sum.route().vendor().name();
+                    match self.checksum(sum) {
+                        Ok(next) => decision = next,
+                        Err(()) => return Action::Pause,
+                    }
+                }
                 Decision::Upload(upload) => {
                     self.vendor = upload.route().vendor().name();
                     let declared = self
                         .get_http_request_header_bytes("content-length")
                         .and_then(|v| String::from_utf8(v).ok())
                         .and_then(|v| v.trim().parse::<usize>().ok());
-                    if declared.is_some_and(|n| n > upload.max_bytes()) {
+                    let max = upload.max_bytes();
+                    if declared.is_some_and(|n| n > max) || self.body.bytes > max {
                         self.respond(upload.finish(Stored::TooLarge));
-                    } else if self.headers_end_stream {
-                        self.store_upload(upload, &[]);
+                    } else if self.body.complete {
+                        // Whole already (or never one): Envoy holds it buffered while paused.
+                        match self.buffered_body(self.body.bytes) {
+                            Some(body) => self.store_upload(upload, &body),
+                            None => self.respond(upload.finish(Stored::Failed(
+                                "the buffered request body could not be read".into(),
+                            ))),
+                        }
                     } else {
                         self.upload = Some(upload);
                     }
@@ -411,6 +485,209 @@ impl Filter {
         }
     }
 
+    /// The request body Envoy buffered, exactly `len` bytes of it (`None` if it holds other).
+    fn buffered_body(&self, len: usize) -> Option<Vec<u8>> {
+        if len == 0 {
+            return Some(Vec::new());
+        }
+        self.get_http_request_body(0, len)
+            .filter(|body| body.len() == len)
+    }
+
+    /// The MD5 of a stored file: from the cache while its entry is fresh, else from the origin
+    /// ([`checksum`]): a remembered digest is revalidated with a 1-byte `Range` request, and a
+    /// file not remembered is summed from its first piece. `Err` means the request waits for
+    /// the origin.
+    fn checksum(&mut self, sum: Checksum) -> Result<Decision, ()> {
+        let shared = Rc::clone(&self.shared);
+        let memo = checksum::memo_key(sum.key().as_str());
+        let hit = shared
+            .cache
+            .borrow_mut()
+            .lookup(&memo, self.now_ms(), &HostShared);
+        let stale = match hit {
+            Hit::Fresh { entry, .. } => match summed_of(&entry) {
+                Some(summed) => {
+                    shared.metrics.inc("provedge.checksum.known");
+                    return Ok(Decision::Respond(sum.respond(summed)));
+                }
+                None => None,
+            },
+            Hit::Ask { stale } => stale,
+        };
+        let known = stale.as_deref().and_then(checksum::remembered).is_some();
+        let (asked, slot) = if known {
+            (Asked::piece(0, 1, None), None)
+        } else {
+            let Some(slot) = SumSlot::take(&shared) else {
+                return Ok(Decision::Respond(self.busy(&sum)));
+            };
+            let piece = shared.settings.origin.max_object_bytes;
+            (Asked::piece(0, piece, None), Some(slot))
+        };
+        let mut run = Summing {
+            sum,
+            call: 0,
+            asked,
+            stale,
+            slot,
+            progress: None,
+        };
+        match self.get_origin(run.sum.key(), vec![("range", asked.header())]) {
+            Ok(call) => {
+                run.call = call;
+                self.summing = Some(run);
+                Err(())
+            }
+            Err(reason) => {
+                shared.metrics.inc("provedge.origin.error.dispatch");
+                Ok(Decision::Respond(self.sum_failed(&run, &reason)))
+            }
+        }
+    }
+
+    /// Takes the origin's answer to a sum's `Range` request: `None` while the next piece is in
+    /// flight, else the response. The piece is copied into the VM, hashed and dropped, so a sum
+    /// holds one piece at a time.
+    fn take_piece(&mut self, run: &mut Summing, body_size: usize) -> Option<Response> {
+        let shared = Rc::clone(&self.shared);
+        let now = self.now_ms();
+        let memo = checksum::memo_key(run.sum.key().as_str());
+        let status = self.get_http_call_response_header_bytes(":status");
+        let etag = self.get_http_call_response_header_bytes("etag");
+        let last_modified = self.get_http_call_response_header_bytes("last-modified");
+        let content_range = self.get_http_call_response_header_bytes("content-range");
+        let reply = Reply {
+            status: status.as_deref(),
+            etag: etag.as_deref(),
+            last_modified: last_modified.as_deref(),
+            body_size,
+        };
+        let origin = &shared.settings.origin;
+        let (start, len, total) =
+            match checksum::classify(origin, &reply, content_range.as_deref(), run.asked) {
+                Piece::Bytes { start, len, total } => (start, len, total),
+                Piece::Missing => {
+                    let gone = Entry {
+                        body: None,
+                        etag: None,
+                        last_modified: None,
+                        validated_ms: now,
+                    };
+                    shared.cache.borrow_mut().store(&memo, gone, &HostShared);
+                    return Some(run.sum.respond(Summed::Missing));
+                }
+                Piece::Failed { reason, label } => {
+                    shared
+                        .metrics
+                        .inc(&format!("provedge.origin.error.{label}"));
+                    return Some(self.sum_failed(run, &reason));
+                }
+            };
+        let version = Version::of(&reply, total);
+        if start == 0 {
+            // The object's first bytes: either the remembered version is still current, or
+            // the object is summed from here (again, if an origin answered a later piece with
+            // the whole object).
+            let known = run.stale.as_deref().and_then(checksum::remembered);
+            if let Some((_, digest)) = known.filter(|(was, _)| was.nameable() && *was == version) {
+                shared.metrics.inc("provedge.checksum.revalidated");
+                if let Some(stale) = &run.stale {
+                    shared
+                        .cache
+                        .borrow_mut()
+                        .renew(&memo, stale, now, &HostShared);
+                }
+                return Some(run.sum.respond(Summed::Found(digest)));
+            }
+            if run.slot.is_none() {
+                run.slot = SumSlot::take(&shared);
+                if run.slot.is_none() {
+                    return Some(self.busy(&run.sum));
+                }
+            }
+            run.progress = Some((run.sum.hasher(), version.clone()));
+        }
+        if run
+            .progress
+            .as_ref()
+            .is_none_or(|(_, summing)| *summing != version)
+        {
+            shared.metrics.inc("provedge.origin.error.changed");
+            return Some(self.sum_failed(run, "the object changed while it was summed"));
+        }
+        let body = match len {
+            0 => Some(Vec::new()),
+            n => self
+                .get_http_call_response_body(0, n)
+                .filter(|b| b.len() == n),
+        };
+        let (Some(body), Some((hasher, _))) = (body, run.progress.as_mut()) else {
+            shared.metrics.inc("provedge.origin.error.no_response");
+            return Some(self.sum_failed(run, "the piece's body could not be read"));
+        };
+        hasher.update(&body);
+        drop(body);
+        let next = start.saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
+        if next >= total {
+            return Some(self.sum_done(run, now));
+        }
+        run.asked = Asked::piece(next, origin.max_object_bytes, Some(total));
+        match self.get_origin(run.sum.key(), vec![("range", run.asked.header())]) {
+            Ok(call) => {
+                run.call = call;
+                None
+            }
+            Err(reason) => {
+                shared.metrics.inc("provedge.origin.error.dispatch");
+                Some(self.sum_failed(run, &reason))
+            }
+        }
+    }
+
+    /// The last piece was hashed: the digest is answered, and remembered when the origin named
+    /// the version (else the next request sums again).
+    fn sum_done(&self, run: &mut Summing, now_ms: u64) -> Response {
+        let Some((hasher, version)) = run.progress.take() else {
+            return self.sum_failed(run, "no piece was summed");
+        };
+        let digest = hasher.finish();
+        self.shared.metrics.inc("provedge.checksum.summed");
+        if version.nameable() {
+            let memo = checksum::memo_key(run.sum.key().as_str());
+            let entry = version.remember(digest, now_ms);
+            self.shared
+                .cache
+                .borrow_mut()
+                .store(&memo, entry, &HostShared);
+        }
+        run.sum.respond(Summed::Found(digest))
+    }
+
+    /// The answer when the origin failed a sum: the remembered digest (or absence) while its
+    /// entry may stand in, else a 503.
+    fn sum_failed(&self, run: &Summing, reason: &str) -> Response {
+        let summed = match self.fallback(run.sum.key(), run.stale.as_deref(), reason) {
+            Lookup::Failed(reason) => Summed::Failed(reason),
+            _ => run
+                .stale
+                .as_deref()
+                .and_then(summed_of)
+                .unwrap_or_else(|| Summed::Failed(reason.to_owned())),
+        };
+        run.sum.respond(summed)
+    }
+
+    /// The answer when [`MAX_SUMMING`] sums are under way.
+    fn busy(&self, sum: &Checksum) -> Response {
+        self.shared.metrics.inc("provedge.checksum.busy");
+        let mut resp = sum.respond(Summed::Failed(format!(
+            "{MAX_SUMMING} checksums are being summed already"
+        )));
+        resp.headers.push(("retry-after".into(), "5".into()));
+        resp
+    }
+
     /// Answers what the cache can and asks the origin for the rest. `Ok` is the next decision
     /// when nothing had to be asked; `Err` means the request waits for origin answers.
     fn fetch(&mut self, fetch: Fetch) -> Result<Decision, ()> {
@@ -473,6 +750,25 @@ impl Filter {
     }
 
     fn call_origin(&self, key: &StoreKey, stale: Option<&Entry>) -> Result<u32, String> {
+        let mut extra = Vec::new();
+        if let Some(stale) = stale.filter(|e| e.body.is_some()) {
+            if let Some(etag) = &stale.etag {
+                extra.push(("if-none-match", etag.clone()));
+            }
+            if let Some(date) = &stale.last_modified {
+                extra.push(("if-modified-since", date.clone()));
+            }
+        }
+        self.get_origin(key, extra)
+    }
+
+    /// `GET`s `key` from the origin, signed, with `extra` headers (unsigned: validators and
+    /// `Range` are not part of what SigV4 must cover).
+    fn get_origin(
+        &self,
+        key: &StoreKey,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<u32, String> {
         let settings = &self.shared.settings;
         let origin = &settings.origin;
         let path = origin::path(origin, key.as_str());
@@ -485,14 +781,7 @@ impl Filter {
             None,
             now,
         );
-        if let Some(stale) = stale.filter(|e| e.body.is_some()) {
-            if let Some(etag) = &stale.etag {
-                owned.push(("if-none-match", etag.clone()));
-            }
-            if let Some(date) = &stale.last_modified {
-                owned.push(("if-modified-since", date.clone()));
-            }
-        }
+        owned.extend(extra);
         let mut headers: Vec<(&str, &str)> = vec![
             (":method", "GET"),
             (":path", &path),
@@ -559,6 +848,15 @@ fn resume(engine: &Engine, fetch: Fetch, mut answers: HashMap<StoreKey, Lookup>)
     })
 }
 
+/// What a cache entry of a digest says: the digest, or that the file is missing; `None` for an
+/// entry that is neither (then it is summed again).
+fn summed_of(entry: &Entry) -> Option<Summed> {
+    match entry.body {
+        None => Some(Summed::Missing),
+        Some(_) => checksum::remembered(entry).map(|(_, digest)| Summed::Found(digest)),
+    }
+}
+
 fn lookup_of(entry: &Entry) -> Lookup {
     match &entry.body {
         Some(body) => Lookup::Found(body.clone()),
@@ -593,6 +891,17 @@ impl Context for Filter {
             self.upload_call = None;
             self.upload_stored();
             return;
+        }
+        if let Some(mut run) = self.summing.take() {
+            if run.call != token_id {
+                self.summing = Some(run);
+            } else {
+                match self.take_piece(&mut run, body_size) {
+                    Some(resp) => self.respond(resp),
+                    None => self.summing = Some(run),
+                }
+                return;
+            }
         }
         let Some(mut pending) = self.pending.take() else {
             return;
@@ -670,6 +979,7 @@ impl Filter {
         let outcome = match status.as_deref() {
             Some("201") => Stored::Done { replaced: false },
             Some("200" | "204") => Stored::Done { replaced: true },
+            Some("507") => Stored::Full("the origin's storage is full (507)".into()),
             Some(other) => {
                 self.shared.metrics.inc("provedge.origin.error.upload");
                 Stored::Failed(format!("origin answered {other:.3} to the upload"))
@@ -685,8 +995,15 @@ impl Filter {
 
 impl HttpContext for Filter {
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // Envoy reports what it holds so far: the pieces it buffered while paused included.
+        self.body = BodySeen {
+            bytes: body_size,
+            complete: end_of_stream,
+        };
         let Some(upload) = self.upload.take() else {
-            // A body on a request that is not an upload: it goes on only with the request.
+            // A body on a request that is not (yet) an upload: the engine may ask for one after
+            // its store round, so Envoy keeps it buffered (bounded by its own buffer limit)
+            // until the request is answered or goes on.
             return if self.continued {
                 Action::Continue
             } else {
@@ -706,13 +1023,17 @@ impl HttpContext for Filter {
             self.upload = Some(upload);
             return Action::Pause;
         }
-        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
-        self.store_upload(upload, &body);
+        match self.buffered_body(body_size) {
+            Some(body) => self.store_upload(upload, &body),
+            None => self.respond(upload.finish(Stored::Failed(
+                "the buffered request body could not be read".into(),
+            ))),
+        }
         Action::Pause
     }
 
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        self.headers_end_stream = end_of_stream;
+        self.body.complete = end_of_stream;
         if !self.shared.settings.routes.is_empty() {
             self.route = self.property(vec!["xds", "route_name"]);
         }
@@ -721,7 +1042,7 @@ impl HttpContext for Filter {
         let decision = shared
             .settings
             .engine_for(self.route.as_deref())
-            .handle(&request);
+            .handle(&request, self.now_ms() / 1000);
         self.drive(decision)
     }
 

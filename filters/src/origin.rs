@@ -96,14 +96,14 @@ pub fn classify(
 }
 
 /// A status line's code: exactly three ASCII digits, 100..=599.
-fn parse_status(raw: &[u8]) -> Option<u16> {
+pub(crate) fn parse_status(raw: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(raw).ok()?;
     let code: u16 = text.parse().ok()?;
     (text.len() == 3 && (100..=599).contains(&code)).then_some(code)
 }
 
 /// A validator worth sending back: printable ASCII, of sane length.
-fn validator(raw: &[u8]) -> Option<String> {
+pub(crate) fn validator(raw: &[u8]) -> Option<String> {
     let ok = !raw.is_empty() && raw.len() <= 256 && raw.iter().all(|b| (0x20..0x7f).contains(b));
     ok.then(|| String::from_utf8_lossy(raw).into_owned())
 }

@@ -152,6 +152,9 @@ pub enum Behaviour {
     Huge,
     /// A 200 of binary junk for every key.
     JunkBody,
+    /// Serve the store, but ignore `Range` (answer 200 with the whole file), as
+    /// `python3 -m http.server` does.
+    IgnoreRange,
 }
 
 /// One request the origin saw.
@@ -278,7 +281,7 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
         Behaviour::JunkBody => response(200, &[], b"\x00\x01\xfe{{ not json, not a template %}"),
         Behaviour::Slow(wait) => {
             std::thread::sleep(wait);
-            file_response(store, &path, &headers)
+            file_response(store, &path, &headers, true)
         }
         Behaviour::Normal if method == "PUT" => {
             let file = store.join(percent_decode(&path).trim_start_matches('/'));
@@ -294,14 +297,20 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
                 (true, true) => response(204, &[], b""),
             }
         }
-        Behaviour::Normal => file_response(store, &path, &headers),
+        Behaviour::Normal => file_response(store, &path, &headers, true),
+        Behaviour::IgnoreRange => file_response(store, &path, &headers, false),
     };
     let _ = conn.write_all(&reply);
     let _ = conn.flush();
     let _ = conn.shutdown(Shutdown::Both);
 }
 
-fn file_response(store: &Path, path: &str, headers: &HashMap<String, String>) -> Vec<u8> {
+fn file_response(
+    store: &Path,
+    path: &str,
+    headers: &HashMap<String, String>,
+    ranges: bool,
+) -> Vec<u8> {
     let decoded = percent_decode(path.split('?').next().unwrap_or(""));
     if decoded.contains("..") {
         return response(400, &[], b"");
@@ -323,7 +332,40 @@ fn file_response(store: &Path, path: &str, headers: &HashMap<String, String>) ->
     if headers.get("if-none-match") == Some(&etag) {
         return response(304, &[("ETag", &etag)], b"");
     }
-    response(200, &[("ETag", &etag)], &bytes)
+    match headers.get("range").filter(|_| ranges) {
+        Some(range) => range_response(&bytes, range, &etag),
+        None => response(200, &[("ETag", &etag)], &bytes),
+    }
+}
+
+/// One `Range: bytes=a-b` (or `bytes=a-`) answered as S3 and nginx answer it: 206 with
+/// `Content-Range`, the end clipped to the file, or 416 with `bytes */<length>`.
+fn range_response(bytes: &[u8], range: &str, etag: &str) -> Vec<u8> {
+    let len = bytes.len();
+    let parsed = range
+        .strip_prefix("bytes=")
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| {
+            let start: usize = a.parse().ok()?;
+            let end: usize = if b.is_empty() {
+                usize::MAX
+            } else {
+                b.parse().ok()?
+            };
+            Some((start, end))
+        });
+    match parsed {
+        Some((start, end)) if start < len && start <= end => {
+            let end = end.min(len - 1);
+            let content_range = format!("bytes {start}-{end}/{len}");
+            response(
+                206,
+                &[("ETag", etag), ("Content-Range", &content_range)],
+                &bytes[start..=end],
+            )
+        }
+        _ => response(416, &[("Content-Range", &format!("bytes */{len}"))], b""),
+    }
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
@@ -362,8 +404,28 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Envoy's bootstrap for the tests: one listener, routes named for the filter's `routes`, the
-/// origin as cluster `store`, the plugin configuration as given.
+/// The HTTP connection manager's client-address lines (`use_remote_address`,
+/// `xff_num_trusted_hops`) exactly as `examples/envoy.yaml` ships them, so the tests' Envoy
+/// takes the client address from where operators' Envoy does: the connection, never a
+/// client's `X-Forwarded-For`.
+pub fn shipped_client_address() -> Vec<String> {
+    let example = std::fs::read_to_string(repo().join("examples/envoy.yaml")).unwrap();
+    let lines: Vec<String> = example
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("use_remote_address:") || l.starts_with("xff_num_trusted_hops:"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        lines.iter().any(|l| l == "use_remote_address: true"),
+        "examples/envoy.yaml must take the client address from the connection: {lines:?}"
+    );
+    lines
+}
+
+/// Envoy's bootstrap for the tests: one listener (client address settings as
+/// [`shipped_client_address`]), routes named for the filter's `routes`, the origin as cluster
+/// `store`, the plugin configuration as given.
 pub fn bootstrap(module: &Path, plugin: &str, listen: u16, admin: u16, origin: u16) -> String {
     bootstrap_tls(module, plugin, listen, admin, origin, None)
 }
@@ -379,6 +441,7 @@ pub fn bootstrap_tls(
     tls: Option<&Path>,
 ) -> String {
     let plugin = serde_json::to_string(plugin).unwrap();
+    let client_address = shipped_client_address().join("\n          ");
     let transport = match tls {
         None => String::new(),
         Some(dir) => format!(
@@ -411,6 +474,9 @@ static_resources:
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: test
+          {client_address}
+          # Unlike the example (which strips a client's XFCC), the client's XFCC reaches the
+          # filter: whether it is believed is the core's `trusted_proxies` decision, tested here.
           forward_client_cert_details: ALWAYS_FORWARD_ONLY
           route_config:
             virtual_hosts:
