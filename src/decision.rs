@@ -6,6 +6,7 @@
 
 use crate::key::StoreKey;
 use crate::mac::Mac;
+use crate::object::{Conditions, ObjectMeta, Ranged, StreamAnswer};
 use crate::pipeline::Job;
 use crate::response::{conditional, Lookup, Response};
 use crate::route::Route;
@@ -51,6 +52,7 @@ pub struct Stream {
     pub(crate) content_type: &'static str,
     pub(crate) route: Route,
     pub(crate) device: Option<Mac>,
+    pub(crate) conditions: Conditions,
 }
 
 impl Stream {
@@ -74,23 +76,123 @@ impl Stream {
         &self.route
     }
 
-    /// The whole response for hosts that read the file whole (tests, small stores): 200 with a
-    /// strong ETag, or 404.
+    /// What to send, given what the host found out about the stored object (`Ok(None)`: there
+    /// is none; `Err`: the store failed, the reason is for the log): 200 or 206 with the bytes
+    /// to send, or 304, 404, 416, 503. Every header is the core's: `etag`, `last-modified`,
+    /// `content-type`, `accept-ranges`, `content-range`, `content-length`, and
+    /// `cache-control: private, no-store` for a device's own file.
+    pub fn answer(&self, meta: Result<Option<ObjectMeta>, String>) -> StreamAnswer {
+        let meta = match meta {
+            Ok(Some(meta)) => meta,
+            Ok(None) => {
+                return StreamAnswer::Respond(Response::text(
+                    404,
+                    &format!("no {}", self.route.file()),
+                ))
+            }
+            Err(reason) => {
+                return StreamAnswer::Respond(Response::fault(
+                    503,
+                    format!("store read of {} failed: {reason}", self.key),
+                ))
+            }
+        };
+        let mut headers = vec![("etag".to_owned(), meta.etag.clone())];
+        if let Some(date) = meta.last_modified() {
+            headers.push(("last-modified".into(), date));
+        }
+        if self.route.scope() == crate::Scope::Device {
+            headers.push(("cache-control".into(), "private, no-store".into()));
+        }
+        if self.conditions.unchanged(&meta) {
+            return StreamAnswer::Respond(Response {
+                status: 304,
+                headers,
+                device: self.device,
+                ..Response::empty()
+            });
+        }
+        headers.push(("content-type".into(), self.content_type.into()));
+        headers.push(("accept-ranges".into(), "bytes".into()));
+        let (status, start, len) = match self.conditions.range_of(&meta) {
+            Ranged::Full => (200, 0, meta.len),
+            Ranged::Part { start, end } => {
+                headers.push((
+                    "content-range".into(),
+                    format!("bytes {start}-{end}/{}", meta.len),
+                ));
+                (206, start, end - start + 1)
+            }
+            Ranged::Unsatisfiable => {
+                headers.push(("content-range".into(), format!("bytes */{}", meta.len)));
+                return StreamAnswer::Respond(Response {
+                    status: 416,
+                    headers,
+                    ..Response::empty()
+                });
+            }
+        };
+        headers.push(("content-length".into(), len.to_string()));
+        StreamAnswer::Send {
+            status,
+            headers,
+            start,
+            len,
+            send_body: !self.conditions.head,
+            device: self.device,
+        }
+    }
+
+    /// For a host that lets its origin answer the stream itself (the proxy-wasm filter: Envoy
+    /// proxies the request to the store, which does `Range` and validators): the headers the
+    /// core requires on the origin's answer of `status`, set over the origin's own.
+    pub fn proxied_headers(&self, status: u16) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if matches!(status, 200 | 206) {
+            headers.push(("content-type", self.content_type.to_owned()));
+        }
+        if self.route.scope() == crate::Scope::Device && matches!(status, 200 | 206 | 304) {
+            headers.push(("cache-control", "private, no-store".to_owned()));
+        }
+        headers
+    }
+
+    /// The whole response for hosts that hold the object whole (the CLI, tests, small KV
+    /// values): [`Stream::answer`] applied to the bytes, with the bytes it says to send.
     pub fn respond(&self, lookup: Lookup) -> Response {
-        match lookup {
-            Lookup::Found(bytes) => {
-                let mut resp = Response::ok(bytes, self.content_type);
-                if self.route.scope() == crate::Scope::Device {
-                    resp.headers
-                        .push(("cache-control".into(), "private, no-store".into()));
+        let bytes = match lookup {
+            Lookup::Found(bytes) => bytes,
+            Lookup::Missing => return self.answer_or_response(Ok(None)),
+            Lookup::Failed(reason) => return self.answer_or_response(Err(reason)),
+        };
+        match self.answer(Ok(Some(ObjectMeta::of_bytes(&bytes)))) {
+            StreamAnswer::Respond(resp) => resp,
+            StreamAnswer::Send {
+                status,
+                mut headers,
+                start,
+                len,
+                device,
+                ..
+            } => {
+                // The body's own length is the content length: hosts set it from the body.
+                headers.retain(|(name, _)| name != "content-length");
+                let (start, end) = (start as usize, (start + len) as usize);
+                Response {
+                    status,
+                    headers,
+                    body: bytes.get(start..end).unwrap_or_default().to_vec(),
+                    device,
+                    note: None,
                 }
-                resp.device = self.device;
-                resp
             }
-            Lookup::Missing => Response::text(404, &format!("no {}", self.route.file())),
-            Lookup::Failed(reason) => {
-                Response::fault(503, format!("store read of {} failed: {reason}", self.key))
-            }
+        }
+    }
+
+    fn answer_or_response(&self, meta: Result<Option<ObjectMeta>, String>) -> Response {
+        match self.answer(meta) {
+            StreamAnswer::Respond(resp) => resp,
+            StreamAnswer::Send { .. } => Response::fault(500, "no object to send".into()),
         }
     }
 }

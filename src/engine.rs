@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::key::StoreKey;
+use crate::object::Conditions;
 use crate::pipeline::{checksum_target, Access, Goal, Job, Step};
 use crate::policy::{Policy, Token};
 use crate::render::syntax::static_content_type;
@@ -39,15 +40,26 @@ impl Fetch {
         self.job.route()
     }
 
-    /// Continues with what the host read; `lookup` is asked once per key in [`Fetch::keys`].
-    pub fn resume(self, engine: &Engine, mut lookup: impl FnMut(&StoreKey) -> Lookup) -> Decision {
+    /// Continues with what the host read: one `(key, lookup)` per key of [`Fetch::keys`], in
+    /// any order (as reads complete). The core matches them to its keys; a key the host did
+    /// not answer counts as a failed read, an answer for a key it did not ask is ignored.
+    pub fn resume(
+        self,
+        engine: &Engine,
+        answers: impl IntoIterator<Item = (StoreKey, Lookup)>,
+    ) -> Decision {
         let Fetch {
             keys,
             plain,
             mut job,
         } = self;
+        let mut answers: Vec<(StoreKey, Lookup)> = answers.into_iter().collect();
         for (i, plain) in plain.into_iter().enumerate() {
-            let found = lookup(keys.get(i).unwrap_or(&plain));
+            let asked = keys.get(i).unwrap_or(&plain);
+            let found = match answers.iter().position(|(k, _)| k == asked) {
+                Some(at) => answers.swap_remove(at).1,
+                None => Lookup::Failed("the host gave no answer for this key".into()),
+            };
             job.record(plain, found, &engine.caches);
         }
         engine.advance(*job)
@@ -123,17 +135,19 @@ impl Engine {
         self.policy.loggable_path(target)
     }
 
-    fn advance(&self, job: Job) -> Decision {
+    fn advance(&self, mut job: Job) -> Decision {
         match job.step(&self.caches) {
             Step::Stream => {
                 let device = job.known_device();
                 let key = job.access().namespaced(job.route().key());
+                let conditions = job.conditions().clone();
                 let route = job.into_route();
                 Decision::Stream(Stream {
                     key,
                     content_type: static_content_type(route.file()),
                     route,
                     device,
+                    conditions,
                 })
             }
             Step::Upload => {
@@ -146,6 +160,14 @@ impl Engine {
                     device,
                 })
             }
+            Step::Need(_) if !job.next_round() => Decision::Respond(Response::fault(
+                500,
+                format!(
+                    "{}: more than {} store rounds",
+                    job.route().file(),
+                    crate::pipeline::MAX_ROUNDS
+                ),
+            )),
             Step::Need(plain) => {
                 let keys = if job.access().namespace.is_empty() {
                     Vec::new()
@@ -162,7 +184,7 @@ impl Engine {
                 if !(200..300).contains(&resp.status) {
                     resp.device = None;
                 }
-                Decision::Respond(conditional(resp, job.if_none_match()))
+                Decision::Respond(conditional(resp, job.conditions().if_none_match.as_deref()))
             }
         }
     }
@@ -208,10 +230,13 @@ impl Engine {
         let mut decision = self.handle(req, now);
         loop {
             decision = match decision {
-                Decision::Fetch(fetch) => fetch.resume(self, &mut read),
+                Decision::Fetch(fetch) => {
+                    let answers: Vec<(StoreKey, Lookup)> =
+                        fetch.keys().iter().map(|k| (k.clone(), read(k))).collect();
+                    fetch.resume(self, answers)
+                }
                 Decision::Stream(stream) => {
-                    let resp = stream.respond(read(stream.key()));
-                    return Decision::Respond(conditional(resp, req.header("if-none-match")));
+                    return Decision::Respond(stream.respond(read(stream.key())));
                 }
                 Decision::Checksum(sum) => {
                     return Decision::Respond(sum.respond_whole(read(sum.key())));
@@ -268,7 +293,7 @@ impl Engine {
             Job::new(
                 route,
                 &self.config.route,
-                req.header("if-none-match"),
+                Conditions::of(req),
                 access.clone(),
                 goal,
                 Arc::clone(&self.bootstrap),
@@ -314,6 +339,7 @@ impl Engine {
                     key: namespaced(route.key()),
                     content_type: static_content_type(route.file()),
                     device: route.mac().filter(|_| proven),
+                    conditions: Conditions::of(req),
                     route,
                 })
             }
@@ -355,12 +381,18 @@ mod tests {
                 Decision::Stream(st) => return st.respond(Lookup::Missing),
                 Decision::Checksum(sum) => return sum.respond_whole(Lookup::Missing),
                 Decision::Fetch(f) => {
-                    decision = f.resume(engine, |k| {
-                        store
-                            .iter()
-                            .find(|(name, _)| *name == k.as_str())
-                            .map_or(Lookup::Missing, |(_, b)| Lookup::Found(b.to_vec()))
-                    })
+                    let answers: Vec<(StoreKey, Lookup)> = f
+                        .keys()
+                        .iter()
+                        .map(|k| {
+                            let found = store
+                                .iter()
+                                .find(|(name, _)| *name == k.as_str())
+                                .map_or(Lookup::Missing, |(_, b)| Lookup::Found(b.to_vec()));
+                            (k.clone(), found)
+                        })
+                        .collect();
+                    decision = f.resume(engine, answers)
                 }
             }
         }
@@ -398,9 +430,12 @@ mod tests {
         let Decision::Fetch(f) = engine.handle(&Request::get("/cfg.xml"), NOW) else {
             panic!()
         };
-        let Decision::Respond(r) =
-            f.resume(&engine, |_| Lookup::Failed("connection refused".into()))
-        else {
+        let failed = f
+            .keys()
+            .iter()
+            .map(|k| (k.clone(), Lookup::Failed("connection refused".into())))
+            .collect::<Vec<_>>();
+        let Decision::Respond(r) = f.resume(&engine, failed) else {
             panic!()
         };
         assert_eq!(r.status, 503);

@@ -55,6 +55,7 @@ pub mod engine;
 pub mod key;
 pub mod mac;
 pub mod model;
+pub mod object;
 mod pipeline;
 pub mod policy;
 pub mod render;

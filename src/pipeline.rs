@@ -16,12 +16,16 @@ use crate::crypto::settings::Encryption;
 use crate::key::StoreKey;
 use crate::mac::MacCase;
 use crate::model::Model;
+use crate::object::Conditions;
 use crate::policy::Token;
 use crate::render::cache::{InputHash, Rendered};
 use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
 use crate::response::{Lookup, Response};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
 use crate::store::{self, DeviceRecord, Layers};
+
+/// Most store rounds one request may take; a plan that keeps asking is a fault, not a loop.
+pub(crate) const MAX_ROUNDS: u8 = 8;
 
 /// What a job needs next.
 pub(crate) enum Step {
@@ -110,10 +114,13 @@ pub(crate) struct Job {
     fetched: Vec<(StoreKey, Lookup)>,
     /// The device record, parsed when it arrives (or taken from the record cache).
     device: Option<Result<Arc<DeviceRecord>, String>>,
-    /// The client's `If-None-Match`, answered with a 304 when it names the served bytes.
-    if_none_match: Option<String>,
+    /// The client's conditional and range headers (a 304 when `If-None-Match` names the
+    /// served bytes; a streamed file's ranges).
+    conditions: Conditions,
     access: Access,
     goal: Goal,
+    /// Store rounds asked so far.
+    rounds: u8,
     /// Grandstream P-values the legacy binary keeps when the XML is encrypted.
     bootstrap: Arc<[String]>,
     /// Keys every round asks about, built once per request.
@@ -142,7 +149,7 @@ impl Job {
     pub fn new(
         route: Route,
         cfg: &RouteConfig,
-        if_none_match: Option<&str>,
+        conditions: Conditions,
         access: Access,
         goal: Goal,
         bootstrap: Arc<[String]>,
@@ -157,9 +164,10 @@ impl Job {
             route,
             fetched: Vec::with_capacity(8),
             device: None,
-            if_none_match: if_none_match.map(str::to_owned),
+            conditions,
             access,
             goal,
+            rounds: 0,
             bootstrap,
             keys: JobKeys {
                 device: target.mac().map(store::device_key),
@@ -182,8 +190,14 @@ impl Job {
         &self.access
     }
 
-    pub fn if_none_match(&self) -> Option<&str> {
-        self.if_none_match.as_deref()
+    /// Counts one more store round; `false` past [`MAX_ROUNDS`].
+    pub fn next_round(&mut self) -> bool {
+        self.rounds = self.rounds.saturating_add(1);
+        self.rounds <= MAX_ROUNDS
+    }
+
+    pub fn conditions(&self) -> &Conditions {
+        &self.conditions
     }
 
     /// The MAC of a device the engine knows this request is about: its record was read, or a

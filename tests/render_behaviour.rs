@@ -170,7 +170,8 @@ fn an_unknown_device_is_a_404_and_costs_one_store_round() {
             "devices/000b82aaaaaa.json"
         ]
     );
-    let provedge::Decision::Respond(resp) = first.resume(&engine, |k| store.read(k)) else {
+    let answers = store.answers(&first);
+    let provedge::Decision::Respond(resp) = first.resume(&engine, answers) else {
         panic!("a second round for an unknown device")
     };
     assert_eq!(resp.status, 404);
@@ -409,7 +410,8 @@ fn rounds(engine: &Engine, store: &MemStore, req: &Request) -> (usize, provedge:
         match decision {
             provedge::Decision::Fetch(fetch) => {
                 rounds += 1;
-                decision = fetch.resume(engine, |k| store.read(k));
+                let answers = store.answers(&fetch);
+                decision = fetch.resume(engine, answers);
             }
             provedge::Decision::Respond(resp) => return (rounds, resp),
             other => panic!("{other:?}"),

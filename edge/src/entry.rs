@@ -120,13 +120,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
                 for key in pending.keys() {
                     found.push((key.clone(), lookup(&store, key.as_str()).await));
                 }
-                decision = pending.resume(&engine, |k| {
-                    found
-                        .iter()
-                        .position(|(key, _)| key == k)
-                        .map(|i| found.swap_remove(i).1)
-                        .unwrap_or(Lookup::Failed("not fetched".into()))
-                });
+                decision = pending.resume(&engine, found);
             }
         }
     }

@@ -39,8 +39,8 @@ use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use provedge::{
-    Checksum, ClientIdentity, Decision, Engine, Fetch, Lookup, Md5Hasher, Method, Request,
-    Response, StoreKey, Stored, Summed, Upload,
+    Checksum, ClientIdentity, Decision, Fetch, Lookup, Md5Hasher, Method, Request, Response,
+    StoreKey, Stored, Stream, Summed, Upload,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -55,9 +55,6 @@ proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }}
-
-/// Engine rounds one request may take (the core needs at most a few).
-const MAX_ROUNDS: usize = 16;
 
 /// Stored files summed at once in one VM. Each sum reads its whole object from the origin, and
 /// Envoy holds each piece in flight outside the VM, so a burst of `.md5` requests for files not
@@ -259,11 +256,10 @@ struct Filter {
     /// The vendor recognised, for metrics ("none" before or without recognition).
     vendor: &'static str,
     pending: Option<Pending>,
-    rounds: usize,
     /// The request went on upstream (rewrite or stream): count the upstream's status.
     continued: bool,
-    /// The media type to give a streamed file.
-    stream_type: Option<&'static str>,
+    /// The streamed file whose origin answer gets the core's headers.
+    stream: Option<Stream>,
     /// A phone's upload waiting for its body, then for the origin's answer (`upload_call`).
     upload: Option<Upload>,
     upload_call: Option<u32>,
@@ -280,9 +276,8 @@ impl Filter {
             route: None,
             vendor: "none",
             pending: None,
-            rounds: 0,
             continued: false,
-            stream_type: None,
+            stream: None,
             upload: None,
             upload_call: None,
             body: BodySeen::default(),
@@ -338,13 +333,6 @@ impl Filter {
     /// Carries out decisions until the request is answered, continues, or waits on the origin.
     fn drive(&mut self, mut decision: Decision) -> Action {
         loop {
-            self.rounds += 1;
-            if self.rounds > MAX_ROUNDS {
-                decision = Decision::Respond(Response::fault(
-                    500,
-                    "more engine rounds than the filter allows".into(),
-                ));
-            }
             match decision {
                 Decision::Fetch(fetch) => {
                     self.vendor = fetch.route().vendor().name();
@@ -371,8 +359,8 @@ impl Filter {
                 }
                 Decision::Stream(stream) => {
                     self.vendor = stream.route().vendor().name();
-                    self.stream_type = Some(stream.content_type());
                     self.to_origin(stream.key());
+                    self.stream = Some(stream);
                     self.continued = true;
                     return Action::Continue;
                 }
@@ -739,7 +727,7 @@ impl Filter {
         }
         if calls.is_empty() {
             let engine = shared.settings.engine_for(self.route.as_deref());
-            return Ok(resume(engine, fetch, answers));
+            return Ok(fetch.resume(engine, answers));
         }
         self.pending = Some(Pending {
             fetch,
@@ -837,15 +825,6 @@ impl Filter {
         let body = (!resp.body.is_empty()).then_some(resp.body.as_slice());
         self.send_http_response(u32::from(resp.status), headers, body);
     }
-}
-
-/// Resumes the engine that started the request with every answer of the round.
-fn resume(engine: &Engine, fetch: Fetch, mut answers: HashMap<StoreKey, Lookup>) -> Decision {
-    fetch.resume(engine, |k| {
-        answers
-            .remove(k)
-            .unwrap_or_else(|| Lookup::Failed("no answer for the key".into()))
-    })
 }
 
 /// What a cache entry of a digest says: the digest, or that the file is missing; `None` for an
@@ -959,7 +938,7 @@ impl Context for Filter {
             return;
         }
         let engine = shared.settings.engine_for(self.route.as_deref());
-        let decision = resume(engine, pending.fetch, pending.answers);
+        let decision = pending.fetch.resume(engine, pending.answers);
         if let Action::Continue = self.drive(decision) {
             self.resume_http_request();
         }
@@ -1058,8 +1037,10 @@ impl HttpContext for Filter {
                 self.vendor,
                 status_label(status)
             ));
-            if let (Some(media), 200 | 206) = (self.stream_type, status) {
-                self.set_http_response_header("content-type", Some(media));
+            if let Some(stream) = &self.stream {
+                for (name, value) in stream.proxied_headers(status) {
+                    self.set_http_response_header(name, Some(&value));
+                }
             }
         }
         Action::Continue

@@ -88,6 +88,15 @@ impl MemStore {
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
     }
 
+    /// What the store holds for every key a fetch round asks.
+    pub fn answers(&self, fetch: &provedge::Fetch) -> Vec<(StoreKey, Lookup)> {
+        fetch
+            .keys()
+            .iter()
+            .map(|k| (k.clone(), self.read(k)))
+            .collect()
+    }
+
     /// Runs a request arriving at [`NOW`] to its response.
     pub fn serve(&self, engine: &Engine, req: &Request) -> Response {
         self.serve_at(engine, req, NOW)

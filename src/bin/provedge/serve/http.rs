@@ -25,8 +25,9 @@ use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
+use provedge::object::StreamAnswer;
 use provedge::{
-    ClientIdentity, Decision, Engine, Lookup, Mac, Route, Scope, StoreKey, Stored, Stream,
+    ClientIdentity, Decision, Engine, Lookup, Mac, Response, Route, StoreKey, Stored, Stream,
 };
 
 use super::admin::{self, Listener};
@@ -36,7 +37,7 @@ use super::last_seen::{LastSeen, Record};
 use super::logging::{rfc3339, shorten, AccessLog, Line};
 use super::metrics::Metrics;
 use super::store::{CachedStore, Probe};
-use super::stream::{self, FileBody, Ranged};
+use super::stream::{self, FileBody};
 use super::upload_quota::UploadQuota;
 use super::{proxy, upload};
 
@@ -244,16 +245,16 @@ async fn drive(
             Decision::Fetch(fetch) => {
                 seen.route(fetch.route());
                 seen.key(fetch.keys().first());
-                let mut found = read(state, fetch.keys(), seen).await;
+                let found = read(state, fetch.keys(), seen).await;
                 let began = Instant::now();
-                decision = fetch.resume(&state.engine, |key| take(&mut found, key));
+                decision = fetch.resume(&state.engine, found);
                 seen.render += began.elapsed();
             }
             Decision::Respond(resp) => return reply(resp, head),
             Decision::Stream(stream) => {
                 seen.route(stream.route());
                 seen.key(Some(stream.key()));
-                return serve_file(state, &stream, &parts.headers, head);
+                return serve_file(state, &stream, head);
             }
             Decision::Checksum(sum) => {
                 seen.route(sum.route());
@@ -391,14 +392,6 @@ async fn read(state: &Arc<State>, keys: &[StoreKey], seen: &mut Seen) -> Vec<(St
     found
 }
 
-/// Hands the engine what was read for `key`.
-fn take(found: &mut Vec<(StoreKey, Lookup)>, key: &StoreKey) -> Lookup {
-    match found.iter().position(|(k, _)| k == key) {
-        Some(i) => found.swap_remove(i).1,
-        None => Lookup::Failed("not read".into()),
-    }
-}
-
 /// The engine's response as an HTTP response; a HEAD keeps the length and drops the body.
 fn reply(resp: provedge::Response, head: bool) -> Reply {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -434,73 +427,50 @@ pub fn respond(resp: provedge::Response, head: bool) -> hyper::Response<Body> {
     reply(resp, head).resp
 }
 
-/// A stored file, streamed: 200, 206, 304 or 416, with ETag and Last-Modified from metadata.
-fn serve_file(state: &State, stream: &Stream, request: &HeaderMap, head: bool) -> Reply {
-    let opened = match stream::open(&state.store.path(stream.key())) {
-        Ok(Some(opened)) => opened,
-        Ok(None) => return reply(stream.respond(Lookup::Missing), head),
-        Err(e) => return reply(stream.respond(Lookup::Failed(e.kind().to_string())), head),
+/// A stored file, streamed: the core decides status and headers from the file's metadata
+/// (200, 206, 304, 416); the file is read as it is sent.
+fn serve_file(state: &State, stream: &Stream, head: bool) -> Reply {
+    let opened = stream::open(&state.store.path(stream.key()));
+    let meta = match &opened {
+        Ok(Some(opened)) => Ok(Some(opened.meta())),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.kind().to_string()),
     };
-    let header_str = |name: HeaderName| request.get(name).and_then(|v| v.to_str().ok());
-    let mut headers = HeaderMap::new();
-    let last_modified = opened.last_modified();
-    if let Ok(etag) = HeaderValue::from_str(&opened.etag) {
-        headers.insert(header::ETAG, etag);
-    }
-    if let Some(lm) = last_modified
-        .as_deref()
-        .and_then(|lm| HeaderValue::from_str(lm).ok())
-    {
-        headers.insert(header::LAST_MODIFIED, lm);
-    }
-    if stream.route().scope() == Scope::Device {
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-    }
-    let unchanged = match header_str(header::IF_NONE_MATCH) {
-        Some(tags) => stream::etag_matches(tags, &opened.etag),
-        None => header_str(header::IF_MODIFIED_SINCE)
-            .is_some_and(|since| stream::not_modified_since(since, opened.modified)),
+    let (status, headers, start, len, send_body, device) = match stream.answer(meta) {
+        StreamAnswer::Respond(resp) => return reply(resp, head),
+        StreamAnswer::Send {
+            status,
+            headers,
+            start,
+            len,
+            send_body,
+            device,
+        } => (status, headers, start, len, send_body, device),
     };
-    if unchanged {
-        return finish_for(stream, StatusCode::NOT_MODIFIED, headers, Body::empty(), 0);
-    }
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(stream.content_type()),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    // `If-Range` with another validator than the current one: send the whole new file.
-    let range = match header_str(header::IF_RANGE) {
-        Some(v) if v != opened.etag && Some(v) != last_modified.as_deref() => None,
-        _ => header_str(header::RANGE),
-    };
-    let len = opened.len;
-    let (status, start, count) = match stream::parse_range(range, len) {
-        Ranged::Full => (StatusCode::OK, 0, len),
-        Ranged::Part { start, end } => {
-            let value = format!("bytes {start}-{end}/{len}");
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(header::CONTENT_RANGE, v);
-            }
-            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            map.append(name, value);
         }
-        Ranged::Unsatisfiable => {
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                headers.insert(header::CONTENT_RANGE, v);
-            }
-            return finish(StatusCode::RANGE_NOT_SATISFIABLE, headers, Body::empty(), 0);
-        }
-    };
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
-    if head {
-        return finish_for(stream, status, headers, Body::empty(), 0);
     }
-    match opened.body(start, count) {
-        Ok(body) => finish_for(stream, status, headers, Body::File(body), count),
-        Err(e) => reply(stream.respond(Lookup::Failed(e.kind().to_string())), head),
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let body = match (opened, send_body) {
+        (Ok(Some(opened)), true) => match opened.body(start, len) {
+            Ok(body) => Body::File(body),
+            Err(e) => {
+                let failed =
+                    Response::fault(503, format!("reading {}: {}", stream.key(), e.kind()));
+                return reply(failed, head);
+            }
+        },
+        _ => Body::empty(),
+    };
+    Reply {
+        device,
+        ..finish(status, map, body, if send_body { len } else { 0 })
     }
 }
 
@@ -517,19 +487,6 @@ fn finish(status: StatusCode, headers: HeaderMap, body: Body, bytes: u64) -> Rep
 }
 
 /// [`finish`] for an answer from the file itself: for the device the engine knows it is for.
-fn finish_for(
-    stream: &Stream,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Body,
-    bytes: u64,
-) -> Reply {
-    Reply {
-        device: stream.device(),
-        ..finish(status, headers, body, bytes)
-    }
-}
-
 /// The log line, the metrics and the device's last-seen record for one answered request.
 #[allow(clippy::too_many_arguments)]
 fn record(

@@ -1,5 +1,6 @@
-//! Stored files served as they are (firmware, tones, images): never read whole, with `Range`,
-//! `HEAD`, and an ETag from the file's metadata for `If-None-Match`.
+//! Stored files served as they are (firmware, tones, images): their metadata for the core's
+//! answer (status, validators, ranges: `provedge::Stream::answer`), and the bytes it says to
+//! send, read from the file as they are sent, never whole.
 
 use std::io::{self, Seek, SeekFrom};
 use std::path::Path;
@@ -8,6 +9,7 @@ use std::task::{ready, Context, Poll};
 use std::time::SystemTime;
 
 use hyper::body::{Bytes, Frame, SizeHint};
+use provedge::object::ObjectMeta;
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// Bytes per read from the file.
@@ -67,100 +69,17 @@ impl Opened {
         })
     }
 
-    /// `Last-Modified`, when the file system knows it.
-    pub fn last_modified(&self) -> Option<String> {
-        self.modified.map(httpdate::fmt_http_date)
+    /// What the core needs to answer: length, validator, modification time.
+    pub fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            len: self.len,
+            etag: self.etag.clone(),
+            modified: self
+                .modified
+                .and_then(|m| m.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs()),
+        }
     }
-}
-
-/// What a `Range` header asks of a file of `len` bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Ranged {
-    /// The whole file (no range, an unsupported or malformed one, or several ranges).
-    Full,
-    /// Bytes `start..=end`.
-    Part { start: u64, end: u64 },
-    /// Nothing of the file can satisfy it: 416.
-    Unsatisfiable,
-}
-
-/// Reads a single byte range (RFC 9110 §14.1.2); anything else is served whole, as the RFC
-/// allows a server to ignore `Range`.
-pub fn parse_range(header: Option<&str>, len: u64) -> Ranged {
-    let Some(spec) = header.map(str::trim).and_then(|h| {
-        h.get(..6)
-            .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
-            .map(|_| h[6..].trim())
-    }) else {
-        return Ranged::Full;
-    };
-    if spec.contains(',') {
-        return Ranged::Full;
-    }
-    let Some((first, last)) = spec.split_once('-') else {
-        return Ranged::Full;
-    };
-    let number = |s: &str| -> Option<u64> {
-        let s = s.trim();
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        s.parse().ok()
-    };
-    match (first.trim().is_empty(), number(first), number(last)) {
-        // `-N`: the last N bytes.
-        (true, _, Some(n)) => {
-            if n == 0 || len == 0 {
-                Ranged::Unsatisfiable
-            } else {
-                Ranged::Part {
-                    start: len.saturating_sub(n),
-                    end: len - 1,
-                }
-            }
-        }
-        (false, Some(start), None) if last.trim().is_empty() => {
-            if start >= len {
-                Ranged::Unsatisfiable
-            } else {
-                Ranged::Part {
-                    start,
-                    end: len - 1,
-                }
-            }
-        }
-        (false, Some(start), Some(end)) if start <= end => {
-            if start >= len {
-                Ranged::Unsatisfiable
-            } else {
-                Ranged::Part {
-                    start,
-                    end: end.min(len - 1),
-                }
-            }
-        }
-        _ => Ranged::Full,
-    }
-}
-
-/// Whether an `If-None-Match` list names `etag` (weak comparison, RFC 9110 §13.1.2).
-pub fn etag_matches(header: &str, etag: &str) -> bool {
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
-}
-
-/// Whether the file is unchanged since an `If-Modified-Since` date (second precision).
-pub fn not_modified_since(header: &str, modified: Option<SystemTime>) -> bool {
-    let (Ok(since), Some(modified)) = (httpdate::parse_http_date(header), modified) else {
-        return false;
-    };
-    let secs = |t: SystemTime| {
-        t.duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    };
-    secs(modified) <= secs(since)
 }
 
 /// A file read in chunks as the client takes them; memory per stream is one chunk.
@@ -206,43 +125,5 @@ impl hyper::body::Body for FileBody {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        let cases: &[(Option<&str>, u64, Ranged)] = &[
-            (None, 10, Ranged::Full),
-            (Some("bytes=0-3"), 10, Ranged::Part { start: 0, end: 3 }),
-            (Some("BYTES=2-"), 10, Ranged::Part { start: 2, end: 9 }),
-            (Some("bytes=-4"), 10, Ranged::Part { start: 6, end: 9 }),
-            (Some("bytes=-40"), 10, Ranged::Part { start: 0, end: 9 }),
-            (Some("bytes=5-100"), 10, Ranged::Part { start: 5, end: 9 }),
-            (Some("bytes=10-"), 10, Ranged::Unsatisfiable),
-            (Some("bytes=10-12"), 10, Ranged::Unsatisfiable),
-            (Some("bytes=-0"), 10, Ranged::Unsatisfiable),
-            (Some("bytes=0-"), 0, Ranged::Unsatisfiable),
-            (Some("bytes=3-1"), 10, Ranged::Full),
-            (Some("bytes=0-1,4-5"), 10, Ranged::Full),
-            (Some("bytes=a-b"), 10, Ranged::Full),
-            (Some("bytes=+1-2"), 10, Ranged::Full),
-            (Some("items=0-1"), 10, Ranged::Full),
-            (Some("bytes=99999999999999999999999-"), 10, Ranged::Full),
-        ];
-        for (header, len, want) in cases {
-            assert_eq!(&parse_range(*header, *len), want, "{header:?} of {len}");
-        }
-    }
-
-    #[test]
-    fn etags() {
-        assert!(etag_matches("\"a\"", "\"a\""));
-        assert!(etag_matches("W/\"a\", \"b\"", "\"a\""));
-        assert!(etag_matches("*", "\"a\""));
-        assert!(!etag_matches("\"b\"", "\"a\""));
     }
 }
