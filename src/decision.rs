@@ -4,6 +4,8 @@
 //! and resume, stream or sum this stored object, store this upload. The host converts and does
 //! IO; every status, header and body comes from here.
 
+use std::sync::Arc;
+
 use crate::key::StoreKey;
 use crate::mac::Mac;
 use crate::object::{Conditions, ObjectMeta, Ranged, StreamAnswer};
@@ -45,6 +47,47 @@ pub struct Fetch {
     pub(crate) job: Box<Job>,
 }
 
+impl Decision {
+    /// The tenant the request was admitted to (`None`: the default tenant, or a refusal before
+    /// a tenant was chosen).
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Decision::Respond(r) => r.tenant.as_deref(),
+            Decision::Rewrite(r) => r.tenant.as_deref(),
+            Decision::Fetch(f) => f.job.access().tenant.as_deref(),
+            Decision::Upload(u) => u.tenant(),
+            Decision::Stream(s) => s.tenant(),
+            Decision::Checksum(c) => c.tenant(),
+        }
+    }
+
+    /// The recognised request the decision is about, if the request was recognised.
+    pub fn route(&self) -> Option<&Route> {
+        match self {
+            Decision::Respond(_) => None,
+            Decision::Rewrite(r) => r.route.as_ref(),
+            Decision::Fetch(f) => Some(f.job.route()),
+            Decision::Upload(u) => Some(&u.route),
+            Decision::Stream(s) => Some(&s.route),
+            Decision::Checksum(c) => Some(&c.route),
+        }
+    }
+
+    /// Gives every part of the decision the tenant it was made for.
+    pub(crate) fn for_tenant(mut self, tenant: Option<&Arc<str>>) -> Decision {
+        let tenant = tenant.cloned();
+        match &mut self {
+            Decision::Respond(r) => r.tenant = tenant,
+            Decision::Rewrite(r) => r.tenant = tenant,
+            Decision::Fetch(_) => {}
+            Decision::Upload(u) => u.tenant = tenant,
+            Decision::Stream(s) => s.tenant = tenant,
+            Decision::Checksum(c) => c.tenant = tenant,
+        }
+        self
+    }
+}
+
 /// A stored file to be streamed to the client unchanged.
 #[derive(Debug)]
 pub struct Stream {
@@ -53,9 +96,15 @@ pub struct Stream {
     pub(crate) route: Route,
     pub(crate) device: Option<Mac>,
     pub(crate) conditions: Conditions,
+    pub(crate) tenant: Option<Arc<str>>,
 }
 
 impl Stream {
+    /// The tenant the request was admitted to (`None`: the default tenant).
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     /// The device the engine knows this is for (its record admitted the request), if any.
     pub fn device(&self) -> Option<Mac> {
         self.device
@@ -82,6 +131,16 @@ impl Stream {
     /// `content-type`, `accept-ranges`, `content-range`, `content-length`, and
     /// `cache-control: private, no-store` for a device's own file.
     pub fn answer(&self, meta: Result<Option<ObjectMeta>, String>) -> StreamAnswer {
+        match self.untagged_answer(meta) {
+            StreamAnswer::Respond(resp) => StreamAnswer::Respond(Response {
+                tenant: self.tenant.clone(),
+                ..resp
+            }),
+            send => send,
+        }
+    }
+
+    fn untagged_answer(&self, meta: Result<Option<ObjectMeta>, String>) -> StreamAnswer {
         let meta = match meta {
             Ok(Some(meta)) => meta,
             Ok(None) => {
@@ -184,6 +243,7 @@ impl Stream {
                     body: bytes.get(start..end).unwrap_or_default().to_vec(),
                     device,
                     note: None,
+                    tenant: self.tenant.clone(),
                 }
             }
         }
@@ -203,6 +263,7 @@ pub struct Checksum {
     pub(crate) key: StoreKey,
     pub(crate) route: Route,
     pub(crate) if_none_match: Option<String>,
+    pub(crate) tenant: Option<Arc<str>>,
 }
 
 /// MD5 over a file read in pieces; the core's, so every host sums alike.
@@ -229,6 +290,11 @@ pub enum Summed {
 }
 
 impl Checksum {
+    /// The tenant the request was admitted to (`None`: the default tenant).
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     /// The store key of the file to sum (in the tenant's namespace).
     pub fn key(&self) -> &StoreKey {
         &self.key
@@ -247,6 +313,13 @@ impl Checksum {
     /// The response: the 32 lower-case hex digits (a 304 when the client holds them), 404
     /// when the file is missing, a clean 503 when the store failed.
     pub fn respond(&self, summed: Summed) -> Response {
+        Response {
+            tenant: self.tenant.clone(),
+            ..self.untagged(summed)
+        }
+    }
+
+    fn untagged(&self, summed: Summed) -> Response {
         match summed {
             Summed::Found(digest) => {
                 let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
@@ -297,9 +370,15 @@ pub struct Upload {
     pub(crate) max_bytes: usize,
     pub(crate) route: Route,
     pub(crate) device: Option<Mac>,
+    pub(crate) tenant: Option<Arc<str>>,
 }
 
 impl Upload {
+    /// The tenant the request was admitted to (`None`: the default tenant).
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
     /// The device the upload belongs to: known by its record or proven by a certificate.
     pub fn device(&self) -> Option<Mac> {
         self.device
@@ -322,6 +401,14 @@ impl Upload {
 
     /// The response once the host has stored (or failed to store) the body.
     pub fn finish(self, outcome: Stored) -> Response {
+        let tenant = self.tenant.clone();
+        Response {
+            tenant,
+            ..self.outcome(outcome)
+        }
+    }
+
+    fn outcome(self, outcome: Stored) -> Response {
         match outcome {
             Stored::Done { replaced: false } => Response {
                 status: 201,
@@ -357,4 +444,6 @@ pub struct Rewrite {
     /// The route it was made for, for logs and metrics (none in nginx-rules mode, which does
     /// not recognise requests, it rewrites them).
     pub route: Option<Route>,
+    /// The tenant the request was admitted to.
+    pub tenant: Option<Arc<str>>,
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::key::StoreKey;
 use crate::object::Conditions;
 use crate::pipeline::{checksum_target, Access, Goal, Job, Step};
-use crate::policy::{Policy, Token};
+use crate::policy::{Admission, Policy, Token};
 use crate::render::syntax::static_content_type;
 use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
 use crate::request::Request;
@@ -135,7 +135,12 @@ impl Engine {
         self.policy.loggable_path(target)
     }
 
-    fn advance(&self, mut job: Job) -> Decision {
+    fn advance(&self, job: Job) -> Decision {
+        let tenant = job.access().tenant.clone();
+        self.step(job).for_tenant(tenant.as_ref())
+    }
+
+    fn step(&self, mut job: Job) -> Decision {
         match job.step(&self.caches) {
             Step::Stream => {
                 let device = job.known_device();
@@ -143,6 +148,7 @@ impl Engine {
                 let conditions = job.conditions().clone();
                 let route = job.into_route();
                 Decision::Stream(Stream {
+                    tenant: None,
                     key,
                     content_type: static_content_type(route.file()),
                     route,
@@ -154,6 +160,7 @@ impl Engine {
                 let device = job.known_device();
                 let key = job.access().namespaced(job.route().key());
                 Decision::Upload(Upload {
+                    tenant: None,
                     key,
                     max_bytes: self.config.uploads.max_bytes,
                     route: job.into_route(),
@@ -198,6 +205,7 @@ impl Engine {
         let input = RewriteInput::new(target).with_host(req.header("host").unwrap_or(""));
         match rules.apply(&input) {
             Outcome::Internal(internal) => Decision::Rewrite(Rewrite {
+                tenant: None,
                 target: String::from_utf8_lossy(&internal.upstream_target()).into_owned(),
                 route: None,
             }),
@@ -254,6 +262,12 @@ impl Engine {
             Ok(admission) => admission,
             Err(resp) => return Decision::Respond(resp),
         };
+        let tenant = admission.tenant_name.clone();
+        self.admitted(req, now, admission).for_tenant(tenant.as_ref())
+    }
+
+    /// The rest of [`Engine::handle`], once the policy admitted the request to a tenant.
+    fn admitted(&self, req: &Request, now: u64, admission: Admission) -> Decision {
         if let Some(rules) = &self.rules {
             return self.apply_rules(rules, req, &admission.target);
         }
@@ -285,6 +299,7 @@ impl Engine {
         let proven = admission.identity_mac.is_some() && admission.identity_mac == route.mac();
         let access = Access {
             namespace: admission.namespace.clone(),
+            tenant: admission.tenant_name.clone(),
             token: admission.token.clone(),
             identity: admission.identity_mac,
             secret_vars: self.policy.secret_vars(&admission).into(),
@@ -308,6 +323,7 @@ impl Engine {
             // without URL tokens): a stranger cannot fill the store with random MACs.
             if proven && admission.token == Token::NotUsed {
                 return Decision::Upload(Upload {
+                    tenant: None,
                     key: namespaced(route.key()),
                     max_bytes: self.config.uploads.max_bytes,
                     device: route.mac(),
@@ -318,6 +334,7 @@ impl Engine {
         }
         match &self.config.mode {
             Mode::Rewrite { prefix } => Decision::Rewrite(Rewrite {
+                tenant: None,
                 target: format!(
                     "{}/{}",
                     prefix.trim_end_matches('/'),
@@ -336,6 +353,7 @@ impl Engine {
                     return job(route, Goal::Stream);
                 }
                 Decision::Stream(Stream {
+                    tenant: None,
                     key: namespaced(route.key()),
                     content_type: static_content_type(route.file()),
                     device: route.mac().filter(|_| proven),
@@ -352,6 +370,7 @@ impl Engine {
                             && target.scope() != crate::Scope::Device =>
                     {
                         Decision::Checksum(Checksum {
+                            tenant: None,
                             key: namespaced(target.key()),
                             route,
                             if_none_match: req.header("if-none-match").map(str::to_owned),

@@ -48,6 +48,7 @@
 //! itself builds for `wasm32-wasip1` and `wasm32-unknown-unknown` with
 //! `--no-default-features`.
 
+pub mod access;
 pub mod config;
 pub mod crypto;
 pub mod decision;

@@ -85,6 +85,8 @@ impl Grant {
 pub(crate) struct Access {
     /// The tenant's key prefix (`tenants/<name>/`), empty for the default tenant.
     pub namespace: String,
+    /// The tenant's name, `None` for the default tenant.
+    pub tenant: Option<Arc<str>>,
     pub token: Token,
     /// The MAC a verified client certificate (or a trusted proxy's identity) names.
     pub identity: Option<crate::mac::Mac>,

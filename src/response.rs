@@ -16,6 +16,9 @@ pub struct Response {
     /// client certificate proved it): the only MAC a host may record as seen. A MAC a request
     /// merely claims (a User-Agent, a path) is not one.
     pub device: Option<Mac>,
+    /// The tenant the request was admitted to (`None`: the default tenant, or refused before a
+    /// tenant was chosen).
+    pub tenant: Option<std::sync::Arc<str>>,
 }
 
 impl Response {
@@ -27,6 +30,7 @@ impl Response {
             body: Vec::new(),
             note: None,
             device: None,
+            tenant: None,
         }
     }
 

@@ -273,6 +273,9 @@ pub struct Admission {
     pub token: Token,
     pub client: Option<IpAddr>,
     pub identity_mac: Option<Mac>,
+    /// The tenant's name (`None` for the default tenant): every decision carries it, so hosts
+    /// never derive it from key prefixes.
+    pub tenant_name: Option<std::sync::Arc<str>>,
     tenant: usize,
 }
 
@@ -457,6 +460,7 @@ impl Policy {
             None => String::new(),
         };
         Ok(Admission {
+            tenant_name: self.config.tenants.get(tenant).map(|t| t.name.as_str().into()),
             namespace,
             target,
             token,

@@ -25,16 +25,17 @@ use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
+use provedge::access::{AccessRecord, Done, Trail};
 use provedge::object::StreamAnswer;
 use provedge::{
-    ClientIdentity, Decision, Engine, Lookup, Mac, Response, Route, StoreKey, Stored, Stream,
+    ClientIdentity, Decision, Engine, Lookup, Mac, Response, StoreKey, Stored, Stream,
 };
 
 use super::admin::{self, Listener};
 use super::client_connections::ClientConnections;
 use super::config::{ServerConfig, Upstream};
-use super::last_seen::{LastSeen, Record};
-use super::logging::{rfc3339, shorten, AccessLog, Line};
+use super::last_seen::LastSeen;
+use super::logging::AccessLog;
 use super::metrics::Metrics;
 use super::store::{CachedStore, Probe};
 use super::stream::{self, FileBody};
@@ -133,42 +134,13 @@ impl Reply {
     }
 }
 
-/// What the engine's decisions revealed, for the log line and metrics.
+/// What the engine's decisions revealed (the core's [`Trail`]), and where the time went, for
+/// the access record and metrics.
 #[derive(Default)]
 struct Seen {
-    route: Option<Route>,
-    /// The tenant's key prefix (`tenants/<name>/`, or empty), from the first key handed out.
-    namespace: Option<String>,
-    reads: usize,
-    disk_reads: usize,
+    trail: Trail,
     render: Duration,
     store: Duration,
-}
-
-impl Seen {
-    fn route(&mut self, route: &Route) {
-        if self.route.is_none() {
-            self.route = Some(route.clone());
-        }
-    }
-
-    fn key(&mut self, key: Option<&StoreKey>) {
-        if let (None, Some(key)) = (&self.namespace, key) {
-            self.namespace = Some(namespace(key.as_str()).to_owned());
-        }
-    }
-
-    fn tenant(&self) -> Option<&str> {
-        let ns = self.namespace.as_deref()?;
-        ns.strip_prefix("tenants/")?.strip_suffix('/')
-    }
-}
-
-/// The tenant prefix of a key: `tenants/<name>/`, or empty for the default tenant.
-fn namespace(key: &str) -> &str {
-    key.strip_prefix("tenants/")
-        .and_then(|rest| rest.find('/'))
-        .map_or("", |slash| &key[..("tenants/".len() + slash + 1)])
 }
 
 /// The service: never fails; every outcome is a response. `identity` is the client certificate
@@ -191,9 +163,7 @@ pub async fn handle(
     let request = core_request(&parts, peer, identity.as_deref());
     let mut seen = Seen::default();
     let reply = drive(&state, &request, &parts, body, peer, unix, &mut seen).await;
-    record(
-        &state, &parts, &request, peer, arrived, start, &seen, &reply,
-    );
+    record(&state, &request, peer, arrived, start, &mut seen, &reply);
     Ok(reply.resp)
 }
 
@@ -241,10 +211,9 @@ async fn drive(
     let mut decision = state.engine.handle(request, now);
     seen.render += began.elapsed();
     loop {
+        seen.trail.saw(&decision);
         match decision {
             Decision::Fetch(fetch) => {
-                seen.route(fetch.route());
-                seen.key(fetch.keys().first());
                 let found = read(state, fetch.keys(), seen).await;
                 let began = Instant::now();
                 decision = fetch.resume(&state.engine, found);
@@ -252,13 +221,9 @@ async fn drive(
             }
             Decision::Respond(resp) => return reply(resp, head),
             Decision::Stream(stream) => {
-                seen.route(stream.route());
-                seen.key(Some(stream.key()));
                 return serve_file(state, &stream, head);
             }
             Decision::Checksum(sum) => {
-                seen.route(sum.route());
-                seen.key(Some(sum.key()));
                 let summed = state
                     .checksums
                     .sum(&state.store.path(sum.key()), sum.hasher())
@@ -266,8 +231,6 @@ async fn drive(
                 return reply(sum.respond(summed), head);
             }
             Decision::Upload(upload) => {
-                seen.route(upload.route());
-                seen.key(Some(upload.key()));
                 return match body.take() {
                     Some(body) => store_upload(state, upload, parts, body, head).await,
                     None => reply(
@@ -277,9 +240,6 @@ async fn drive(
                 };
             }
             Decision::Rewrite(rewrite) => {
-                if let Some(route) = &rewrite.route {
-                    seen.route(route);
-                }
                 return forward(state, &rewrite.target, parts, peer, head).await;
             }
         }
@@ -364,9 +324,9 @@ async fn read(state: &Arc<State>, keys: &[StoreKey], seen: &mut Seen) -> Vec<(St
             Probe::Read => misses.push(key.clone()),
         }
     }
-    seen.reads += keys.len();
+    let cached = keys.len() - misses.len();
+    seen.trail.read(keys.len(), cached);
     if !misses.is_empty() {
-        seen.disk_reads += misses.len();
         let reader = Arc::clone(state);
         let wanted = misses.clone();
         match tokio::task::spawn_blocking(move || {
@@ -487,76 +447,47 @@ fn finish(status: StatusCode, headers: HeaderMap, body: Body, bytes: u64) -> Rep
 }
 
 /// [`finish`] for an answer from the file itself: for the device the engine knows it is for.
-/// The log line, the metrics and the device's last-seen record for one answered request.
-#[allow(clippy::too_many_arguments)]
+/// The access record (the core's, logged as a JSON line), the metrics and the device's
+/// last-seen record for one answered request.
 fn record(
     state: &State,
-    parts: &Parts,
     request: &provedge::Request,
     peer: IpAddr,
     arrived: SystemTime,
     start: Instant,
-    seen: &Seen,
+    seen: &mut Seen,
     reply: &Reply,
 ) {
     let took = start.elapsed();
     let status = reply.resp.status().as_u16();
-    let route = seen.route.as_ref();
-    let vendor = route.map(|r| r.vendor().name());
-    let kind = route.map(|r| r.kind().name());
+    seen.trail.device(reply.device);
+    if let Some(note) = &reply.note {
+        seen.trail.note(note.clone());
+    }
+    let arrived_ms = arrived
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let done = Done {
+        arrived_ms,
+        client: Some(peer),
+        status,
+        bytes: reply.bytes,
+        duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+    };
+    let record = seen.trail.record(&state.engine, request, done);
     state.metrics.request(
-        vendor.unwrap_or("none"),
-        kind.unwrap_or("none"),
+        record.vendor.unwrap_or("none"),
+        record.kind.unwrap_or("none"),
         status,
         took,
     );
     state.metrics.render(seen.render);
-    if seen.reads > 0 {
+    if record.cache.is_some() {
         state.metrics.store(seen.store);
     }
-    let mac = route.and_then(Route::mac);
-    let model = route.and_then(|r| r.model()).map(|m| m.as_str());
-    let path = route
-        .is_none()
-        .then(|| state.engine.loggable_path(parts.uri.path()));
-    state.log.log(&Line {
-        time: rfc3339(arrived),
-        client: Some(peer),
-        method: shorten(parts.method.as_str(), 16),
-        tenant: seen.tenant(),
-        vendor,
-        kind,
-        mac: mac.map(|m| m.to_string()),
-        model,
-        file: route.map(Route::file),
-        path: path.as_deref().map(|p| shorten(p, 200)),
-        status,
-        bytes: reply.bytes,
-        duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-        cache: match (seen.reads, seen.disk_reads) {
-            (0, _) => None,
-            (_, 0) => Some("hit"),
-            _ => Some("miss"),
-        },
-        note: reply.note.as_deref(),
-    });
-    // The MAC the engine knows, not the one the request claims (the log's `mac` above).
-    if let (Some(route), Some(device), true) = (route, reply.device, status < 400) {
-        let namespace = seen.namespace.as_deref().unwrap_or("");
-        state.last_seen.saw(namespace, device, || Record {
-            mac: device.to_string(),
-            time: rfc3339(arrived),
-            unix: arrived
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-            ip: Some(peer),
-            user_agent: request.user_agent().map(|ua| shorten(ua, 256).to_owned()),
-            tenant: seen.tenant().map(str::to_owned),
-            vendor: route.vendor().name(),
-            model: model.map(str::to_owned),
-            file: route.file().to_owned(),
-            status,
-        });
+    state.log.log(&record);
+    if let Some(last_seen) = record.last_seen() {
+        state.last_seen.saw(last_seen, arrived_ms / 1000);
     }
 }
 
@@ -564,33 +495,15 @@ fn record(
 /// and counted like any other, with what little is known of it.
 pub fn record_refused(state: &State, peer: IpAddr, status: u16, note: &str, took: Duration) {
     state.metrics.request("none", "none", status, took);
-    state.log.log(&Line {
-        time: rfc3339(SystemTime::now()),
+    let arrived_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let done = Done {
+        arrived_ms,
         client: Some(peer),
-        method: "-",
-        tenant: None,
-        vendor: None,
-        kind: None,
-        mac: None,
-        model: None,
-        file: None,
-        path: None,
         status,
         bytes: 0,
         duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-        cache: None,
-        note: Some(note),
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::namespace;
-
-    #[test]
-    fn namespaces() {
-        assert_eq!(namespace("devices/000b82123456.json"), "");
-        assert_eq!(namespace("tenants/acme/devices/x.json"), "tenants/acme/");
-        assert_eq!(namespace("tenants/"), "");
-    }
+    };
+    state.log.log(&AccessRecord::before_engine(done, note));
 }

@@ -6,11 +6,11 @@
 //! bounded ([`MAX_PENDING`]): when stdout falls that far behind, lines are dropped and counted
 //! (`provedge_log_lines_dropped_total`).
 //!
-//! What a line holds is chosen, not dumped: the route's vendor, MAC, model and file, never
-//! headers or the query string (the path appears only for requests that did not route, as the
-//! engine's `loggable_path` gives it: without its query, and with the URL-token segment masked,
-//! since a device's token is its password), and the core's `note`, which it builds without
-//! secrets. Connections that never became a request have lines of their own: a failed TLS
+//! A request's line is the core's `provedge::access::AccessRecord`, the same record every host
+//! emits: the route's vendor, MAC, model and file, never headers or the query string (the path
+//! appears only for requests that did not route, as the engine's `loggable_path` gives it:
+//! without its query, and with the URL-token segment masked, since a device's token is its
+//! password), and the core's `note`, which it builds without secrets. Connections that never became a request have lines of their own: a failed TLS
 //! handshake ([`TlsFailure`]: `tls` says so and `note` says why, rustls' reason, which names no
 //! certificate contents or key), and a connection closed at accept ([`ConnectionRefused`]).
 
@@ -26,32 +26,6 @@ use serde::Serialize;
 const BATCH: Duration = Duration::from_millis(20);
 /// Bytes of lines waiting for the writer, at most.
 const MAX_PENDING: usize = 8 << 20;
-
-/// One request's line.
-#[derive(Serialize)]
-pub struct Line<'a> {
-    pub time: String,
-    pub client: Option<IpAddr>,
-    pub method: &'a str,
-    pub tenant: Option<&'a str>,
-    pub vendor: Option<&'static str>,
-    pub kind: Option<&'static str>,
-    pub mac: Option<String>,
-    pub model: Option<&'a str>,
-    pub file: Option<&'a str>,
-    /// Only for requests that did not route: the path as the engine's `loggable_path` gives it
-    /// (no query, URL token masked), shortened.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<&'a str>,
-    pub status: u16,
-    pub bytes: u64,
-    /// Microseconds from the request's arrival to its response head.
-    pub duration_us: u64,
-    /// `hit` when every store read came from the store cache, `miss` when one went to disk.
-    pub cache: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<&'a str>,
-}
 
 /// A connection to the HTTPS listener whose handshake failed.
 #[derive(Serialize)]
