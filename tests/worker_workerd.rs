@@ -16,7 +16,7 @@ mod envoy_support;
 use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use envoy_support::{
     copy_dir, free_port, golden, interop_required, md5_hex, raw, rendered, repo, request, send_raw,
@@ -50,10 +50,28 @@ struct Worker {
     /// Commands to the script (`keys PREFIX`, `get KEY`) and its answers: what is in KV.
     commands: ChildStdin,
     answers: Lines<BufReader<ChildStdout>>,
+    /// Other lines the script printed (the Worker's `console.log`: its access records).
+    printed: Vec<String>,
 }
 
 impl Worker {
+    /// Starts the Worker on a free port; a port taken between choosing and binding it (tests
+    /// run in parallel, and workerd binds more than one) is retried on another.
     fn start(tools: &Path, store: &Path, config: &str, upstream: Option<u16>) -> Worker {
+        for _ in 0..3 {
+            if let Some(worker) = Worker::try_start(tools, store, config, upstream) {
+                return worker;
+            }
+        }
+        panic!("workerd did not start on three ports");
+    }
+
+    fn try_start(
+        tools: &Path,
+        store: &Path,
+        config: &str,
+        upstream: Option<u16>,
+    ) -> Option<Worker> {
         let port = free_port();
         let mut cmd = Command::new("node");
         cmd.arg(repo().join("tests/worker/serve.mjs"))
@@ -73,16 +91,19 @@ impl Worker {
         match answers.next() {
             Some(Ok(line)) if line.starts_with("ready ") => {}
             other => {
+                eprintln!("workerd did not start: {other:?}");
                 let _ = child.kill();
-                panic!("workerd did not start: {other:?}");
+                let _ = child.wait();
+                return None;
             }
         }
-        Worker {
+        Some(Worker {
             child,
             port,
             commands,
             answers,
-        }
+            printed: Vec::new(),
+        })
     }
 
     /// Asks the script about KV (`keys PREFIX` or `get KEY`).
@@ -93,12 +114,25 @@ impl Worker {
             if let Some(json) = line.strip_prefix("kv ") {
                 return serde_json::from_str(json).unwrap();
             }
+            self.printed.push(line);
         }
     }
 
     /// The KV keys under `prefix`.
     fn kv_keys(&mut self, prefix: &str) -> Vec<String> {
         serde_json::from_value(self.kv(&format!("keys {prefix}"))).unwrap()
+    }
+
+    /// The access records the Worker logged so far (JSON lines of its `console.log`).
+    fn access_records(&mut self) -> Vec<serde_json::Value> {
+        self.kv("keys none/");
+        self.printed
+            .iter()
+            .filter_map(|l| {
+                l.find('{')
+                    .and_then(|at| serde_json::from_str(&l[at..]).ok())
+            })
+            .collect()
     }
 
     /// The KV value under `key` as text.
@@ -547,4 +581,53 @@ fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
         b"PUT /0004f2aaaaaa-app.log HTTP/1.1\r\nHost: x\r\nUser-Agent: PolycomVVX-VVX_400-UA/5.9.0.9373\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
     );
     assert_eq!(put.status, 404);
+}
+
+/// Every request gives one access record on the Worker's log, as the native server's JSON
+/// line (route fields, or the masked path of a request that did not route; no secrets), and
+/// a device the engine knows gets its last-seen record in KV.
+#[test]
+fn access_records_and_last_seen_in_kv() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let mut w = Worker::start(&tools, &store, "", None);
+    assert_eq!(w.ua("/cfg000b82123456.xml", Some(GS_UA)).status, 200);
+    assert_eq!(
+        w.ua(
+            "/cfg.xml",
+            Some("Grandstream Model HW GXP2170 SW 1.0.0.1 DevId 000b82abcdef")
+        )
+        .status,
+        200
+    );
+    assert_eq!(w.ua("/nothing/here.txt?secret=1", None).status, 404);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let records = loop {
+        let records = w.access_records();
+        if records.len() >= 3 || Instant::now() > deadline {
+            break records;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!(records[0]["vendor"], "grandstream");
+    assert_eq!(records[0]["file"], "cfg000b82123456.xml");
+    assert_eq!(records[0]["status"], 200);
+    assert_eq!(records[2]["path"], "/nothing/here.txt");
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(
+        !text.contains("gs-Line1-Secret") && !text.contains("secret=1"),
+        "{text}"
+    );
+    let seen = loop {
+        if let Some(seen) = w.kv_get("last-seen/000b82123456.json") {
+            break seen;
+        }
+        assert!(Instant::now() < deadline, "no last-seen record in KV");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let seen: serde_json::Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(seen["file"], "cfg000b82123456.xml");
+    // The MAC a User-Agent only claimed has none.
+    assert_eq!(w.kv_get("last-seen/000b82abcdef.json"), None);
 }

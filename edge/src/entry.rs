@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use provedge::access::{Done, LastSeenMarks, Trail};
 use provedge::{ClientIdentity, Config, Decision, Engine, Lookup, Md5Hasher, Stored, Summed};
 use worker::js_sys::{Reflect, Uint8Array};
 use worker::wasm_bindgen::{JsCast, JsValue};
@@ -16,6 +17,9 @@ use crate::body::{declared_length, BodyCap, Forward, TooLarge};
 thread_local! {
     /// The isolate's engine and the configuration text it was built from.
     static ENGINE: RefCell<Option<(String, Rc<Engine>)>> = const { RefCell::new(None) };
+    /// When each device's last-seen record was last written from this isolate (every five
+    /// minutes at most per device, bounded like the native server's).
+    static LAST_SEEN: LastSeenMarks = LastSeenMarks::new(300, 100_000);
 }
 
 /// The engine for this configuration text, built once per isolate (and again only when the
@@ -40,7 +44,7 @@ fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
 }
 
 #[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let engine = match engine_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string())) {
         Ok(engine) => engine,
         Err(e) => {
@@ -48,9 +52,8 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
             return Response::error("misconfigured", 500);
         }
     };
-    let upstream = env.var("PROVEDGE_UPSTREAM").ok().map(|v| v.to_string());
+    let arrived_ms = worker::Date::now().as_millis();
     let url = req.url()?;
-    let now = worker::Date::now().as_millis() / 1000;
     let mut request = crate::core_request(
         req.method().as_ref(),
         url.path(),
@@ -59,10 +62,76 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     );
     // Workers terminates mutual TLS itself and reports the certificate in `request.cf`.
     request.client_identity = tls_identity(req.inner());
-    let declared = declared_length(req.headers().get("content-length")?.as_deref());
     let store = env.kv("STORE")?;
-    let mut decision = engine.handle(&request, now);
+    let mut trail = Trail::default();
+    let answer = serve(
+        &engine,
+        &req,
+        &request,
+        &env,
+        &store,
+        arrived_ms / 1000,
+        &mut trail,
+    )
+    .await;
+    let response = match answer {
+        Ok(response) => response,
+        Err(e) => {
+            trail.note(format!("worker: {e}"));
+            Response::error("internal error", 500)?
+        }
+    };
+    // One access record per request, as every host emits it; and the device's last-seen
+    // record in KV when it is due (after the answer, not before it).
+    let done = Done {
+        arrived_ms,
+        client: None,
+        status: response.status_code(),
+        bytes: response
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        duration_us: worker::Date::now()
+            .as_millis()
+            .saturating_sub(arrived_ms)
+            .saturating_mul(1000),
+    };
+    let record = trail.record(&engine, &request, done);
+    worker::console_log!("{}", record.to_json());
+    if let Some(seen) = record.last_seen() {
+        let due = LAST_SEEN.with(|marks| marks.due(seen, arrived_ms / 1000));
+        if due {
+            if let Ok(put) = store.put_bytes(seen.key().as_str(), &seen.to_json()) {
+                ctx.wait_until(async move {
+                    if let Err(e) = put.execute().await {
+                        worker::console_error!("provedge: last-seen: {e}");
+                    }
+                });
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// Drives the engine's decisions for one request to the runtime's response.
+async fn serve(
+    engine: &Engine,
+    req: &worker::Request,
+    request: &provedge::Request,
+    env: &Env,
+    store: &KvStore,
+    now: u64,
+    trail: &mut Trail,
+) -> worker::Result<Response> {
+    let upstream = env.var("PROVEDGE_UPSTREAM").ok().map(|v| v.to_string());
+    let url = req.url()?;
+    let declared = declared_length(req.headers().get("content-length")?.as_deref());
+    let mut decision = engine.handle(request, now);
     loop {
+        trail.saw(&decision);
         match decision {
             Decision::Respond(resp) => return respond(resp),
             Decision::Rewrite(rewrite) => {
@@ -89,7 +158,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
                 return worker::Fetch::Request(forwarded).send().await;
             }
             Decision::Stream(stream) => {
-                let lookup = lookup(&store, stream.key().as_str()).await;
+                let lookup = lookup(store, stream.key().as_str()).await;
                 decision = Decision::Respond(stream.respond(lookup));
             }
             Decision::Checksum(sum) => {
@@ -109,7 +178,7 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
                     Err(TooLarge) => Ok(Err(TooLarge)),
                 };
                 let outcome = match body {
-                    Ok(Ok(bytes)) => put(&store, upload.key().as_str(), &bytes).await,
+                    Ok(Ok(bytes)) => put(store, upload.key().as_str(), &bytes).await,
                     Ok(Err(TooLarge)) => Stored::TooLarge,
                     Err(e) => return respond(broken_body(&e)),
                 };
@@ -118,9 +187,10 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
             Decision::Fetch(pending) => {
                 let mut found = Vec::new();
                 for key in pending.keys() {
-                    found.push((key.clone(), lookup(&store, key.as_str()).await));
+                    found.push((key.clone(), lookup(store, key.as_str()).await));
                 }
-                decision = pending.resume(&engine, found);
+                trail.read(found.len(), 0);
+                decision = pending.resume(engine, found);
             }
         }
     }
