@@ -250,10 +250,10 @@ impl LastSeen {
 /// The key of a device's last-seen record in a tenant's namespace.
 pub fn last_seen_key(tenant: Option<&str>, mac: Mac) -> StoreKey {
     let mac = mac.compact(crate::MacCase::Lower);
-    StoreKey::trusted(match tenant {
-        Some(t) => format!("tenants/{t}/last-seen/{mac}.json"),
-        None => format!("last-seen/{mac}.json"),
-    })
+    StoreKey::trusted(format!(
+        "{}last-seen/{mac}.json",
+        crate::store::namespace(tenant)
+    ))
 }
 
 /// When each device's last-seen record was last written: at most once per `interval` per
@@ -377,7 +377,9 @@ mod tests {
                         .iter()
                         .map(|k| {
                             let found = if k.as_str() == "devices/000b82123456.json" {
-                                Lookup::Found(br#"{"mac":"000b82123456","vendor":"grandstream"}"#.to_vec())
+                                Lookup::Found(
+                                    br#"{"mac":"000b82123456","vendor":"grandstream"}"#.to_vec(),
+                                )
                             } else if k.as_str() == "templates/grandstream/cfg@mac.pvalues" {
                                 Lookup::Found(b"P1 = 1\n".to_vec())
                             } else {
@@ -409,7 +411,14 @@ mod tests {
         assert!(!marks.due(seen, 1_800_000_100));
         assert!(marks.due(seen, 1_800_000_300));
         // A refused request records no last-seen.
-        let refused = trail.record(&engine, &req, Done { status: 403, ..done });
+        let refused = trail.record(
+            &engine,
+            &req,
+            Done {
+                status: 403,
+                ..done
+            },
+        );
         assert!(refused.last_seen().is_none());
     }
 }

@@ -61,15 +61,15 @@ impl Default for RenderConfig {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MemoryConfig {
-    /// Compiled templates [512].
+    /// Compiled templates (512).
     pub template_entries: usize,
-    /// Rendered (and encrypted) files [4096]…
+    /// Rendered (and encrypted) files (4096)…
     pub render_entries: usize,
-    /// …holding at most this many bytes [64 MiB].
+    /// …holding at most this many bytes (64 MiB).
     pub render_bytes: usize,
-    /// Parsed device records [16384].
+    /// Parsed device records (16384).
     pub record_entries: usize,
-    /// Remembered routes by method, target and User-Agent [4096; 0 turns the memo off].
+    /// Remembered routes by method, target and User-Agent (4096; 0 turns the memo off).
     pub route_entries: usize,
 }
 

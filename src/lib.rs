@@ -11,30 +11,51 @@
 //! Like rustls and quinn-proto, the core is a state machine that is *driven* by a host:
 //!
 //! ```text
-//!   host                              core (this crate)
-//!   ────                              ─────────────────
-//!   Request ─────────────────────────▶ Engine::handle
-//!                                       │ route   (recognise vendor, file, MAC)
-//!                                       │ policy  (tenant, MAC binding, auth, CIDR)   [issue 5]
-//!        ◀──────── Decision::Fetch(keys)┘
-//!   read keys from folder / KV / HTTP
-//!   Fetch::resume(lookups) ───────────▶ render, encrypt                             [issues 3, 4]
-//!        ◀──────── Decision::Respond(Response) | Decision::Rewrite(target)
+//!   host                                   core (this crate)
+//!   ────                                   ─────────────────
+//!   Engine::new(Config) ─────────────────▶ checked once: ConfigError { key, reason } or an engine
+//!   Request + now ───────────────────────▶ Engine::handle: policy, route, plan
+//!        ◀──── Decision::Fetch(keys) ──────┘
+//!   read every key (concurrently)
+//!   Fetch::resume(answers) ──────────────▶ match answers to keys, render, encrypt (≤ 8 rounds)
+//!        ◀──── Respond | Rewrite | Stream | Checksum | Upload
+//!   Stream::answer(ObjectMeta) ──────────▶ 200/206/304/416 and every header
+//!   Checksum::respond(Summed) ───────────▶ the .md5 answer
+//!   Upload::finish(Stored) ──────────────▶ 201/204/413/507/503
+//!   Trail::record(Done) ─────────────────▶ AccessRecord (+ LastSeen when due)
 //! ```
 //!
-//! * [`Request`] is what a host hands in: method, target, headers, peer address and an optional
-//!   verified client-certificate identity. Nothing is trusted or validated yet.
-//! * [`route::route`] turns it into a typed [`Route`]: [`Vendor`], [`Scope`], [`Kind`], a parsed
-//!   [`Mac`] (never a loose string), the model, the canonical file name and [`StoreKey`]. Bad
-//!   input becomes a [`RouteError`] with the right 4xx status.
-//! * [`Engine::handle`] returns a [`Decision`]: respond, rewrite, or fetch these keys. A
-//!   [`Fetch`] is consumed by [`Fetch::resume`], which may ask for more keys; the loop ends in
-//!   a whole [`Response`] (never a partial body) or a [`Rewrite`].
+//! ## The host contract
 //!
-//! Each host (the `provedge` binary, `filters/` for proxy-wasm, `edge/` for Workers) is a thin
-//! adapter: it converts its native request into a [`Request`], performs the reads a [`Fetch`]
-//! asks for, and converts the final [`Decision`] back. Because all logic is here, one test
-//! suite proves all hosts.
+//! **A host supplies**, per request: the [`Request`] (method, target as received, every
+//! header, the connection's peer address, and a client-certificate [`ClientIdentity`] only when
+//! the host itself verified it); `now`, seconds since the Unix epoch from its clock (an
+//! argument of [`Engine::handle`], never optional: rate limits and nonces depend on it); the
+//! bytes under each key a [`Fetch`] names, as a [`Lookup`] (found, missing, or failed with a
+//! reason for the log), in any order; for a [`Stream`], the object's [`object::ObjectMeta`]
+//! (length, a strong validator, modification time) and then exactly the bytes the answer
+//! names; for a [`Checksum`], the object fed through [`Md5Hasher`] piece by piece; for an
+//! [`Upload`], the body within [`Upload::max_bytes`] and what became of it ([`Stored`]).
+//!
+//! **The core owns** every decision: the tenant (every [`Decision`] carries it), the
+//! rounds of store reads and their cap, which answer belongs to which key, every status code
+//! and header (ETags and 304s, `Range`, `cache-control` by scope, challenges), the body of
+//! every answer it makes, and one [`access::AccessRecord`] per request with the
+//! [`access::LastSeen`] update it implies. A host never inspects keys, never builds a status
+//! or a header of its own except for its own faults (an upstream that timed out: 502/504),
+//! and emits the record in its native way: a JSON line on stdout (the native server), the
+//! proxy's log (the filter), `console.log` (the Worker).
+//!
+//! **A host may not** read a key the core did not name, serve bytes the core did not decide,
+//! or believe a forwarding or identity header itself: the policy decides which peers are
+//! trusted.
+//!
+//! * [`route::route`] turns a request into a typed [`Route`]: [`Vendor`], [`Scope`], [`Kind`],
+//!   a parsed [`Mac`] (never a loose string), the model, the canonical file name and
+//!   [`StoreKey`]. Bad input becomes a [`RouteError`] with the right 4xx status.
+//! * The hosts are `src/bin/provedge` (native CLI and server), `filters/` (proxy-wasm) and
+//!   `edge/` (Workers); the parity suite (`tests/parity.rs`) runs one table of requests
+//!   through all three and fails on the first that disagrees.
 //!
 //! ## No panics on the request path
 //!

@@ -455,12 +455,14 @@ impl Policy {
                 "no client-certificate identity naming a MAC".into(),
             ));
         }
-        let namespace = match self.config.tenants.get(tenant) {
-            Some(t) => format!("tenants/{}/", t.name),
-            None => String::new(),
-        };
+        let namespace =
+            crate::store::namespace(self.config.tenants.get(tenant).map(|t| t.name.as_str()));
         Ok(Admission {
-            tenant_name: self.config.tenants.get(tenant).map(|t| t.name.as_str().into()),
+            tenant_name: self
+                .config
+                .tenants
+                .get(tenant)
+                .map(|t| t.name.as_str().into()),
             namespace,
             target,
             token,

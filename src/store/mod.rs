@@ -31,6 +31,20 @@ use crate::mac::Mac;
 use crate::model::Model;
 use crate::vendor::Vendor;
 
+/// The folder that holds the named tenants' namespaces.
+pub const TENANTS: &str = "tenants";
+/// The folder (in a tenant's namespace) that holds what phones upload.
+pub const UPLOADS: &str = "uploads";
+
+/// A tenant's key prefix: `tenants/<name>/`, or empty for the default tenant (whose keys are
+/// at the root).
+pub fn namespace(tenant: Option<&str>) -> String {
+    match tenant {
+        Some(name) => format!("{TENANTS}/{name}/"),
+        None => String::new(),
+    }
+}
+
 /// Key of a device record.
 pub fn device_key(mac: Mac) -> StoreKey {
     // A MAC is 12 lower-case hex digits: the key is valid by construction.

@@ -151,12 +151,13 @@ impl Drop for Reservation<'_> {
 
 /// Bytes of the files under the store's upload folders: `uploads/` and `tenants/*/uploads/`.
 fn upload_bytes(root: &Path) -> u64 {
-    let tenants = std::fs::read_dir(root.join("tenants"))
+    use provedge::store::{TENANTS, UPLOADS};
+    let tenants = std::fs::read_dir(root.join(TENANTS))
         .into_iter()
         .flatten()
         .flatten()
-        .map(|tenant| tenant.path().join("uploads"));
-    std::iter::once(root.join("uploads"))
+        .map(|tenant| tenant.path().join(UPLOADS));
+    std::iter::once(root.join(UPLOADS))
         .chain(tenants)
         .map(|dir| folder_bytes(&dir))
         .fold(0, u64::saturating_add)
