@@ -263,7 +263,8 @@ impl Engine {
             Err(resp) => return Decision::Respond(resp),
         };
         let tenant = admission.tenant_name.clone();
-        self.admitted(req, now, admission).for_tenant(tenant.as_ref())
+        self.admitted(req, now, admission)
+            .for_tenant(tenant.as_ref())
     }
 
     /// The rest of [`Engine::handle`], once the policy admitted the request to a tenant.

@@ -27,9 +27,7 @@ use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
 use provedge::access::{AccessRecord, Done, Trail};
 use provedge::object::StreamAnswer;
-use provedge::{
-    ClientIdentity, Decision, Engine, Lookup, Mac, Response, StoreKey, Stored, Stream,
-};
+use provedge::{ClientIdentity, Decision, Engine, Lookup, Mac, Response, StoreKey, Stored, Stream};
 
 use super::admin::{self, Listener};
 use super::client_connections::ClientConnections;

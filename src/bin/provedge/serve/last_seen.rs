@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
-use provedge::access::{LastSeenMarks, LastSeen as Seen};
+use provedge::access::{LastSeen as Seen, LastSeenMarks};
 
 /// Records waiting for the writer, at most.
 const QUEUE: usize = 1024;
