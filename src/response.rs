@@ -100,11 +100,7 @@ pub(crate) fn conditional(resp: Response, if_none_match: Option<&str>) -> Respon
     let Some(etag) = resp.header("etag") else {
         return resp;
     };
-    let matches = header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag);
-    if !matches {
+    if !crate::object::etag_matches(header, etag) {
         return resp;
     }
     let headers = resp
@@ -117,6 +113,7 @@ pub(crate) fn conditional(resp: Response, if_none_match: Option<&str>) -> Respon
         status: 304,
         headers,
         device: resp.device,
+        tenant: resp.tenant,
         ..Response::empty()
     }
 }
