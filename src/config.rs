@@ -33,6 +33,9 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub render: RenderConfig,
     pub memory: MemoryConfig,
+    /// Names of the host's secrets that `{"secret": "NAME"}` values (here and in variable
+    /// layers' `encryption`) refer to; the host reads them at start (see [`crate::secrets`]).
+    pub secrets: Vec<String>,
 }
 
 /// How files are rendered.
@@ -154,6 +157,38 @@ impl Config {
             Some(engine) => Config::from_json(&engine.to_string()).map_err(|e| e.within("engine")),
             None => Config::from_json(text),
         }
+    }
+
+    /// [`Config::from_document`] for a host with secrets: reads the names the configuration
+    /// lists in `engine.secrets` through `read`, replaces every `{"secret": "NAME"}` in the
+    /// configuration with its value, and hands the table on for variable layers (give it to
+    /// [`crate::Engine::with_secrets`]).
+    pub fn from_document_with(
+        text: &str,
+        read: impl FnMut(&str) -> Option<String>,
+    ) -> Result<(Config, crate::secrets::Secrets), ConfigError> {
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ConfigError::at("", e.to_string()))?;
+        let (engine, section) = match value.get_mut("engine") {
+            Some(engine) => (engine, "engine"),
+            None => (&mut value, ""),
+        };
+        let within = |e: ConfigError| {
+            if section.is_empty() {
+                e
+            } else {
+                e.within(section)
+            }
+        };
+        let names: Vec<String> = match engine.get("secrets") {
+            None => Vec::new(),
+            Some(list) => serde_json::from_value(list.clone())
+                .map_err(|e| within(ConfigError::at("secrets", e.to_string())))?,
+        };
+        let secrets = crate::secrets::Secrets::load(&names, read).map_err(within)?;
+        secrets.resolve(engine, "").map_err(within)?;
+        let config = Config::from_json(&engine.to_string()).map_err(within)?;
+        Ok((config, secrets))
     }
 
     /// What serde cannot check: values that must make sense together. [`crate::Engine::new`]

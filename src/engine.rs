@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::key::StoreKey;
 use crate::object::Conditions;
-use crate::pipeline::{checksum_target, Access, Goal, Job, Step};
+use crate::pipeline::{checksum_target, Access, Goal, Job, RenderSettings, Step};
 use crate::policy::{Admission, Policy, Token};
 use crate::render::syntax::static_content_type;
 use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
@@ -76,8 +76,8 @@ pub struct Engine {
     rules: Option<RuleSet>,
     /// Recent routes by method, target and User-Agent.
     routes: route::RouteMemo,
-    /// `render.grandstream_bootstrap_pvalues`, shared by every job.
-    bootstrap: Arc<[String]>,
+    /// Rendering settings and the host's secrets, shared by every job.
+    settings: Arc<RenderSettings>,
 }
 
 impl Default for Engine {
@@ -103,11 +103,24 @@ impl Engine {
         Ok(Engine::build(config, rules))
     }
 
+    /// The engine, with the host's secrets for variable layers' `{"secret": "NAME"}` values
+    /// (from [`Config::from_document_with`]).
+    pub fn with_secrets(mut self, secrets: crate::secrets::Secrets) -> Engine {
+        self.settings = Arc::new(RenderSettings {
+            bootstrap: self.settings.bootstrap.clone(),
+            secrets,
+        });
+        self
+    }
+
     fn build(config: Config, rules: Option<RuleSet>) -> Engine {
         let memory = &config.memory;
         Engine {
             policy: Policy::new(config.policy.clone()),
-            bootstrap: config.render.grandstream_bootstrap_pvalues.clone().into(),
+            settings: Arc::new(RenderSettings {
+                bootstrap: config.render.grandstream_bootstrap_pvalues.clone(),
+                secrets: crate::secrets::Secrets::default(),
+            }),
             caches: Caches {
                 templates: TemplateCache::bounded(memory.template_entries),
                 renders: RenderCache::bounded(memory.render_entries, memory.render_bytes),
@@ -312,7 +325,7 @@ impl Engine {
                 Conditions::of(req),
                 access.clone(),
                 goal,
-                Arc::clone(&self.bootstrap),
+                Arc::clone(&self.settings),
             )
             .map_or_else(Decision::Respond, |job| self.advance(job))
         };

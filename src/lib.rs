@@ -85,6 +85,7 @@ pub mod request;
 pub mod response;
 pub mod rewrite;
 pub mod route;
+pub mod secrets;
 pub mod store;
 pub mod vendor;
 

@@ -27,6 +27,15 @@ use crate::store::{self, DeviceRecord, Layers};
 /// Most store rounds one request may take; a plan that keeps asking is a fault, not a loop.
 pub(crate) const MAX_ROUNDS: u8 = 8;
 
+/// The engine's rendering settings every job reads.
+#[derive(Debug, Default)]
+pub(crate) struct RenderSettings {
+    /// Grandstream P-values the legacy binary keeps when the XML is encrypted.
+    pub bootstrap: Vec<String>,
+    /// The host's secrets that variable layers' `{"secret": "NAME"}` values stand for.
+    pub secrets: crate::secrets::Secrets,
+}
+
 /// What a job needs next.
 pub(crate) enum Step {
     Need(Vec<StoreKey>),
@@ -123,8 +132,8 @@ pub(crate) struct Job {
     goal: Goal,
     /// Store rounds asked so far.
     rounds: u8,
-    /// Grandstream P-values the legacy binary keeps when the XML is encrypted.
-    bootstrap: Arc<[String]>,
+    /// What the engine's configuration says about rendering, shared by every job.
+    settings: Arc<RenderSettings>,
     /// Keys every round asks about, built once per request.
     keys: JobKeys,
 }
@@ -154,7 +163,7 @@ impl Job {
         conditions: Conditions,
         access: Access,
         goal: Goal,
-        bootstrap: Arc<[String]>,
+        settings: Arc<RenderSettings>,
     ) -> Result<Job, Response> {
         let target = if route.kind() == Kind::Checksum {
             checksum_target(&route, cfg)
@@ -170,7 +179,7 @@ impl Job {
             access,
             goal,
             rounds: 0,
-            bootstrap,
+            settings,
             keys: JobKeys {
                 device: target.mac().map(store::device_key),
                 global: store::global_vars_key(),
@@ -463,7 +472,7 @@ impl Job {
             let plain = self
                 .stored(static_key)
                 .map_err(|_| self.not_found("no device record"))?;
-            let encryption = encryption_of(&self.layers(plan)?, None)?;
+            let encryption = encryption_of(&self.layers(plan)?, None, &self.settings.secrets)?;
             return encrypt(plain, &encryption, plan.syntax, t);
         }
         let grant = self.grant(plan.device, Source::Rendered)?;
@@ -490,7 +499,7 @@ impl Job {
             });
         }
         let layers = self.layers(plan)?;
-        let encryption = encryption_of(&layers, plan.device)?;
+        let encryption = encryption_of(&layers, plan.device, &self.settings.secrets)?;
         if plan.syntax == Syntax::YealinkKeyFile {
             return match &encryption {
                 Encryption::Yealink { key, .. } => Ok(Body {
@@ -550,8 +559,12 @@ impl Job {
                 })?;
                 match (binary, t.subject_mac()) {
                     (true, Some(mac)) if encryption.is_enabled() => {
-                        let bootstrap =
-                            bootstrap_pvalues(pvalues, &self.bootstrap, &encryption, grant);
+                        let bootstrap = bootstrap_pvalues(
+                            pvalues,
+                            &self.settings.bootstrap,
+                            &encryption,
+                            grant,
+                        );
                         grandstream::to_binary(mac, &bootstrap)
                     }
                     (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
@@ -922,25 +935,38 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// The encryption a file gets: the `encryption` variable (global → vendor → model → profile →
 /// device vars), overridden by the device record's own `encryption`. A setting that does not
 /// parse is a fault, never a reason to serve plaintext.
-fn encryption_of(layers: &Layers, device: Option<&DeviceRecord>) -> Result<Encryption, Response> {
+fn encryption_of(
+    layers: &Layers,
+    device: Option<&DeviceRecord>,
+    secrets: &crate::secrets::Secrets,
+) -> Result<Encryption, Response> {
     if let Some(own) = device.and_then(|d| d.encryption.as_ref()) {
         return Ok(own.clone());
     }
+    let what = || {
+        device.map_or_else(
+            || "vars".to_owned(),
+            |d| format!("vars of {}", store::device_key(d.mac)),
+        )
+    };
     match layers.merged_key("encryption") {
         None | Some(Value::Null) => Ok(Encryption::None),
-        Some(value) => serde_json::from_value(value).map_err(|e| {
-            let what = device.map_or_else(
-                || "vars".to_owned(),
-                |d| format!("vars of {}", store::device_key(d.mac)),
-            );
-            Response::fault(
-                500,
-                format!(
-                    "{what}: invalid encryption setting: {}",
-                    redact(&e.to_string())
-                ),
-            )
-        }),
+        Some(mut value) => {
+            // A password the store only names: the host's secret of that name.
+            secrets
+                .resolve(&mut value, "encryption")
+                .map_err(|e| Response::fault(500, format!("{}: {e}", what())))?;
+            serde_json::from_value(value).map_err(|e| {
+                Response::fault(
+                    500,
+                    format!(
+                        "{}: invalid encryption setting: {}",
+                        what(),
+                        redact(&e.to_string())
+                    ),
+                )
+            })
+        }
     }
 }
 

@@ -24,7 +24,7 @@ thread_local! {
 
 /// The engine for this configuration text, built once per isolate (and again only when the
 /// text changes), so compiled templates and rendered files are reused across requests.
-fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
+fn engine_for(text: Option<String>, env: &Env) -> Result<Rc<Engine>, String> {
     let text = text.unwrap_or_default();
     ENGINE.with(|cell| {
         if let Some((cached, engine)) = cell.borrow().as_ref() {
@@ -32,12 +32,14 @@ fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
                 return Ok(Rc::clone(engine));
             }
         }
-        let config = if text.is_empty() {
-            Config::default()
+        // Secrets the configuration names come from the Worker's secrets (`wrangler secret
+        // put`), never from KV or the bundle.
+        let (config, secrets) = if text.is_empty() {
+            (Config::default(), provedge::secrets::Secrets::default())
         } else {
-            Config::from_document(&text)?
+            Config::from_document_with(&text, |name| env.secret(name).ok().map(|s| s.to_string()))?
         };
-        let engine = Rc::new(Engine::new(config)?);
+        let engine = Rc::new(Engine::new(config)?.with_secrets(secrets));
         *cell.borrow_mut() = Some((text, Rc::clone(&engine)));
         Ok(engine)
     })
@@ -45,7 +47,7 @@ fn engine_for(text: Option<String>) -> Result<Rc<Engine>, String> {
 
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let engine = match engine_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string())) {
+    let engine = match engine_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string()), &env) {
         Ok(engine) => engine,
         Err(e) => {
             worker::console_error!("provedge: {e}");
