@@ -78,6 +78,7 @@ pub mod key;
 pub mod mac;
 pub mod model;
 pub mod object;
+pub mod origin;
 mod pipeline;
 pub mod policy;
 pub mod render;
@@ -96,6 +97,7 @@ pub use engine::{
 pub use key::StoreKey;
 pub use mac::{Mac, MacCase, MacError};
 pub use model::Model;
+pub use origin::{Origin, OriginConfig, OriginRequest};
 pub use request::{ClientIdentity, Method, Request};
 pub use route::{Kind, Route, RouteConfig, RouteError, Scope, Subject};
 pub use vendor::Vendor;

@@ -12,151 +12,16 @@
 //! unless `CI` or `PROVEDGE_REQUIRE_INTEROP=1` is set: then they fail.
 
 mod envoy_support;
+mod worker_support;
 
-use std::io::{BufRead, BufReader, Lines, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use envoy_support::{
-    copy_dir, free_port, golden, interop_required, md5_hex, raw, rendered, repo, request, send_raw,
-    temp_dir, wait_exit, Origin, Resp, ALGO_UA, GS_UA, POLY_UA, YEA_UA,
+    copy_dir, golden, md5_hex, raw, rendered, repo, request, send_raw, temp_dir, Origin, Resp,
+    ALGO_UA, GS_UA, POLY_UA, YEA_UA,
 };
-
-/// Miniflare's folder, or `None` (skip) when the Worker or Miniflare is missing.
-fn tools() -> Option<PathBuf> {
-    let dir = std::env::var_os("PROVEDGE_WORKERD_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/provedge/workerd")))
-        .unwrap_or_default();
-    let built = repo().join("edge/build/shim.mjs");
-    if dir.join("node_modules/miniflare").exists() && built.exists() {
-        return Some(dir);
-    }
-    let why = format!(
-        "Miniflare ({}) or the built Worker ({}) is missing: run scripts/test-all",
-        dir.display(),
-        built.display()
-    );
-    assert!(!interop_required(), "{why}");
-    eprintln!("skipping: {why}");
-    None
-}
-
-/// The Worker running in workerd; stopped on drop.
-struct Worker {
-    child: Child,
-    port: u16,
-    /// Commands to the script (`keys PREFIX`, `get KEY`) and its answers: what is in KV.
-    commands: ChildStdin,
-    answers: Lines<BufReader<ChildStdout>>,
-    /// Other lines the script printed (the Worker's `console.log`: its access records).
-    printed: Vec<String>,
-}
-
-impl Worker {
-    /// Starts the Worker on a free port; a port taken between choosing and binding it (tests
-    /// run in parallel, and workerd binds more than one) is retried on another.
-    fn start(tools: &Path, store: &Path, config: &str, upstream: Option<u16>) -> Worker {
-        for _ in 0..3 {
-            if let Some(worker) = Worker::try_start(tools, store, config, upstream) {
-                return worker;
-            }
-        }
-        panic!("workerd did not start on three ports");
-    }
-
-    fn try_start(
-        tools: &Path,
-        store: &Path,
-        config: &str,
-        upstream: Option<u16>,
-    ) -> Option<Worker> {
-        let port = free_port();
-        let mut cmd = Command::new("node");
-        cmd.arg(repo().join("tests/worker/serve.mjs"))
-            .arg(port.to_string())
-            .arg(store)
-            .arg(config)
-            .env("PROVEDGE_WORKERD_TOOLS", tools)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(up) = upstream {
-            cmd.arg(format!("http://127.0.0.1:{up}"));
-        }
-        let mut child = cmd.spawn().expect("node");
-        let commands = child.stdin.take().unwrap();
-        let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
-        match answers.next() {
-            Some(Ok(line)) if line.starts_with("ready ") => {}
-            other => {
-                eprintln!("workerd did not start: {other:?}");
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-        Some(Worker {
-            child,
-            port,
-            commands,
-            answers,
-            printed: Vec::new(),
-        })
-    }
-
-    /// Asks the script about KV (`keys PREFIX` or `get KEY`).
-    fn kv(&mut self, command: &str) -> serde_json::Value {
-        writeln!(self.commands, "{command}").unwrap();
-        loop {
-            let line = self.answers.next().expect("serve.mjs ended").unwrap();
-            if let Some(json) = line.strip_prefix("kv ") {
-                return serde_json::from_str(json).unwrap();
-            }
-            self.printed.push(line);
-        }
-    }
-
-    /// The KV keys under `prefix`.
-    fn kv_keys(&mut self, prefix: &str) -> Vec<String> {
-        serde_json::from_value(self.kv(&format!("keys {prefix}"))).unwrap()
-    }
-
-    /// The access records the Worker logged so far (JSON lines of its `console.log`).
-    fn access_records(&mut self) -> Vec<serde_json::Value> {
-        self.kv("keys none/");
-        self.printed
-            .iter()
-            .filter_map(|l| {
-                l.find('{')
-                    .and_then(|at| serde_json::from_str(&l[at..]).ok())
-            })
-            .collect()
-    }
-
-    /// The KV value under `key` as text.
-    fn kv_get(&mut self, key: &str) -> Option<String> {
-        serde_json::from_value(self.kv(&format!("get {key}"))).unwrap()
-    }
-
-    fn ua(&self, path: &str, ua: Option<&str>) -> Resp {
-        let headers: Vec<(&str, &str)> = ua.map(|u| ("User-Agent", u)).into_iter().collect();
-        request(self.port, "GET", path, &headers)
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        // SIGTERM first: the script disposes of workerd, which SIGKILL would orphan.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        if !wait_exit(&mut self.child, Duration::from_secs(10)) {
-            let _ = self.child.kill();
-        }
-    }
-}
+use worker_support::{tools, Worker};
 
 fn assert_rendered(w: &Worker, store: &Path, path: &str, ua: Option<&str>) -> Resp {
     let resp = w.ua(path, ua);

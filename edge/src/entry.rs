@@ -87,7 +87,7 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
     // record in KV when it is due (after the answer, not before it).
     let done = Done {
         arrived_ms,
-        client: None,
+        client: request.peer,
         status: response.status_code(),
         bytes: response
             .headers()
@@ -201,9 +201,12 @@ async fn serve(
 /// The engine's response as the runtime's.
 fn respond(resp: provedge::Response) -> worker::Result<Response> {
     let headers = Headers::new();
+    // Appended, not set: a Digest challenge comes once per algorithm.
     for (name, value) in &resp.headers {
-        headers.set(name, value)?;
+        headers.append(name, value)?;
     }
+    // The length of what a GET would get, also for a HEAD (whose body the runtime drops).
+    headers.set("content-length", &resp.body.len().to_string())?;
     Ok(Response::from_bytes(resp.body)?
         .with_status(resp.status)
         .with_headers(headers))

@@ -26,7 +26,9 @@ pub mod identity;
 use provedge::{Method, Request};
 
 /// Builds the core's request from what the Workers runtime gives: method, URL path and query,
-/// and header pairs.
+/// and header pairs. The peer is `CF-Connecting-IP`: Cloudflare sets it to the address the
+/// connection came from and overwrites any value a client sends, so it is the Worker's view of
+/// the socket peer (CIDR lists and per-client limits read it as the other hosts read theirs).
 pub fn core_request(
     method: &str,
     path: &str,
@@ -37,11 +39,16 @@ pub fn core_request(
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path.to_owned(),
     };
+    let headers: Vec<(String, String)> = headers.into_iter().collect();
+    let peer = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+        .and_then(|(_, v)| v.trim().parse().ok());
     Request {
         method: Method::parse(method),
         target,
-        headers: headers.into_iter().collect(),
-        peer: None,
+        headers,
+        peer,
         client_identity: None,
     }
 }
@@ -70,6 +77,14 @@ mod tests {
             [("user-agent".to_string(), "x".to_string())],
         );
         assert_eq!(r.target, "/app/provision/?mac=0004f2123456");
+        assert_eq!(r.peer, None);
+        let from = core_request(
+            "GET",
+            "/cfg.xml",
+            None,
+            [("CF-Connecting-IP".to_string(), "2001:db8::7".to_string())],
+        );
+        assert_eq!(from.peer, "2001:db8::7".parse().ok());
         assert_eq!(r.user_agent(), Some("x"));
         assert_eq!(
             core_request("HEAD", "/cfg.xml", Some(""), []).target,

@@ -16,95 +16,10 @@
 
 use std::collections::BTreeMap;
 
-use provedge::{Config, Engine};
+use provedge::origin::cache::CacheConfig;
+use provedge::{Config, Engine, Origin, OriginConfig};
 use serde::Deserialize;
 use serde_json::Value;
-
-use crate::cache::CacheConfig;
-use crate::sigv4::Credentials;
-
-/// Where the store's objects come from.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Origin {
-    /// Envoy cluster name, or `host:port` under ngx_wasm_module.
-    pub upstream: String,
-    /// `:authority` (Host) sent to the origin; defaults to `upstream`.
-    #[serde(default)]
-    pub authority: String,
-    /// Path prefix of the store on the origin (`/bucket` for a path-style S3 bucket).
-    #[serde(default)]
-    pub prefix: String,
-    /// Per-request timeout.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    #[serde(default)]
-    pub auth: Auth,
-    /// Largest object read into the VM; a larger answer is an origin failure.
-    #[serde(default = "default_max_object_bytes")]
-    pub max_object_bytes: usize,
-    /// Origin statuses that mean "no such object" (S3 without ListBucket answers 403).
-    #[serde(default = "default_missing")]
-    pub missing_statuses: Vec<u16>,
-}
-
-fn default_timeout_ms() -> u64 {
-    2000
-}
-
-fn default_max_object_bytes() -> usize {
-    1 << 20
-}
-
-fn default_missing() -> Vec<u16> {
-    vec![404, 410]
-}
-
-/// How the filter authenticates to the origin.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
-pub enum Auth {
-    /// Nothing (a private origin, or Envoy's `aws_request_signing` on the cluster).
-    #[default]
-    None,
-    /// `Authorization: Bearer <token>`.
-    Bearer { token: String },
-    /// AWS SigV4 signed in the filter.
-    Sigv4 {
-        access_key_id: String,
-        secret_access_key: String,
-        #[serde(default)]
-        session_token: Option<String>,
-        region: String,
-        #[serde(default = "default_service")]
-        service: String,
-    },
-}
-
-fn default_service() -> String {
-    "s3".into()
-}
-
-impl Auth {
-    pub fn credentials(&self) -> Option<Credentials> {
-        match self {
-            Auth::Sigv4 {
-                access_key_id,
-                secret_access_key,
-                session_token,
-                region,
-                service,
-            } => Some(Credentials {
-                access_key_id: access_key_id.clone(),
-                secret_access_key: secret_access_key.clone(),
-                session_token: session_token.clone(),
-                region: region.clone(),
-                service: service.clone(),
-            }),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +28,7 @@ struct Raw {
     engine: Option<Value>,
     #[serde(default)]
     routes: BTreeMap<String, Value>,
-    origin: Origin,
+    origin: OriginConfig,
     #[serde(default)]
     cache: CacheConfig,
     /// Build the client identity from the TLS connection (`connection.*` properties).
@@ -127,8 +42,8 @@ fn yes() -> bool {
 
 /// The checked configuration, with one engine per distinct route configuration.
 pub struct Settings {
+    /// The core's checked origin: the requests to send, the rules for the answers.
     pub origin: Origin,
-    pub credentials: Option<Credentials>,
     pub cache: CacheConfig,
     pub identity_from_connection: bool,
     pub engine: Engine,
@@ -158,46 +73,11 @@ impl Settings {
                 build_engine(&Value::Object(merged)).map_err(|e| format!("routes.{name}: {e}"))?;
             routes.insert(name, e);
         }
-        let mut origin = raw.origin;
-        if origin.upstream.trim().is_empty() {
-            return Err("origin.upstream: empty".into());
-        }
-        if origin.authority.is_empty() {
-            origin.authority = origin.upstream.clone();
-        }
-        let prefix = origin.prefix.trim_end_matches('/');
-        if !prefix.is_empty() && !prefix.starts_with('/') {
-            return Err("origin.prefix: must start with '/'".into());
-        }
-        origin.prefix = prefix.to_owned();
-        if !(1..=60_000).contains(&origin.timeout_ms) {
-            return Err("origin.timeout_ms: must be 1..=60000".into());
-        }
-        match &origin.auth {
-            Auth::Bearer { token } if token.is_empty() => {
-                return Err("origin.auth.bearer.token: empty".into())
-            }
-            Auth::Sigv4 {
-                access_key_id,
-                secret_access_key,
-                region,
-                service,
-                ..
-            } if [access_key_id, secret_access_key, region, service]
-                .iter()
-                .any(|s| s.is_empty()) =>
-            {
-                return Err("origin.auth.sigv4: every field must be set".into())
-            }
-            _ => {}
-        }
-        let safe = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b));
-        if !safe(&origin.authority) || !safe(&origin.prefix) {
-            return Err("origin: authority and prefix must be printable ASCII".into());
-        }
-        raw.cache.validate()?;
+        let origin = Origin::new(raw.origin).map_err(|e| e.within("origin").to_string())?;
+        raw.cache
+            .validate()
+            .map_err(|e| e.within("cache").to_string())?;
         Ok(Settings {
-            credentials: origin.auth.credentials(),
             origin,
             cache: raw.cache,
             identity_from_connection: raw.identity_from_connection,
@@ -235,8 +115,8 @@ mod tests {
                 "routes": {"legacy": {"mode": {"rewrite": {"prefix": ""}}}}}"#,
         )
         .unwrap();
-        assert_eq!(s.origin.authority, "store");
-        assert_eq!(s.origin.prefix, "/bucket");
+        assert_eq!(s.origin.authority(), "store");
+        assert_eq!(s.origin.prefix(), "/bucket");
         assert_eq!(
             s.engine_for(Some("legacy")).config().mode,
             provedge::Mode::Rewrite {
@@ -316,15 +196,21 @@ mod tests {
 
     #[test]
     fn auth_variants() {
+        let key = provedge::StoreKey::new("vars/global.json").unwrap();
+        let auth = |s: Settings| s.origin.get(&key, None, 0).headers;
         let s =
             parse(r#"{"origin": {"upstream": "s", "auth": {"bearer": {"token": "t"}}}}"#).unwrap();
-        assert!(matches!(s.origin.auth, Auth::Bearer { .. }));
+        assert_eq!(auth(s), vec![("authorization", "Bearer t".to_owned())]);
         let s = parse(
             r#"{"origin": {"upstream": "s", "auth": {"sigv4": {"access_key_id": "a",
                 "secret_access_key": "b", "region": "eu-west-1"}}}}"#,
         )
         .unwrap();
-        assert_eq!(s.credentials.unwrap().service, "s3");
-        assert!(parse(r#"{"origin": {"upstream": "s", "auth": "none"}}"#).is_ok());
+        let signed = auth(s);
+        assert!(signed
+            .iter()
+            .any(|(n, v)| *n == "authorization" && v.contains("/eu-west-1/s3/aws4_request")));
+        let s = parse(r#"{"origin": {"upstream": "s", "auth": "none"}}"#).unwrap();
+        assert!(auth(s).is_empty());
     }
 }

@@ -26,16 +26,13 @@
 //! trust in its host: it unwraps statuses Envoy and ngx_wasm_module do not return, and header
 //! *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
-mod cache;
-mod checksum;
 mod config;
-mod origin;
-pub mod sigv4;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use provedge::{
@@ -46,10 +43,11 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 
-use cache::{Cache, Entry, Hit, SharedData};
-use checksum::{Asked, Piece, Version};
 use config::Settings;
-use origin::{Answer, Reply};
+use provedge::origin::answer::{self, Reply};
+use provedge::origin::cache::{Cache, Entry, Hit, Outcome, Settled, SharedTier};
+use provedge::origin::checksum::{self, Asked, Piece, Version};
+use provedge::origin::{OriginRequest, NOT_FORWARDED};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -69,7 +67,7 @@ fn log(level: LogLevel, message: &str) {
 /// The proxy's shared data (one store per VM id, read by every worker).
 struct HostShared;
 
-impl SharedData for HostShared {
+impl SharedTier for HostShared {
     fn get(&self, key: &str) -> Option<Vec<u8>> {
         hostcalls::get_shared_data(key).ok().and_then(|(v, _)| v)
     }
@@ -156,16 +154,19 @@ impl RootContext for Root {
         let raw = self.get_plugin_configuration().unwrap_or_default();
         match Settings::parse(&raw) {
             Ok(settings) => {
+                let origin = &settings.origin;
                 let namespace = format!(
                     "provedge/{}/{}{}/",
-                    settings.origin.upstream, settings.origin.authority, settings.origin.prefix
+                    origin.upstream(),
+                    origin.authority(),
+                    origin.prefix()
                 );
                 let cache = Cache::new(settings.cache.clone(), namespace);
                 log(
                     LogLevel::Info,
                     &format!(
                         "provedge: configured; origin {}, {} route engine(s)",
-                        settings.origin.upstream,
+                        settings.origin.upstream(),
                         settings.routes.len()
                     ),
                 );
@@ -216,7 +217,7 @@ impl HttpContext for Unconfigured {
 struct Call {
     key: StoreKey,
     /// The expired entry whose validators were sent, kept for a 304 or a failure.
-    stale: Option<Rc<Entry>>,
+    stale: Option<Arc<Entry>>,
 }
 
 /// An Algo `.md5` being answered: the origin's `Range` request in flight and the sum so far.
@@ -226,7 +227,7 @@ struct Summing {
     asked: Asked,
     /// The expired cache entry of the digest (or of the file's absence), if there is one: what
     /// the first answer is compared with, and what stands in when the origin fails.
-    stale: Option<Rc<Entry>>,
+    stale: Option<Arc<Entry>>,
     /// Held while the file is read whole (not while a remembered digest is revalidated).
     slot: Option<SumSlot>,
     /// Once the first piece arrived: the hasher fed so far and the version being summed.
@@ -399,77 +400,57 @@ impl Filter {
 
     /// `PUT`s an upload's body to the origin; the answer arrives in `on_http_call_response`.
     fn store_upload(&mut self, upload: Upload, body: &[u8]) {
-        let settings = &self.shared.settings;
-        let origin = &settings.origin;
-        let path = origin::path(origin, upload.key().as_str());
-        let now = self.now_ms() / 1000;
-        let auth = origin::auth_headers(
-            origin,
-            settings.credentials.as_ref(),
-            "PUT",
-            &path,
-            Some(body),
-            now,
-        );
-        let mut headers: Vec<(&str, &str)> = vec![
-            (":method", "PUT"),
-            (":path", &path),
-            (":authority", &origin.authority),
-            ("content-type", "application/octet-stream"),
-        ];
-        headers.extend(auth.iter().map(|(n, v)| (*n, v.as_str())));
-        let call = self.dispatch_http_call(
-            &origin.upstream,
-            headers,
-            Some(body),
-            vec![],
-            Duration::from_millis(origin.timeout_ms),
-        );
-        match call {
+        let put = self
+            .shared
+            .settings
+            .origin
+            .put(upload.key(), body, self.now_ms() / 1000);
+        match self.dispatch(&put, Some(body)) {
             Ok(token) => {
                 self.upload_call = Some(token);
                 self.upload = Some(upload);
             }
-            Err(status) => {
+            Err(reason) => {
                 self.shared.metrics.inc("provedge.origin.error.dispatch");
-                let reason = format!("dispatch to {} failed: {status:?}", origin.upstream);
                 self.respond(upload.finish(Stored::Failed(reason)));
             }
         }
     }
 
-    /// Points the request itself at the origin's copy of `key` (for the proxy to stream).
+    /// Sends one of the core's origin requests with `dispatch_http_call`.
+    fn dispatch(&self, req: &OriginRequest, body: Option<&[u8]>) -> Result<u32, String> {
+        let origin = &self.shared.settings.origin;
+        let mut headers: Vec<(&str, &str)> = vec![
+            (":method", req.method),
+            (":path", &req.path),
+            (":authority", origin.authority()),
+        ];
+        headers.extend(req.headers.iter().map(|(n, v)| (*n, v.as_str())));
+        self.dispatch_http_call(
+            origin.upstream(),
+            headers,
+            body,
+            vec![],
+            Duration::from_millis(origin.timeout_ms()),
+        )
+        .map_err(|status| format!("dispatch to {} failed: {status:?}", origin.upstream()))
+    }
+
+    /// Points the request itself at the origin's copy of `key` (for the proxy to stream), as
+    /// the core says: its path and authentication, none of the phone's credentials.
     fn to_origin(&self, key: &StoreKey) {
-        let settings = &self.shared.settings;
-        let origin = &settings.origin;
-        let path = origin::path(origin, key.as_str());
-        let method = self
+        let origin = &self.shared.settings.origin;
+        let head = self
             .get_http_request_header_bytes(":method")
-            .and_then(|m| String::from_utf8(m).ok())
-            .unwrap_or_else(|| "GET".into());
-        self.set_http_request_header(":path", Some(&path));
-        self.set_http_request_header(":authority", Some(&origin.authority));
-        // The phone's credentials are for provedge, not for the store; signing headers are
-        // the filter's alone.
-        for name in [
-            "authorization",
-            "cookie",
-            "x-amz-date",
-            "x-amz-content-sha256",
-            "x-amz-security-token",
-        ] {
+            .is_some_and(|m| m == b"HEAD");
+        let req = origin.stream(key, head, self.now_ms() / 1000);
+        self.set_http_request_header(":path", Some(&req.path));
+        self.set_http_request_header(":authority", Some(origin.authority()));
+        for name in NOT_FORWARDED {
             self.set_http_request_header(name, None);
         }
-        let now = self.now_ms() / 1000;
-        for (name, value) in origin::auth_headers(
-            origin,
-            settings.credentials.as_ref(),
-            &method,
-            &path,
-            None,
-            now,
-        ) {
-            self.set_http_request_header(name, Some(&value));
+        for (name, value) in &req.headers {
+            self.set_http_request_header(name, Some(value));
         }
     }
 
@@ -483,7 +464,7 @@ impl Filter {
     }
 
     /// The MD5 of a stored file: from the cache while its entry is fresh, else from the origin
-    /// ([`checksum`]): a remembered digest is revalidated with a 1-byte `Range` request, and a
+    /// (the core's [`checksum`]): a remembered digest is revalidated with a 1-byte `Range` request, and a
     /// file not remembered is summed from its first piece. `Err` means the request waits for
     /// the origin.
     fn checksum(&mut self, sum: Checksum) -> Result<Decision, ()> {
@@ -494,7 +475,7 @@ impl Filter {
             .borrow_mut()
             .lookup(&memo, self.now_ms(), &HostShared);
         let stale = match hit {
-            Hit::Fresh { entry, .. } => match summed_of(&entry) {
+            Hit::Fresh { entry, .. } => match checksum::summed(&entry) {
                 Some(summed) => {
                     shared.metrics.inc("provedge.checksum.known");
                     return Ok(Decision::Respond(sum.respond(summed)));
@@ -510,7 +491,7 @@ impl Filter {
             let Some(slot) = SumSlot::take(&shared) else {
                 return Ok(Decision::Respond(self.busy(&sum)));
             };
-            let piece = shared.settings.origin.max_object_bytes;
+            let piece = shared.settings.origin.max_object_bytes();
             (Asked::piece(0, piece, None), Some(slot))
         };
         let mut run = Summing {
@@ -521,7 +502,7 @@ impl Filter {
             slot,
             progress: None,
         };
-        match self.get_origin(run.sum.key(), vec![("range", asked.header())]) {
+        match self.get_piece(&run) {
             Ok(call) => {
                 run.call = call;
                 self.summing = Some(run);
@@ -553,15 +534,10 @@ impl Filter {
         };
         let origin = &shared.settings.origin;
         let (start, len, total) =
-            match checksum::classify(origin, &reply, content_range.as_deref(), run.asked) {
+            match checksum::classify_piece(origin, &reply, content_range.as_deref(), run.asked) {
                 Piece::Bytes { start, len, total } => (start, len, total),
                 Piece::Missing => {
-                    let gone = Entry {
-                        body: None,
-                        etag: None,
-                        last_modified: None,
-                        validated_ms: now,
-                    };
+                    let gone = Entry::missing(now);
                     shared.cache.borrow_mut().store(&memo, gone, &HostShared);
                     return Some(run.sum.respond(Summed::Missing));
                 }
@@ -620,8 +596,8 @@ impl Filter {
         if next >= total {
             return Some(self.sum_done(run, now));
         }
-        run.asked = Asked::piece(next, origin.max_object_bytes, Some(total));
-        match self.get_origin(run.sum.key(), vec![("range", run.asked.header())]) {
+        run.asked = Asked::piece(next, origin.max_object_bytes(), Some(total));
+        match self.get_piece(run) {
             Ok(call) => {
                 run.call = call;
                 None
@@ -655,12 +631,18 @@ impl Filter {
     /// The answer when the origin failed a sum: the remembered digest (or absence) while its
     /// entry may stand in, else a 503.
     fn sum_failed(&self, run: &Summing, reason: &str) -> Response {
-        let summed = match self.fallback(run.sum.key(), run.stale.as_deref(), reason) {
+        let failed = self.shared.cache.borrow().fail(
+            run.stale.as_deref(),
+            reason.to_owned(),
+            "sum",
+            self.now_ms(),
+        );
+        let summed = match self.settled(run.sum.key(), failed) {
             Lookup::Failed(reason) => Summed::Failed(reason),
             _ => run
                 .stale
                 .as_deref()
-                .and_then(summed_of)
+                .and_then(checksum::summed)
                 .unwrap_or_else(|| Summed::Failed(reason.to_owned())),
         };
         run.sum.respond(summed)
@@ -698,7 +680,7 @@ impl Filter {
                     } else {
                         "provedge.cache.hit.local"
                     });
-                    answers.insert(key.clone(), lookup_of(&entry));
+                    answers.insert(key.clone(), entry.lookup());
                 }
                 Hit::Ask { stale } => {
                     shared.metrics.inc(if stale.is_some() {
@@ -706,7 +688,11 @@ impl Filter {
                     } else {
                         "provedge.cache.miss"
                     });
-                    match self.call_origin(key, stale.as_deref()) {
+                    let get = shared
+                        .settings
+                        .origin
+                        .get(key, stale.as_deref(), now / 1000);
+                    match self.dispatch(&get, None) {
                         Ok(token) => {
                             calls.insert(
                                 token,
@@ -718,8 +704,13 @@ impl Filter {
                         }
                         Err(reason) => {
                             shared.metrics.inc("provedge.origin.error.dispatch");
-                            let lookup = self.fallback(key, stale.as_deref(), &reason);
-                            answers.insert(key.clone(), lookup);
+                            let failed = shared.cache.borrow().fail(
+                                stale.as_deref(),
+                                reason,
+                                "dispatch",
+                                now,
+                            );
+                            answers.insert(key.clone(), self.settled(key, failed));
                         }
                     }
                 }
@@ -737,74 +728,32 @@ impl Filter {
         Err(())
     }
 
-    fn call_origin(&self, key: &StoreKey, stale: Option<&Entry>) -> Result<u32, String> {
-        let mut extra = Vec::new();
-        if let Some(stale) = stale.filter(|e| e.body.is_some()) {
-            if let Some(etag) = &stale.etag {
-                extra.push(("if-none-match", etag.clone()));
-            }
-            if let Some(date) = &stale.last_modified {
-                extra.push(("if-modified-since", date.clone()));
-            }
-        }
-        self.get_origin(key, extra)
+    /// Asks the origin for the piece of the object a sum is at.
+    fn get_piece(&self, run: &Summing) -> Result<u32, String> {
+        let origin = &self.shared.settings.origin;
+        let get = origin.get_piece(run.sum.key(), run.asked, self.now_ms() / 1000);
+        self.dispatch(&get, None)
     }
 
-    /// `GET`s `key` from the origin, signed, with `extra` headers (unsigned: validators and
-    /// `Range` are not part of what SigV4 must cover).
-    fn get_origin(
-        &self,
-        key: &StoreKey,
-        extra: Vec<(&'static str, String)>,
-    ) -> Result<u32, String> {
-        let settings = &self.shared.settings;
-        let origin = &settings.origin;
-        let path = origin::path(origin, key.as_str());
-        let now = self.now_ms() / 1000;
-        let mut owned: Vec<(&str, String)> = origin::auth_headers(
-            origin,
-            settings.credentials.as_ref(),
-            "GET",
-            &path,
-            None,
-            now,
-        );
-        owned.extend(extra);
-        let mut headers: Vec<(&str, &str)> = vec![
-            (":method", "GET"),
-            (":path", &path),
-            (":authority", &origin.authority),
-        ];
-        headers.extend(owned.iter().map(|(n, v)| (*n, v.as_str())));
-        self.dispatch_http_call(
-            &origin.upstream,
-            headers,
-            None,
-            vec![],
-            Duration::from_millis(origin.timeout_ms),
-        )
-        .map_err(|status| format!("dispatch to {} failed: {status:?}", origin.upstream))
-    }
-
-    /// What to use when the origin failed for `key`: the stale copy while it may stand in,
-    /// else the failure (the core answers 503 and names the key in its log note).
-    fn fallback(&self, key: &StoreKey, stale: Option<&Entry>, reason: &str) -> Lookup {
-        let now = self.now_ms();
-        if let Some(stale) = stale {
-            if self.shared.cache.borrow().usable_stale(stale, now) {
+    /// Logs what became of an origin read when the origin failed (the stale copy served, or
+    /// the failure the core answers 503 for, naming the key in its log note), and gives the
+    /// engine its lookup.
+    fn settled(&self, key: &StoreKey, settled: Settled) -> Lookup {
+        match &settled.outcome {
+            Outcome::Fetched | Outcome::Revalidated => {}
+            Outcome::Stale { reason, .. } => {
                 self.shared.metrics.inc("provedge.cache.stale_served");
                 log(
                     LogLevel::Warn,
                     &format!("provedge: origin {reason} for {key}; serving the cached copy"),
                 );
-                return lookup_of(stale);
             }
+            Outcome::Failed { reason, .. } => log(
+                LogLevel::Warn,
+                &format!("provedge: origin {reason} for {key}"),
+            ),
         }
-        log(
-            LogLevel::Warn,
-            &format!("provedge: origin {reason} for {key}"),
-        );
-        Lookup::Failed(format!("origin {reason}"))
+        settled.lookup
     }
 
     fn respond(&mut self, resp: Response) {
@@ -824,22 +773,6 @@ impl Filter {
             .collect();
         let body = (!resp.body.is_empty()).then_some(resp.body.as_slice());
         self.send_http_response(u32::from(resp.status), headers, body);
-    }
-}
-
-/// What a cache entry of a digest says: the digest, or that the file is missing; `None` for an
-/// entry that is neither (then it is summed again).
-fn summed_of(entry: &Entry) -> Option<Summed> {
-    match entry.body {
-        None => Some(Summed::Missing),
-        Some(_) => checksum::remembered(entry).map(|(_, digest)| Summed::Found(digest)),
-    }
-}
-
-fn lookup_of(entry: &Entry) -> Lookup {
-    match &entry.body {
-        Some(body) => Lookup::Found(body.clone()),
-        None => Lookup::Missing,
     }
 }
 
@@ -900,38 +833,25 @@ impl Context for Filter {
             last_modified: last_modified.as_deref(),
             body_size,
         };
-        let answer = origin::classify(&shared.settings.origin, &reply, now, || {
+        let answer = answer::classify(&shared.settings.origin, &reply, now, || {
             self.get_http_call_response_body(0, body_size)
                 .unwrap_or_default()
         });
-        let key = call.key.as_str();
-        let lookup = match answer {
-            Answer::Fresh(entry) => {
-                shared.metrics.inc("provedge.origin.fetched");
-                let entry = shared.cache.borrow_mut().store(key, entry, &HostShared);
-                lookup_of(&entry)
-            }
-            Answer::NotModified => match call.stale.as_deref() {
-                Some(stale) if stale.body.is_some() => {
-                    shared.metrics.inc("provedge.cache.revalidated");
-                    let entry = shared
-                        .cache
-                        .borrow_mut()
-                        .renew(key, stale, now, &HostShared);
-                    lookup_of(&entry)
-                }
-                _ => {
-                    shared.metrics.inc("provedge.origin.error.status");
-                    self.fallback(&call.key, None, "answered 304 to an unconditional GET")
-                }
-            },
-            Answer::Failed { reason, label } => {
-                shared
-                    .metrics
-                    .inc(&format!("provedge.origin.error.{label}"));
-                self.fallback(&call.key, call.stale.as_deref(), &reason)
-            }
-        };
+        let settled = shared.cache.borrow_mut().settle(
+            call.key.as_str(),
+            answer,
+            call.stale.as_deref(),
+            now,
+            &HostShared,
+        );
+        match &settled.outcome {
+            Outcome::Fetched => shared.metrics.inc("provedge.origin.fetched"),
+            Outcome::Revalidated => shared.metrics.inc("provedge.cache.revalidated"),
+            Outcome::Stale { label, .. } | Outcome::Failed { label, .. } => shared
+                .metrics
+                .inc(&format!("provedge.origin.error.{label}")),
+        }
+        let lookup = self.settled(&call.key, settled);
         pending.answers.insert(call.key, lookup);
         if !pending.calls.is_empty() {
             self.pending = Some(pending);
@@ -946,28 +866,16 @@ impl Context for Filter {
 }
 
 impl Filter {
-    /// The origin answered an upload's `PUT`: 201 is a new object, 200 and 204 a replaced one
-    /// (S3 answers 200 either way).
+    /// The origin answered an upload's `PUT` (what its status means is the core's).
     fn upload_stored(&mut self) {
         let Some(upload) = self.upload.take() else {
             return;
         };
-        let status = self
-            .get_http_call_response_header_bytes(":status")
-            .and_then(|s| String::from_utf8(s).ok());
-        let outcome = match status.as_deref() {
-            Some("201") => Stored::Done { replaced: false },
-            Some("200" | "204") => Stored::Done { replaced: true },
-            Some("507") => Stored::Full("the origin's storage is full (507)".into()),
-            Some(other) => {
-                self.shared.metrics.inc("provedge.origin.error.upload");
-                Stored::Failed(format!("origin answered {other:.3} to the upload"))
-            }
-            None => {
-                self.shared.metrics.inc("provedge.origin.error.upload");
-                Stored::Failed("origin did not answer the upload".into())
-            }
-        };
+        let status = self.get_http_call_response_header_bytes(":status");
+        let outcome = answer::stored(status.as_deref());
+        if matches!(outcome, Stored::Failed(_)) {
+            self.shared.metrics.inc("provedge.origin.error.upload");
+        }
         self.respond(upload.finish(outcome));
     }
 }

@@ -396,13 +396,15 @@ impl Policy {
 
     /// Checks 1–5: tenant, network, client rate, credentials, URL token.
     pub fn admit(&self, req: &Request, now: u64) -> Result<Admission, Response> {
-        // Two `Host` fields make the tenant a matter of which one a component reads.
-        let hosts = req
+        // Two `Host` fields make the tenant a matter of which one a component reads; a proxy
+        // that joined them into one value (Envoy) leaves a comma, which no host name holds.
+        let hosts: Vec<&str> = req
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
-            .count();
-        if hosts > 1 {
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if hosts.len() > 1 || hosts.iter().any(|h| h.contains(',')) {
             return Err(Response::text(400, "more than one Host header"));
         }
         let (tenant, mut target) = self.tenant_of(req)?;

@@ -77,13 +77,25 @@ impl Server {
 
     /// … after `prepare` has changed the store's copy (files the server must find at start).
     pub fn start_prepared(config: Option<&str>, prepare: impl FnOnce(&Path)) -> Server {
+        Server::start_store(config, |store| {
+            prepare(store);
+            None
+        })
+    }
+
+    /// … serving what `prepare` returns as `--store` (an origin it filled from the copy, say),
+    /// or the copy for `None`. The copy stays what [`Server::rendered`] renders from.
+    pub fn start_store(
+        config: Option<&str>,
+        prepare: impl FnOnce(&Path) -> Option<String>,
+    ) -> Server {
         let dir = temp_dir("serve");
         let store = dir.join("store");
         copy_dir(&repo().join("examples/store"), &store);
-        prepare(&store);
+        let store_arg = prepare(&store).map_or_else(|| store.clone().into_os_string(), Into::into);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_provedge"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--store"])
-            .arg(&store);
+            .arg(store_arg);
         if let Some(config) = config {
             let path = dir.join("serve.json");
             std::fs::write(&path, config).unwrap();

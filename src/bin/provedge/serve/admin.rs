@@ -118,7 +118,7 @@ fn metrics(state: &State, head: bool) -> hyper::Response<Body> {
             last_seen_written: state.last_seen.written(),
             last_seen_dropped: state.last_seen.dropped(),
             checksum_cache_files: state.checksums.len(),
-            uploads_bytes: state.uploads.stored(),
+            uploads_bytes: state.store.uploads_stored(),
         })
         .into_bytes();
     respond(resp, head)

@@ -20,6 +20,8 @@ use std::time::Duration;
 use hyper::Uri;
 use serde::Deserialize;
 
+use super::origin_store::settings::{OriginCacheSettings, OriginSettings, S3Settings};
+
 /// Most connections `server.max_connections` may allow (the shutdown wait counts in `u32`).
 pub const MAX_CONNECTIONS: usize = 1 << 20;
 
@@ -91,6 +93,12 @@ pub struct ServerConfig {
     pub uploads_max_total_bytes: u64,
     /// An HTTPS listener beside the plain one (see [`TlsConfig`]).
     pub tls: Option<TlsConfig>,
+    /// How an origin store (`--store http(s)://…` or `s3://…`) is asked.
+    pub origin: OriginSettings,
+    /// How long an origin store's objects are trusted, and the memory they may take.
+    pub origin_cache: OriginCacheSettings,
+    /// The S3 API behind `--store s3://…`.
+    pub s3: S3Settings,
 }
 
 /// `server.tls`: a second listener, HTTPS, beside the plain HTTP one of `--listen`. Both stay
@@ -167,6 +175,9 @@ impl Default for ServerConfig {
             metrics_token: None,
             uploads_max_total_bytes: 256 << 20,
             tls: None,
+            origin: OriginSettings::default(),
+            origin_cache: OriginCacheSettings::default(),
+            s3: S3Settings::default(),
         }
     }
 }

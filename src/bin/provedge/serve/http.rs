@@ -35,15 +35,16 @@ use super::config::{ServerConfig, Upstream};
 use super::last_seen::LastSeen;
 use super::logging::AccessLog;
 use super::metrics::Metrics;
-use super::store::{CachedStore, Probe};
+use super::origin_store::{OriginBody, Streamed};
+use super::store::CachedStore;
+use super::stores::Store;
 use super::stream::{self, FileBody};
-use super::upload_quota::UploadQuota;
 use super::{proxy, upload};
 
 /// Everything a request needs, shared by all connections.
 pub struct State {
     pub engine: Engine,
-    pub store: CachedStore,
+    pub store: Store,
     pub log: AccessLog,
     pub metrics: Metrics,
     pub last_seen: LastSeen,
@@ -53,17 +54,17 @@ pub struct State {
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     /// Digests of stored files, by version.
     pub checksums: Arc<super::checksum::Checksums>,
-    /// Room left for uploads (`server.uploads_max_total_bytes`).
-    pub uploads: Arc<UploadQuota>,
     /// Open connections per client (`server.max_connections_per_ip`).
     pub clients: Arc<ClientConnections>,
 }
 
-/// A response body: whole bytes, a file read as it is sent, or an upstream's body.
+/// A response body: whole bytes, a file read as it is sent, an upstream's body, or an origin
+/// store's object passed through.
 pub enum Body {
     Full(Option<Bytes>),
     File(FileBody),
     Upstream(Incoming),
+    Origin(OriginBody),
 }
 
 impl Body {
@@ -92,6 +93,7 @@ impl hyper::body::Body for Body {
             Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Body::File(file) => Pin::new(file).poll_frame(cx).map_err(Into::into),
             Body::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Body::Origin(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
         }
     }
 
@@ -100,6 +102,7 @@ impl hyper::body::Body for Body {
             Body::Full(bytes) => bytes.is_none(),
             Body::File(file) => file.is_end_stream(),
             Body::Upstream(body) => body.is_end_stream(),
+            Body::Origin(body) => body.is_end_stream(),
         }
     }
 
@@ -108,6 +111,7 @@ impl hyper::body::Body for Body {
             Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Body::File(file) => file.size_hint(),
             Body::Upstream(body) => body.size_hint(),
+            Body::Origin(body) => body.size_hint(),
         }
     }
 }
@@ -219,13 +223,19 @@ async fn drive(
             }
             Decision::Respond(resp) => return reply(resp, head),
             Decision::Stream(stream) => {
-                return serve_file(state, &stream, head);
+                return match &state.store {
+                    Store::Folder { files, .. } => serve_file(files, &stream, head),
+                    Store::Origin(origin) => from_origin(origin.stream(&stream).await, head),
+                };
             }
             Decision::Checksum(sum) => {
-                let summed = state
-                    .checksums
-                    .sum(&state.store.path(sum.key()), sum.hasher())
-                    .await;
+                let summed = match &state.store {
+                    Store::Folder { files, .. } => {
+                        let path = files.path(sum.key());
+                        state.checksums.sum(&path, sum.hasher()).await
+                    }
+                    Store::Origin(origin) => origin.checksum(&sum).await,
+                };
                 return reply(sum.respond(summed), head);
             }
             Decision::Upload(upload) => {
@@ -260,11 +270,16 @@ async fn store_upload(
     let timeout = state.config.body_read_timeout();
     match upload::receive(body, declared, upload.max_bytes(), timeout).await {
         Ok(bytes) => {
-            let path = state.store.path(upload.key());
-            let quota = Arc::clone(&state.uploads);
-            let outcome = tokio::task::spawn_blocking(move || upload::store(&path, &bytes, &quota))
-                .await
-                .unwrap_or_else(|_| Stored::Failed("store task failed".into()));
+            let outcome = match &state.store {
+                Store::Folder { files, uploads } => {
+                    let path = files.path(upload.key());
+                    let quota = Arc::clone(uploads);
+                    tokio::task::spawn_blocking(move || upload::store(&path, &bytes, &quota))
+                        .await
+                        .unwrap_or_else(|_| Stored::Failed("store task failed".into()))
+                }
+                Store::Origin(origin) => origin.upload(upload.key(), bytes).await,
+            };
             reply(upload.finish(outcome), head)
         }
         // The rest of the body is not read: the connection cannot be reused.
@@ -310,42 +325,11 @@ async fn forward(state: &State, target: &str, parts: &Parts, peer: IpAddr, head:
     }
 }
 
-/// Reads the keys of one fetch round: cache hits at once, the rest together on the blocking pool.
+/// Reads the keys of one fetch round from the store (a folder or an origin).
 async fn read(state: &Arc<State>, keys: &[StoreKey], seen: &mut Seen) -> Vec<(StoreKey, Lookup)> {
     let began = Instant::now();
-    let mut found = Vec::with_capacity(keys.len());
-    let mut misses = Vec::new();
-    for key in keys {
-        match state.store.probe(key) {
-            Probe::Hit(bytes) => found.push((key.clone(), Lookup::Found(bytes))),
-            Probe::Missing => found.push((key.clone(), Lookup::Missing)),
-            Probe::Read => misses.push(key.clone()),
-        }
-    }
-    let cached = keys.len() - misses.len();
+    let (found, cached) = state.store.read(keys).await;
     seen.trail.read(keys.len(), cached);
-    if !misses.is_empty() {
-        let reader = Arc::clone(state);
-        let wanted = misses.clone();
-        match tokio::task::spawn_blocking(move || {
-            wanted
-                .into_iter()
-                .map(|k| {
-                    let lookup = reader.store.load(&k);
-                    (k, lookup)
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        {
-            Ok(loaded) => found.extend(loaded),
-            Err(_) => found.extend(
-                misses
-                    .into_iter()
-                    .map(|k| (k, Lookup::Failed("store task failed".into()))),
-            ),
-        }
-    }
     seen.store += began.elapsed();
     found
 }
@@ -387,8 +371,8 @@ pub fn respond(resp: provedge::Response, head: bool) -> hyper::Response<Body> {
 
 /// A stored file, streamed: the core decides status and headers from the file's metadata
 /// (200, 206, 304, 416); the file is read as it is sent.
-fn serve_file(state: &State, stream: &Stream, head: bool) -> Reply {
-    let opened = stream::open(&state.store.path(stream.key()));
+fn serve_file(files: &CachedStore, stream: &Stream, head: bool) -> Reply {
+    let opened = stream::open(&files.path(stream.key()));
     let meta = match &opened {
         Ok(Some(opened)) => Ok(Some(opened.meta())),
         Ok(None) => Ok(None),
@@ -429,6 +413,27 @@ fn serve_file(state: &State, stream: &Stream, head: bool) -> Reply {
     Reply {
         device,
         ..finish(status, map, body, if send_body { len } else { 0 })
+    }
+}
+
+/// A streamed file from an origin store: the core's answer, with the origin's bytes.
+fn from_origin(streamed: Streamed, head: bool) -> Reply {
+    match streamed {
+        Streamed::Respond(resp) => reply(resp, head),
+        Streamed::Send {
+            status,
+            headers,
+            len,
+            body,
+            device,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let body = body.map_or_else(Body::empty, Body::Origin);
+            Reply {
+                device,
+                ..finish(status, headers, body, len)
+            }
+        }
     }
 }
 

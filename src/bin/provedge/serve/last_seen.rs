@@ -8,6 +8,8 @@
 //! so operators read it with `cat` and it survives restarts. No route maps to `last-seen/`, so
 //! the files are never served. Writes happen on a writer thread fed by a bounded queue
 //! (temporary file and rename, so a reader never sees half a record); requests never wait.
+//! An origin store (`--store http(s)://…`, `s3://…`) has no folder: there records are written
+//! only with `server.last_seen_dir`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,15 +35,20 @@ struct Counters {
 
 /// The last-seen writer.
 pub struct LastSeen {
-    dir: PathBuf,
+    /// Where records go; `None` writes none.
+    dir: Option<PathBuf>,
     marks: LastSeenMarks,
     queue: SyncSender<Job>,
     counters: Arc<Counters>,
 }
 
 impl LastSeen {
-    /// Starts the writer thread.
-    pub fn start(dir: PathBuf, interval: u64, max_devices: usize) -> std::io::Result<LastSeen> {
+    /// Starts the writer thread (records under `dir`; none without it).
+    pub fn start(
+        dir: Option<PathBuf>,
+        interval: u64,
+        max_devices: usize,
+    ) -> std::io::Result<LastSeen> {
         let (queue, rx) = mpsc::sync_channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let writer_counters = Arc::clone(&counters);
@@ -59,11 +66,14 @@ impl LastSeen {
     /// Writes `record` at `now` (seconds) unless the device's was written less than the
     /// interval ago.
     pub fn saw(&self, record: &Seen, now: u64) {
+        let Some(dir) = &self.dir else {
+            return;
+        };
         if !self.marks.due(record, now) {
             return;
         }
         let job = Job {
-            path: self.dir.join(record.key().as_str()),
+            path: dir.join(record.key().as_str()),
             record: record.to_json(),
         };
         if self.queue.try_send(job).is_err() {

@@ -23,7 +23,9 @@
 //! | [`http`] | hyper glue: drives the engine's decisions for one request |
 //! | [`admin`] | `/metrics` and `/healthz`, and the admin listener that keeps them from phones |
 //! | [`client_connections`] | the per-client connection cap |
+//! | [`stores`] | what `--store` names: a folder, or an origin |
 //! | [`store`] | the folder store: a bounded cache, rechecked against the files |
+//! | [`origin_store`] | an HTTP or S3 origin store: reads, streams, sums and uploads through the core's origin cache and SigV4 |
 //! | [`stream`] | stored files streamed as they are, with `Range` and metadata ETags |
 //! | [`upload`] | phone uploads, size-capped, written atomically |
 //! | [`upload_quota`] | the bytes all uploads may take in the store |
@@ -46,8 +48,10 @@ mod http;
 mod last_seen;
 mod logging;
 mod metrics;
+mod origin_store;
 mod proxy;
 mod store;
+mod stores;
 mod stream;
 mod tls;
 mod upload;
@@ -67,14 +71,14 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::folder_store::FolderStore;
 use client_connections::{ClientConnections, ClientSlot};
 use http::State;
-use upload_quota::UploadQuota;
+use stores::Store;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The store folder (default: examples/store).
+    /// The store: a folder (default: examples/store), `http(s)://host[:port][/prefix]`, or
+    /// `s3://bucket[/prefix]` (with `server.s3`).
     #[arg(long)]
     store: Option<PathBuf>,
     /// Address to listen on; port 0 lets the system choose (the bound address is printed).
@@ -112,22 +116,13 @@ fn start(args: Args) -> Result<(), String> {
         (None, Some(_)) => return Err("--tls-listen: needs server.tls in the --config file".into()),
         (None, None) => None,
     };
-    let folder = FolderStore::from_arg(args.store.as_deref());
-    if !folder.root().is_dir() {
-        return Err(format!(
-            "{}: not a directory (--store)",
-            folder.root().display()
-        ));
-    }
+    let store = Store::open(args.store.as_deref(), &server)?;
     let upstream = server
         .upstream
         .as_deref()
         .map(config::Upstream::parse)
         .transpose()?;
-    let last_seen_dir = server
-        .last_seen_dir
-        .clone()
-        .unwrap_or_else(|| folder.root().to_path_buf());
+    let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
     let log = logging::AccessLog::start().map_err(|e| format!("access log: {e}"))?;
     let last_seen = last_seen::LastSeen::start(
         last_seen_dir,
@@ -135,19 +130,13 @@ fn start(args: Args) -> Result<(), String> {
         server.last_seen_max_devices,
     )
     .map_err(|e| format!("last-seen writer: {e}"))?;
-    let uploads = UploadQuota::measure(folder.root(), server.uploads_max_total_bytes);
     let clients = ClientConnections::new(
         server.max_connections_per_ip,
         engine.policy.trusted_proxies.clone(),
     );
     let state = Arc::new(State {
         engine: provedge::Engine::new(engine).map_err(|e| e.within("engine").to_string())?,
-        store: store::CachedStore::new(
-            folder,
-            server.store_cache_entries,
-            server.store_cache_bytes,
-            server.store_recheck(),
-        ),
+        store,
         log,
         metrics: metrics::Metrics::default(),
         last_seen,
@@ -155,7 +144,6 @@ fn start(args: Args) -> Result<(), String> {
         config: server,
         tls,
         checksums: Arc::new(checksum::Checksums::new(1024)),
-        uploads: Arc::new(uploads),
         clients: Arc::new(clients),
     });
     let tls_listener = match &state.config.tls {

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::{ErrorKind, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -103,6 +103,49 @@ impl CachedStore {
     /// Where a key's file lives.
     pub fn path(&self, key: &StoreKey) -> PathBuf {
         self.folder.path(key)
+    }
+
+    /// The folder the keys are paths under.
+    pub fn root(&self) -> &Path {
+        self.folder.root()
+    }
+
+    /// Reads the keys of one fetch round: cache hits at once, the rest together on the blocking
+    /// pool. Also returns how many came from the cache.
+    pub async fn read(self: &Arc<Self>, keys: &[StoreKey]) -> (Vec<(StoreKey, Lookup)>, usize) {
+        let mut found = Vec::with_capacity(keys.len());
+        let mut misses = Vec::new();
+        for key in keys {
+            match self.probe(key) {
+                Probe::Hit(bytes) => found.push((key.clone(), Lookup::Found(bytes))),
+                Probe::Missing => found.push((key.clone(), Lookup::Missing)),
+                Probe::Read => misses.push(key.clone()),
+            }
+        }
+        let cached = keys.len() - misses.len();
+        if !misses.is_empty() {
+            let reader = Arc::clone(self);
+            let wanted = misses.clone();
+            match tokio::task::spawn_blocking(move || {
+                wanted
+                    .into_iter()
+                    .map(|k| {
+                        let lookup = reader.load(&k);
+                        (k, lookup)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            {
+                Ok(loaded) => found.extend(loaded),
+                Err(_) => found.extend(
+                    misses
+                        .into_iter()
+                        .map(|k| (k, Lookup::Failed("store task failed".into()))),
+                ),
+            }
+        }
+        (found, cached)
     }
 
     /// Answers from the cache when it was checked recently, else checks it against the file:

@@ -1,10 +1,12 @@
-//! AWS Signature Version 4 for the origin's GETs, so an S3-compatible bucket (AWS S3, MinIO,
-//! Ceph RGW, R2's S3 API) can be the store without a signing proxy in front of it.
+//! AWS Signature Version 4 for origin requests, so an S3-compatible bucket (AWS S3, MinIO,
+//! Ceph RGW, R2's S3 API) can be the store without a signing proxy in front of it, for every
+//! host alike (the proxy-wasm filter's `dispatch_http_call`, the native server's hyper client).
 //!
-//! Only what the filter sends is covered: requests with an empty body, signed in the
-//! `Authorization` header, with `host`, `x-amz-content-sha256`, `x-amz-date` (and
-//! `x-amz-security-token` for temporary credentials) as the signed headers. The general
-//! [`sign`] takes any canonical request so the published test vectors can check it whole.
+//! Only what hosts send is covered: GET and HEAD with an empty body, and PUT of an upload
+//! whose body is hashed whole, signed in the `Authorization` header with `host`,
+//! `x-amz-content-sha256`, `x-amz-date` (and `x-amz-security-token` for temporary credentials)
+//! as the signed headers. The general [`sign`] takes any canonical request so the published
+//! test vectors can check it whole. Pure computation: the time is an argument.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -14,8 +16,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// The SHA-256 of an empty payload, as S3 wants it in `x-amz-content-sha256` for a GET.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Long-lived or temporary credentials and where they are valid.
-#[derive(Clone, Debug)]
+/// Long-lived or temporary credentials and where they are valid. Its `Debug` shows the key id
+/// and scope only.
+#[derive(Clone)]
 pub struct Credentials {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -24,6 +27,16 @@ pub struct Credentials {
     pub region: String,
     /// `s3` for buckets.
     pub service: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One request to sign, already in canonical pieces.
@@ -344,7 +357,7 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_signs_its_gets_with_the_token() {
+    fn gets_are_signed_with_the_token() {
         let mut creds = suite();
         creds.service = "s3".into();
         creds.session_token = Some("tok".into());

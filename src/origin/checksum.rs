@@ -1,25 +1,26 @@
-//! Checksums of stored files (an Algo `.md5` of firmware or tones), apart from the proxy-wasm
-//! calls.
+//! Checksums of stored files summed from an origin (an Algo `.md5` of firmware or tones): how a
+//! digest is remembered per object version in the origin [`super::cache`], and what an answer
+//! to a `Range` request for one piece of the object means.
 //!
-//! A firmware image is many MiB and phones ask for its `.md5` on every boot, so the filter
-//! neither reads it whole (the VM holds at most `origin.max_object_bytes` of any object) nor
-//! sums it per request. It reads the object in `Range` pieces of `max_object_bytes`, one request
-//! at a time, feeding each piece to the core's hasher and dropping it, and remembers the digest
-//! with the object's version in the [`crate::cache`] under a key no store key can take
-//! ([`memo_key`]): the same bounds, TTLs and cross-worker sharing as every other object. Within
-//! the TTL the digest is answered without asking the origin; after it one 1-byte `Range`
-//! request tells whether the version is unchanged (the digest is renewed) or not (the sum goes
-//! on from that byte).
+//! A firmware image is many MiB and phones ask for its `.md5` on every boot, so a host neither
+//! reads it whole nor sums it per request. It feeds the object through the core's
+//! [`crate::Md5Hasher`] as it arrives (the proxy-wasm filter in `Range` pieces of
+//! `max_object_bytes`, one at a time, since its VM holds whole answers; the native server from
+//! one streamed GET) and remembers the digest with the object's version in the cache under a key
+//! no store key can take ([`memo_key`]): the same bounds, TTLs and sharing as every other
+//! object. Within the TTL the digest is answered without asking the origin; after it the
+//! version is checked (a 1-byte `Range` request, or a conditional GET) and the digest renewed
+//! when unchanged.
 //!
 //! A version is the object's total length with its `ETag` and `Last-Modified`, compared all
 //! together: an origin's `ETag` alone would do, but one that sends only `Last-Modified` (whole
 //! seconds) is caught out by a rewrite within the same second only if the length changed too,
-//! and an object with neither validator is never remembered (summed per request, still in
-//! pieces).
+//! and an object with neither validator is never remembered (summed per request).
 
-use crate::cache::Entry;
-use crate::config::Origin;
-use crate::origin::{parse_status, validator, Reply};
+use super::answer::{failure, parse_status, validator, Reply};
+use super::cache::Entry;
+use super::Origin;
+use crate::decision::Summed;
 
 /// The cache key of the digest of store key `key`. A space never occurs in a store key, so a
 /// digest can never be read as an object, nor an object as a digest.
@@ -64,6 +65,15 @@ impl Version {
     }
 }
 
+/// What a cache entry of a digest says: the digest, or that the file is missing; `None` for an
+/// entry that is neither (then the file is summed again).
+pub fn summed(entry: &Entry) -> Option<Summed> {
+    match entry.body {
+        None => Some(Summed::Missing),
+        Some(_) => remembered(entry).map(|(_, digest)| Summed::Found(digest)),
+    }
+}
+
 /// The version and digest an entry of [`Version::remember`] holds; `None` for a negative entry
 /// (the file was missing) or anything malformed.
 pub fn remembered(entry: &Entry) -> Option<(Version, [u8; 16])> {
@@ -96,6 +106,7 @@ impl Asked {
         Asked { start, end }
     }
 
+    /// The `Range` header value asking for it.
     pub fn header(&self) -> String {
         format!("bytes={}-{}", self.start, self.end)
     }
@@ -110,14 +121,14 @@ pub enum Piece {
     /// is exactly the piece asked, a 200 of a whole object within `max_object_bytes` (an origin
     /// that ignores `Range`), or the 416 of an empty object.
     Bytes { start: u64, len: usize, total: u64 },
-    /// Anything else; the reason is for logs and the metric's label.
+    /// Anything else; the reason is for logs, the label for a metric's name.
     Failed { reason: String, label: &'static str },
 }
 
 /// Classifies an answer to the `Range` request `asked`; `content_range` is its header. Strict
 /// on purpose: a 206 must be the bytes asked, to the byte, so a wrong or hostile origin cannot
-/// make the filter sum the wrong bytes or loop on pieces that do not advance.
-pub fn classify(
+/// make a host sum the wrong bytes or loop on pieces that do not advance.
+pub fn classify_piece(
     origin: &Origin,
     reply: &Reply<'_>,
     content_range: Option<&[u8]>,
@@ -134,7 +145,7 @@ pub fn classify(
                 if start == asked.start
                     && end == asked.end.min(total.saturating_sub(1))
                     && u64::try_from(size).ok() == Some(end - start + 1)
-                    && size <= origin.max_object_bytes.max(1) =>
+                    && size <= origin.max_object_bytes().max(1) =>
             {
                 Piece::Bytes {
                     start,
@@ -150,7 +161,7 @@ pub fn classify(
                 "range",
             ),
         },
-        200 if size > origin.max_object_bytes => failed(
+        200 if size > origin.max_object_bytes() => failed(
             format!("ignored Range and sent an object of {size} bytes, over max_object_bytes"),
             "too_large",
         ),
@@ -168,12 +179,11 @@ pub fn classify(
                 total: 0,
             }
         }
-        s if origin.missing_statuses.contains(&s) => Piece::Missing,
-        504 => failed("timed out (504)".into(), "timeout"),
-        s => failed(
-            format!("answered {s}"),
-            if s >= 500 { "status_5xx" } else { "status" },
-        ),
+        s if origin.is_missing(s) => Piece::Missing,
+        s => {
+            let (reason, label) = failure(s);
+            failed(reason, label)
+        }
     }
 }
 
@@ -201,9 +211,7 @@ mod tests {
     use super::*;
 
     fn origin() -> Origin {
-        crate::config::Settings::parse(br#"{"origin": {"upstream": "s", "max_object_bytes": 10}}"#)
-            .map(|s| s.origin)
-            .unwrap()
+        crate::origin::tests::origin(r#"{"upstream": "s", "max_object_bytes": 10}"#)
     }
 
     fn reply(status: &[u8], size: usize) -> Reply<'_> {
@@ -216,7 +224,7 @@ mod tests {
     }
 
     fn piece(status: &[u8], size: usize, range: Option<&str>, asked: Asked) -> Piece {
-        classify(
+        classify_piece(
             &origin(),
             &reply(status, size),
             range.map(str::as_bytes),
@@ -366,7 +374,7 @@ mod tests {
         };
         assert!(!anonymous.nameable());
         assert_eq!(
-            provedge::StoreKey::new(&memo_key("algo/algo-8188-5.2.fw")),
+            crate::StoreKey::new(&memo_key("algo/algo-8188-5.2.fw")),
             None
         );
     }

@@ -1,52 +1,33 @@
-//! Requests to the origin and what their answers mean, apart from the proxy-wasm calls.
+//! What an origin's answer to a GET means for the key asked: the object, its absence, "still
+//! current" (304), or a failure with a reason for the log and a bounded label for metrics.
+//!
+//! Hosts read answers their own way (proxy-wasm header calls, a hyper response); they hand over
+//! the raw parts as a [`Reply`] and the body only when asked, so an object over
+//! `max_object_bytes` is refused on its declared size, before any of it is copied in.
 
-use crate::cache::Entry;
-use crate::config::{Auth, Origin};
-use crate::sigv4::{self, Credentials};
-
-/// The origin's path for a store key: the prefix, then the key percent-encoded (template names
-/// hold `@`, file names `+`, `(`, …).
-pub fn path(origin: &Origin, key: &str) -> String {
-    sigv4::encode_path(&format!("{}/{key}", origin.prefix))
-}
-
-/// Headers that authenticate a `method` of `path` (already encoded) with `body` (none for
-/// GET and HEAD) to the origin.
-pub fn auth_headers(
-    origin: &Origin,
-    creds: Option<&Credentials>,
-    method: &str,
-    path: &str,
-    body: Option<&[u8]>,
-    unix_secs: u64,
-) -> Vec<(&'static str, String)> {
-    match (&origin.auth, creds) {
-        (Auth::Bearer { token }, _) => vec![("authorization", format!("Bearer {token}"))],
-        (Auth::Sigv4 { .. }, Some(creds)) => {
-            let hash = body.map_or_else(|| sigv4::EMPTY_SHA256.to_owned(), sigv4::sha256_hex);
-            sigv4::request_headers(creds, method, &origin.authority, path, &hash, unix_secs)
-        }
-        _ => Vec::new(),
-    }
-}
+use super::cache::Entry;
+use super::Origin;
+use crate::decision::Stored;
 
 /// What one origin answer means for the key asked.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Answer {
-    /// The object (200), or the origin has none (a missing status).
+    /// The object (200), or the origin has none (one of its missing statuses).
     Fresh(Entry),
-    /// 304: the entry sent as `stale` is current.
+    /// 304: the entry whose validators were sent is current.
     NotModified,
-    /// Anything else; the reason is for logs and the metric's label.
+    /// Anything else; the reason is for logs, the label for a metric's name.
     Failed { reason: String, label: &'static str },
 }
 
-/// The parts of an origin answer the filter reads.
+/// The parts of an origin answer the core reads, as bytes (a hostile origin's headers need not
+/// be UTF-8).
 pub struct Reply<'a> {
-    /// `:status`, when the origin (or Envoy for it) answered at all.
+    /// The status, when the origin (or the proxy on its behalf) answered at all.
     pub status: Option<&'a [u8]>,
     pub etag: Option<&'a [u8]>,
     pub last_modified: Option<&'a [u8]>,
+    /// The body's length: what arrived, or what `Content-Length` declares.
     pub body_size: usize,
 }
 
@@ -64,7 +45,7 @@ pub fn classify(
         };
     };
     match status {
-        200 if reply.body_size > origin.max_object_bytes => Answer::Failed {
+        200 if reply.body_size > origin.max_object_bytes() => Answer::Failed {
             reason: format!(
                 "object of {} bytes exceeds max_object_bytes",
                 reply.body_size
@@ -78,32 +59,51 @@ pub fn classify(
             validated_ms: now_ms,
         }),
         304 => Answer::NotModified,
-        s if origin.missing_statuses.contains(&s) => Answer::Fresh(Entry {
-            body: None,
-            etag: None,
-            last_modified: None,
-            validated_ms: now_ms,
-        }),
-        504 => Answer::Failed {
-            reason: "timed out (504)".into(),
-            label: "timeout",
-        },
-        s => Answer::Failed {
-            reason: format!("answered {s}"),
-            label: if s >= 500 { "status_5xx" } else { "status" },
-        },
+        s if origin.is_missing(s) => Answer::Fresh(Entry::missing(now_ms)),
+        s => failed_status(s),
     }
 }
 
+/// What the origin's answer to an upload's PUT means: 201 is a new object, 200 and 204 a
+/// replaced one (S3 answers 200 either way), 507 a full store; `None` is no answer at all.
+pub fn stored(status: Option<&[u8]>) -> Stored {
+    let Some(raw) = status else {
+        return Stored::Failed("origin did not answer the upload".into());
+    };
+    match parse_status(raw) {
+        Some(201) => Stored::Done { replaced: false },
+        Some(200 | 204) => Stored::Done { replaced: true },
+        Some(507) => Stored::Full("the origin's storage is full (507)".into()),
+        Some(other) => Stored::Failed(format!("origin answered {other} to the upload")),
+        None => Stored::Failed("origin answered the upload without a valid status".into()),
+    }
+}
+
+/// Why an unexpected status is a failure: the reason for the log and the label for a
+/// metric's name (`timeout` for a 504, `status_5xx`, `status`).
+pub fn failure(status: u16) -> (String, &'static str) {
+    match status {
+        504 => ("timed out (504)".into(), "timeout"),
+        s if s >= 500 => (format!("answered {s}"), "status_5xx"),
+        s => (format!("answered {s}"), "status"),
+    }
+}
+
+fn failed_status(status: u16) -> Answer {
+    let (reason, label) = failure(status);
+    Answer::Failed { reason, label }
+}
+
 /// A status line's code: exactly three ASCII digits, 100..=599.
-pub(crate) fn parse_status(raw: &[u8]) -> Option<u16> {
+pub fn parse_status(raw: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(raw).ok()?;
     let code: u16 = text.parse().ok()?;
     (text.len() == 3 && (100..=599).contains(&code)).then_some(code)
 }
 
-/// A validator worth sending back: printable ASCII, of sane length.
-pub(crate) fn validator(raw: &[u8]) -> Option<String> {
+/// A validator worth sending back: printable ASCII, of sane length (a hostile one is dropped
+/// rather than echoed into the next request's headers).
+pub fn validator(raw: &[u8]) -> Option<String> {
     let ok = !raw.is_empty() && raw.len() <= 256 && raw.iter().all(|b| (0x20..0x7f).contains(b));
     ok.then(|| String::from_utf8_lossy(raw).into_owned())
 }
@@ -111,14 +111,7 @@ pub(crate) fn validator(raw: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn origin() -> Origin {
-        crate::config::Settings::parse(
-            br#"{"origin": {"upstream": "s", "prefix": "/b", "max_object_bytes": 10}}"#,
-        )
-        .map(|s| s.origin)
-        .unwrap()
-    }
+    use crate::origin::tests::origin;
 
     fn reply<'a>(status: &'a [u8], etag: Option<&'a [u8]>, size: usize) -> Reply<'a> {
         Reply {
@@ -131,7 +124,7 @@ mod tests {
 
     #[test]
     fn answers_are_classified() {
-        let o = origin();
+        let o = origin(r#"{"upstream": "s", "prefix": "/b", "max_object_bytes": 10}"#);
         let body = || b"abc".to_vec();
         let Answer::Fresh(e) = classify(&o, &reply(b"200", Some(b"\"x\""), 3), 5, body) else {
             panic!()
@@ -178,12 +171,13 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_auth() {
-        let o = origin();
-        assert_eq!(
-            path(&o, "templates/polycom/@mac-phone.cfg"),
-            "/b/templates/polycom/%40mac-phone.cfg"
-        );
-        assert!(auth_headers(&o, None, "GET", "/b/x", None, 0).is_empty());
+    fn upload_answers() {
+        assert_eq!(stored(Some(b"201")), Stored::Done { replaced: false });
+        assert_eq!(stored(Some(b"200")), Stored::Done { replaced: true });
+        assert_eq!(stored(Some(b"204")), Stored::Done { replaced: true });
+        assert!(matches!(stored(Some(b"507")), Stored::Full(_)));
+        assert!(matches!(stored(Some(b"403")), Stored::Failed(r) if r.contains("403")));
+        assert!(matches!(stored(Some(b"2xx")), Stored::Failed(_)));
+        assert!(matches!(stored(None), Stored::Failed(_)));
     }
 }

@@ -1,26 +1,37 @@
-//! Store objects (device records, variables, templates) remembered between requests, in two
-//! tiers: a map in this VM, and the proxy's shared data, which every worker's VM reads.
+//! Store objects (device records, variables, templates) remembered between requests, for hosts
+//! whose store is an origin (an HTTP server or an S3-compatible bucket), in two tiers: a map
+//! owned by the host (per VM in proxy-wasm, per process natively), and an optional shared tier
+//! the host provides through [`SharedTier`] (proxy-wasm's shared data, which every worker's VM
+//! reads; [`NoSharedTier`] where one map already serves every worker).
 //!
 //! Each entry holds the object (or the fact that the origin has none), its validators
 //! (`ETag`, `Last-Modified`) and when the origin last vouched for it. Within the TTL an entry
 //! is served without asking the origin; after it, the origin is asked with `If-None-Match` /
 //! `If-Modified-Since` and a 304 renews the entry; when the origin fails, an entry younger than
-//! TTL + `stale_if_error` is served stale rather than failing the phone.
+//! TTL + `stale_if_error` is served stale rather than failing the phone. [`Cache::settle`] turns
+//! one origin answer into what the engine is resumed with, so every host applies these rules
+//! alike.
 //!
-//! Shared data has no eviction, so its use is bounded by construction: entries live in a fixed
-//! number of slots (`shared_slots`, the slot chosen by a hash of the key) and one larger than
-//! `shared_bytes / shared_slots` is kept in the VM only. A slot holds one entry, with its own
-//! key: a colliding key replaces it, and a reader that finds another key treats the slot as
-//! empty. The VM map is bounded by `local_bytes`, evicting the entries vouched for longest ago.
-//! Compiled templates and rendered files stay in the engine (per VM; they are Rust values, not
-//! bytes): what crosses workers is the template source, so each VM compiles once.
+//! A shared tier may have no eviction (proxy-wasm's shared data has none), so its use is
+//! bounded by construction: entries live in a fixed number of slots (`shared_slots`, the slot
+//! chosen by a hash of the key) and one larger than `shared_bytes / shared_slots` is kept in
+//! the host's map only. A slot holds one entry, with its own key: a colliding key replaces it,
+//! and a reader that finds another key treats the slot as empty. The map is bounded by
+//! `local_bytes`, evicting the entries vouched for longest ago. Compiled templates and
+//! rendered files stay in the engine (they are Rust values, not bytes): what crosses workers
+//! is the template source, so each worker compiles once.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-/// Cache settings (`cache` in the plugin configuration).
+use super::answer::Answer;
+use crate::config::ConfigError;
+use crate::response::Lookup;
+
+/// Cache settings (`cache` in the proxy-wasm filter's configuration; the native server's
+/// `server.origin_cache` takes the same keys but the shared ones, having no shared tier).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
@@ -30,7 +41,7 @@ pub struct CacheConfig {
     pub negative_ttl_secs: Option<u64>,
     /// How long past its TTL an object is still served when the origin fails.
     pub stale_if_error_secs: u64,
-    /// Bound of the per-VM map, in bytes of object.
+    /// Bound of the host's own map (per VM in proxy-wasm), in bytes of object.
     pub local_bytes: usize,
     /// Bound of the shared data used, in bytes (0: no shared tier).
     pub shared_bytes: usize,
@@ -52,12 +63,20 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks what serde cannot: the shared tier's slots must hold an entry. Keys are named
+    /// relative to the section (`shared_slots`); hosts add theirs with [`ConfigError::within`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.shared_bytes > 0 && self.shared_slots == 0 {
-            return Err("cache.shared_slots must be at least 1 when shared_bytes > 0".into());
+            return Err(ConfigError {
+                key: "shared_slots".into(),
+                reason: "must be at least 1 when shared_bytes > 0".into(),
+            });
         }
         if self.shared_bytes > 0 && self.shared_bytes / self.shared_slots.max(1) < 256 {
-            return Err("cache.shared_bytes / cache.shared_slots must be at least 256".into());
+            return Err(ConfigError {
+                key: "shared_bytes".into(),
+                reason: "shared_bytes / shared_slots must be at least 256".into(),
+            });
         }
         Ok(())
     }
@@ -81,6 +100,24 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The origin has no such object, as of `now_ms`.
+    pub fn missing(now_ms: u64) -> Entry {
+        Entry {
+            body: None,
+            etag: None,
+            last_modified: None,
+            validated_ms: now_ms,
+        }
+    }
+
+    /// What the engine is resumed with for this entry.
+    pub fn lookup(&self) -> Lookup {
+        match &self.body {
+            Some(body) => Lookup::Found(body.clone()),
+            None => Lookup::Missing,
+        }
+    }
+
     fn size(&self) -> usize {
         self.body.as_ref().map_or(0, Vec::len)
             + self.etag.as_ref().map_or(0, String::len)
@@ -93,23 +130,59 @@ impl Entry {
 #[derive(Debug)]
 pub enum Hit {
     /// Fresh: use it, no origin request. `shared` when it came from the shared tier.
-    Fresh { entry: Rc<Entry>, shared: bool },
+    Fresh { entry: Arc<Entry>, shared: bool },
     /// Expired or absent: ask the origin, with the validators of `stale` if there is one.
-    Ask { stale: Option<Rc<Entry>> },
+    Ask { stale: Option<Arc<Entry>> },
 }
 
-/// The proxy's shared data, or a stand-in in tests.
-pub trait SharedData {
+/// Where the shared tier lives: proxy-wasm's shared data, or nothing ([`NoSharedTier`]). The
+/// cache bounds what it writes there itself (slots of `shared_bytes / shared_slots`), so the
+/// host needs no eviction of its own. Values may be torn or written by another version: the
+/// cache reads anything it cannot decode as a miss.
+pub trait SharedTier {
     fn get(&self, key: &str) -> Option<Vec<u8>>;
     fn set(&self, key: &str, value: &[u8]);
 }
 
-/// The two-tier cache of one plugin instance.
+/// No shared tier: for a host whose one map already serves all its workers (the native
+/// server), or a filter configured with `shared_bytes: 0`.
+pub struct NoSharedTier;
+
+impl SharedTier for NoSharedTier {
+    fn get(&self, _key: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn set(&self, _key: &str, _value: &[u8]) {}
+}
+
+/// What one origin read became, for the host's metrics and log; the [`Lookup`] beside it is
+/// what the engine gets.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The origin sent the object (or said it has none); now cached.
+    Fetched,
+    /// A 304: the cached copy is current again.
+    Revalidated,
+    /// The origin failed; the cached copy, within its `stale_if_error` window, stands in.
+    Stale { reason: String, label: &'static str },
+    /// The origin failed and nothing may stand in: the read fails (the engine answers 503).
+    Failed { reason: String, label: &'static str },
+}
+
+/// The result of [`Cache::settle`] and [`Cache::fail`].
+#[derive(Debug)]
+pub struct Settled {
+    pub lookup: Lookup,
+    pub outcome: Outcome,
+}
+
+/// The two-tier cache of one origin (one filter plugin instance, one native server).
 pub struct Cache {
     config: CacheConfig,
     /// Prefix of this instance's shared-data keys (distinct per origin).
     namespace: String,
-    local: HashMap<String, Rc<Entry>>,
+    local: HashMap<String, Arc<Entry>>,
     local_size: usize,
 }
 
@@ -147,13 +220,13 @@ impl Cache {
         now_ms < limit
     }
 
-    /// Looks `key` up in the VM, then in shared data.
-    pub fn lookup(&mut self, key: &str, now_ms: u64, shared: &dyn SharedData) -> Hit {
+    /// Looks `key` up in the host's map, then in the shared tier.
+    pub fn lookup(&mut self, key: &str, now_ms: u64, shared: &dyn SharedTier) -> Hit {
         let local = self.local.get(key).cloned();
         if let Some(entry) = &local {
             if self.fresh(entry, now_ms) {
                 return Hit::Fresh {
-                    entry: Rc::clone(entry),
+                    entry: Arc::clone(entry),
                     shared: false,
                 };
             }
@@ -175,7 +248,7 @@ impl Cache {
     }
 
     /// Records what the origin said, in both tiers.
-    pub fn store(&mut self, key: &str, entry: Entry, shared: &dyn SharedData) -> Rc<Entry> {
+    pub fn store(&mut self, key: &str, entry: Entry, shared: &dyn SharedTier) -> Arc<Entry> {
         self.shared_put(key, &entry, shared);
         self.put_local(key, entry)
     }
@@ -186,22 +259,76 @@ impl Cache {
         key: &str,
         stale: &Entry,
         now_ms: u64,
-        shared: &dyn SharedData,
-    ) -> Rc<Entry> {
+        shared: &dyn SharedTier,
+    ) -> Arc<Entry> {
         let mut entry = stale.clone();
         entry.validated_ms = now_ms;
         self.store(key, entry, shared)
     }
 
-    /// How many objects the VM tier holds, and their bytes.
-    #[cfg(test)]
+    /// Applies one origin answer for `key`, asked with the validators of `stale` (if any):
+    /// stores a fresh object or absence, renews `stale` on a 304, and on a failure lets `stale`
+    /// stand in while it may ([`Cache::fail`]).
+    pub fn settle(
+        &mut self,
+        key: &str,
+        answer: Answer,
+        stale: Option<&Entry>,
+        now_ms: u64,
+        shared: &dyn SharedTier,
+    ) -> Settled {
+        match answer {
+            Answer::Fresh(entry) => Settled {
+                lookup: self.store(key, entry, shared).lookup(),
+                outcome: Outcome::Fetched,
+            },
+            Answer::NotModified => match stale {
+                Some(stale) if stale.body.is_some() => Settled {
+                    lookup: self.renew(key, stale, now_ms, shared).lookup(),
+                    outcome: Outcome::Revalidated,
+                },
+                // Validators are sent only for a stored object, so a 304 here is the
+                // origin's error; the absence `stale` records cannot stand in for it.
+                _ => self.fail(
+                    None,
+                    "answered 304 to an unconditional GET".into(),
+                    "status",
+                    now_ms,
+                ),
+            },
+            Answer::Failed { reason, label } => self.fail(stale, reason, label, now_ms),
+        }
+    }
+
+    /// The origin could not be asked or failed for a key: `stale` while it may stand in, else
+    /// a failed read whose reason (`origin <reason>`) the engine's log note carries.
+    pub fn fail(
+        &self,
+        stale: Option<&Entry>,
+        reason: String,
+        label: &'static str,
+        now_ms: u64,
+    ) -> Settled {
+        match stale.filter(|s| self.usable_stale(s, now_ms)) {
+            Some(stale) => Settled {
+                lookup: stale.lookup(),
+                outcome: Outcome::Stale { reason, label },
+            },
+            None => Settled {
+                lookup: Lookup::Failed(format!("origin {reason}")),
+                outcome: Outcome::Failed { reason, label },
+            },
+        }
+    }
+
+    /// How many objects the host's map holds, and their bytes.
     pub fn local_usage(&self) -> (usize, usize) {
         (self.local.len(), self.local_size)
     }
 
-    fn put_local(&mut self, key: &str, entry: Entry) -> Rc<Entry> {
+    fn put_local(&mut self, key: &str, entry: Entry) -> Arc<Entry> {
         let size = entry.size();
-        let entry = Rc::new(entry);
+        let entry = Arc::new(entry);
         if let Some(old) = self.local.remove(key) {
             self.local_size = self.local_size.saturating_sub(old.size());
         }
@@ -212,7 +339,7 @@ impl Cache {
             self.evict(size);
         }
         self.local_size += size;
-        self.local.insert(key.to_owned(), Rc::clone(&entry));
+        self.local.insert(key.to_owned(), Arc::clone(&entry));
         entry
     }
 
@@ -252,13 +379,13 @@ impl Cache {
         Some(format!("{}{slot}", self.namespace))
     }
 
-    fn shared_get(&self, key: &str, shared: &dyn SharedData) -> Option<Entry> {
+    fn shared_get(&self, key: &str, shared: &dyn SharedTier) -> Option<Entry> {
         let raw = shared.get(&self.slot_key(key)?)?;
         let (stored_key, entry) = decode(&raw)?;
         (stored_key == key).then_some(entry)
     }
 
-    fn shared_put(&self, key: &str, entry: &Entry, shared: &dyn SharedData) {
+    fn shared_put(&self, key: &str, entry: &Entry, shared: &dyn SharedTier) {
         let Some(slot) = self.slot_key(key) else {
             return;
         };
@@ -337,7 +464,7 @@ mod tests {
     #[derive(Default)]
     struct Mem(RefCell<HashMap<String, Vec<u8>>>);
 
-    impl SharedData for Mem {
+    impl SharedTier for Mem {
         fn get(&self, key: &str) -> Option<Vec<u8>> {
             self.0.borrow().get(key).cloned()
         }
@@ -490,5 +617,53 @@ mod tests {
         ));
         assert!(matches!(cache.lookup("k0", 0, &shared), Hit::Ask { .. }));
         assert!(shared.0.borrow().is_empty());
+    }
+
+    #[test]
+    fn answers_settle_into_lookups() {
+        let shared = NoSharedTier;
+        let mut cache = Cache::new(config(), "t/".into());
+        let fetched = cache.settle("k", Answer::Fresh(entry(b"v", 0)), None, 0, &shared);
+        assert_eq!(
+            (fetched.lookup, fetched.outcome),
+            (Lookup::Found(b"v".to_vec()), Outcome::Fetched)
+        );
+        let Hit::Ask { stale: Some(stale) } = cache.lookup("k", 10_000, &shared) else {
+            panic!("expired")
+        };
+        let renewed = cache.settle("k", Answer::NotModified, Some(&stale), 10_000, &shared);
+        assert_eq!(renewed.outcome, Outcome::Revalidated);
+        assert!(matches!(
+            cache.lookup("k", 19_999, &shared),
+            Hit::Fresh { .. }
+        ));
+        // The origin fails: the copy stands in for TTL + stale_if_error, then the read fails.
+        let failed = || Answer::Failed {
+            reason: "answered 500".into(),
+            label: "status_5xx",
+        };
+        let stale_served = cache.settle("k", failed(), Some(&stale), 20_000, &shared);
+        assert_eq!(stale_served.lookup, Lookup::Found(b"v".to_vec()));
+        assert!(matches!(
+            stale_served.outcome,
+            Outcome::Stale {
+                label: "status_5xx",
+                ..
+            }
+        ));
+        let too_old = cache.settle("k", failed(), Some(&stale), 70_000, &shared);
+        assert_eq!(too_old.lookup, Lookup::Failed("origin answered 500".into()));
+        let never = cache.fail(None, "connect: refused".into(), "no_response", 0);
+        assert!(matches!(never.outcome, Outcome::Failed { .. }));
+        // A 304 without validators sent is the origin's error, even over a cached absence.
+        let absent = Entry::missing(0);
+        let odd = cache.settle("gone", Answer::NotModified, Some(&absent), 0, &shared);
+        assert!(matches!(
+            odd.outcome,
+            Outcome::Failed {
+                label: "status",
+                ..
+            }
+        ));
     }
 }
