@@ -4,11 +4,11 @@
 //! conversion code into the binary: about 200 KB of the proxy-wasm filter, whose budget is 1 MiB.
 //! Provisioning templates need far fewer, so the environment starts empty and gets this list,
 //! the same in every host. A template using anything else fails with "unknown filter" (a 500 with
-//! the template's key and line, like any template error). The list is in the README ("Templates").
+//! the template's key and line, like any template error). The list is in docs/store.md ("Templates").
 
 use minijinja::{filters, functions, tests, Environment, Value};
 
-/// Filter names, in the README's order.
+/// Filter names, in docs/store.md's order.
 pub const FILTERS: &[&str] = &[
     "default", "d", "lower", "upper", "replace", "trim", "length", "count", "join", "split",
     "first", "last", "int", "string", "list", "items", "dictsort", "sort", "safe", "escape", "e",
