@@ -19,6 +19,7 @@
 //! XML `cfg<mac>.xml` and the legacy binary `cfg<mac>`).
 
 pub mod device;
+pub mod placement;
 pub mod records;
 pub mod vars;
 
