@@ -404,30 +404,17 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000;
 
+    /// Runs a request over an in-memory store through [`Engine::run`], the one sync loop.
     fn drive(engine: &Engine, req: &Request, store: &[(&str, &[u8])]) -> Response {
-        let mut decision = engine.handle(req, NOW);
-        loop {
-            match decision {
-                Decision::Respond(r) => return r,
-                Decision::Rewrite(r) => panic!("unexpected rewrite to {}", r.target),
-                Decision::Upload(u) => panic!("unexpected upload to {}", u.key()),
-                Decision::Stream(st) => return st.respond(Lookup::Missing),
-                Decision::Checksum(sum) => return sum.respond_whole(Lookup::Missing),
-                Decision::Fetch(f) => {
-                    let answers: Vec<(StoreKey, Lookup)> = f
-                        .keys()
-                        .iter()
-                        .map(|k| {
-                            let found = store
-                                .iter()
-                                .find(|(name, _)| *name == k.as_str())
-                                .map_or(Lookup::Missing, |(_, b)| Lookup::Found(b.to_vec()));
-                            (k.clone(), found)
-                        })
-                        .collect();
-                    decision = f.resume(engine, answers)
-                }
-            }
+        let read = |k: &StoreKey| {
+            store
+                .iter()
+                .find(|(name, _)| *name == k.as_str())
+                .map_or(Lookup::Missing, |(_, b)| Lookup::Found(b.to_vec()))
+        };
+        match engine.run(req, NOW, read) {
+            Decision::Respond(r) => r,
+            other => panic!("expected a response, got {other:?}"),
         }
     }
 
