@@ -202,20 +202,6 @@ impl Stream {
         }
     }
 
-    /// For a host that lets its origin answer the stream itself (the proxy-wasm filter: Envoy
-    /// proxies the request to the store, which does `Range` and validators): the headers the
-    /// core requires on the origin's answer of `status`, set over the origin's own.
-    pub fn proxied_headers(&self, status: u16) -> Vec<(&'static str, String)> {
-        let mut headers = Vec::new();
-        if matches!(status, 200 | 206) {
-            headers.push(("content-type", self.content_type.to_owned()));
-        }
-        if self.route.scope() == crate::Scope::Device && matches!(status, 200 | 206 | 304) {
-            headers.push(("cache-control", "private, no-store".to_owned()));
-        }
-        headers
-    }
-
     /// The whole response for hosts that hold the object whole (the CLI, tests, small KV
     /// values): [`Stream::answer`] applied to the bytes, with the bytes it says to send.
     pub fn respond(&self, lookup: Lookup) -> Response {

@@ -213,9 +213,23 @@ impl Engine {
         &self.config
     }
 
-    /// Nginx-rules mode: what the operator's nginx would do with the (admitted) target.
-    fn apply_rules(&self, rules: &RuleSet, req: &Request, target: &str) -> Decision {
-        let input = RewriteInput::new(target).with_host(req.header("host").unwrap_or(""));
+    /// Nginx-rules mode: what the operator's nginx would do with the admitted request. The
+    /// rules see the target without the tenant prefix and URL token, the client address the
+    /// policy computed (a trusted proxy's forwarded one), and `$scheme` as [`Self::https`]
+    /// decides.
+    fn apply_rules(&self, rules: &RuleSet, req: &Request, admission: &Admission) -> Decision {
+        let input = RewriteInput::new(&admission.target)
+            .with_host(req.header("host").unwrap_or(""))
+            .with_https(self.https(req))
+            .with_method(req.method.as_str())
+            .with_headers(&req.headers)
+            .with_remote_addr(admission.client);
+        let location = |bytes: &[u8]| {
+            vec![(
+                "location".to_owned(),
+                String::from_utf8_lossy(bytes).into_owned(),
+            )]
+        };
         match rules.apply(&input) {
             Outcome::Internal(internal) => Decision::Rewrite(Rewrite {
                 tenant: None,
@@ -224,11 +238,37 @@ impl Engine {
             }),
             Outcome::Redirect(redirect) => Decision::Respond(Response {
                 status: redirect.status.code(),
-                headers: vec![(
-                    "location".into(),
-                    String::from_utf8_lossy(&redirect.location).into_owned(),
-                )],
+                headers: location(&redirect.location),
                 ..Response::empty()
+            }),
+            // `return`: a redirect status carries its Location; a text is the body, as
+            // nginx's `default_type` (built in: text/plain) would label it; an error status
+            // without text gets the core's own error body, as nginx sends its error page.
+            Outcome::Return(ret) => Decision::Respond(match (ret.location, ret.body) {
+                (Some(loc), _) => Response {
+                    status: ret.status,
+                    headers: location(&loc),
+                    ..Response::empty()
+                },
+                (None, Some(body)) => Response {
+                    status: ret.status,
+                    headers: if body.is_empty() {
+                        Vec::new()
+                    } else {
+                        vec![("content-type".into(), "text/plain".into())]
+                    },
+                    body,
+                    ..Response::empty()
+                },
+                (None, None) => Response::text(
+                    ret.status,
+                    match ret.status {
+                        403 => "forbidden",
+                        404 => "not found",
+                        410 => "gone",
+                        _ => "refused by the nginx rules",
+                    },
+                ),
             }),
             Outcome::BadRequest(bad) => {
                 Decision::Respond(Response::text(bad.status(), "bad request"))
@@ -237,6 +277,24 @@ impl Engine {
                 Decision::Respond(Response::fault(500, format!("nginx rules: {e:?}")))
             }
         }
+    }
+
+    /// nginx's `$scheme` for a request: the core sees no sockets, so a request counts as
+    /// HTTPS only when a trusted proxy (`policy.trusted_proxies`, the same list that makes its
+    /// `X-Forwarded-For` believed) says so in `X-Forwarded-Proto` (its last value). A client
+    /// cannot claim it; without such a proxy it is `http`.
+    fn https(&self, req: &Request) -> bool {
+        let trusted = req
+            .peer
+            .is_some_and(|p| crate::policy::network::is_in(p, &self.config.policy.trusted_proxies));
+        trusted
+            && req
+                .headers
+                .iter()
+                .rev()
+                .find(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-proto"))
+                .and_then(|(_, v)| v.rsplit(',').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
     }
 
     /// Handles a request to the end with a synchronous store reader: the whole host loop for
@@ -283,7 +341,7 @@ impl Engine {
     /// The rest of [`Engine::handle`], once the policy admitted the request to a tenant.
     fn admitted(&self, req: &Request, now: u64, admission: Admission) -> Decision {
         if let Some(rules) = &self.rules {
-            return self.apply_rules(rules, req, &admission.target);
+            return self.apply_rules(rules, req, &admission);
         }
         let stripped;
         let routed = if admission.target == req.target {

@@ -32,6 +32,43 @@ impl ObjectMeta {
     pub fn last_modified(&self) -> Option<String> {
         self.modified.map(http_date)
     }
+
+    /// The metadata an HTTP origin gives of an object (its answer to a `HEAD`): `len` from
+    /// `Content-Length`, its `ETag` when that is a strong validator ([`strong_etag`]), else
+    /// one made from the length and the date (a plain static server sends only
+    /// `Last-Modified`), and the `Last-Modified` date. One recipe for every host that reads an
+    /// origin, so a phone's validator does not depend on which host it asked.
+    pub fn of_origin(len: u64, etag: Option<&[u8]>, last_modified: Option<&[u8]>) -> ObjectMeta {
+        let modified = last_modified
+            .and_then(|raw| std::str::from_utf8(raw).ok())
+            .and_then(parse_http_date);
+        let etag = etag
+            .and_then(strong_etag)
+            .unwrap_or_else(|| format!("\"{len:x}-{:x}\"", modified.unwrap_or(0)));
+        ObjectMeta {
+            len,
+            etag,
+            modified,
+        }
+    }
+}
+
+/// An origin's `ETag` when it is a strong validator a host may compare and send back (with
+/// `If-Match`, to a client): quoted, printable ASCII, at most 256 bytes. `None` for a weak,
+/// absent or malformed one (a hostile origin's is never echoed into a header).
+pub fn strong_etag(raw: &[u8]) -> Option<String> {
+    let quoted = raw.len() >= 2 && raw.first() == Some(&b'"') && raw.last() == Some(&b'"');
+    let printable = raw.len() <= 256 && raw.iter().all(|b| (0x20..0x7f).contains(b));
+    (quoted && printable).then(|| String::from_utf8_lossy(raw).into_owned())
+}
+
+/// An HTTP date (IMF-fixdate, or the obsolete forms RFC 9110 §5.6.7 asks recipients to read)
+/// as seconds since the Unix epoch: the inverse of [`http_date`].
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let time = httpdate::parse_http_date(text.trim()).ok()?;
+    time.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
 }
 
 /// What the request asked of the object: the conditional and range headers, captured once when
@@ -168,12 +205,9 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
 /// Whether an object modified at `modified` (seconds) is unchanged since an `If-Modified-Since`
 /// date (second precision).
 pub fn not_modified_since(header: &str, modified: Option<u64>) -> bool {
-    let (Ok(since), Some(modified)) = (httpdate::parse_http_date(header), modified) else {
+    let (Some(since), Some(modified)) = (parse_http_date(header), modified) else {
         return false;
     };
-    let since = since
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     modified <= since
 }
 
@@ -265,5 +299,35 @@ mod tests {
             ..Conditions::default()
         };
         assert_eq!(stale_if_range.range_of(&meta), Ranged::Full);
+    }
+
+    #[test]
+    fn origin_metadata() {
+        let date = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        let own = ObjectMeta::of_origin(26, Some(b"\"v1\""), Some(date));
+        assert_eq!(
+            own,
+            ObjectMeta {
+                len: 26,
+                etag: "\"v1\"".into(),
+                modified: Some(784_111_777)
+            }
+        );
+        // No strong validator: one from the length and the date, stable across hosts.
+        for etag in [
+            None,
+            Some(&b"W/\"v1\""[..]),
+            Some(b"\"a\r\nx: y\""),
+            Some(b"v1"),
+        ] {
+            let made = ObjectMeta::of_origin(26, etag, Some(date));
+            assert_eq!(made.etag, "\"1a-2ebc98a1\"", "{etag:?}");
+        }
+        assert_eq!(ObjectMeta::of_origin(0, None, Some(b"\xff")).modified, None);
+        assert_eq!(
+            parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
     }
 }

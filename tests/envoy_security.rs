@@ -414,14 +414,23 @@ fn url_tokens_check_streamed_device_files_against_the_record() {
     let envoy = envoy_with(&envoy_bin, &module, &plugin, origin.port);
     let e = &envoy;
 
-    // The device's own token: the record is read, then the file is streamed from the origin.
+    // The device's own token: the record is read, then the file's metadata, then the file is
+    // streamed from the origin.
     let ok = e.get("/dev-tok/00085D123456.tuz", &[]);
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.body, tuz);
-    let seen: Vec<String> = origin.take_seen().into_iter().map(|r| r.path).collect();
+    let seen: Vec<String> = origin
+        .take_seen()
+        .into_iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
     assert_eq!(
         seen,
-        ["/devices/00085d123456.json", "/aastra/00085d123456.tuz"],
+        [
+            "GET /devices/00085d123456.json",
+            "HEAD /aastra/00085d123456.tuz",
+            "GET /aastra/00085d123456.tuz"
+        ],
         "the record first, then the streamed file"
     );
     assert!(e.counter("provedge.requests.aastra.200") >= 1);

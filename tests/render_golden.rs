@@ -64,6 +64,28 @@ const CASES: &[(&str, Option<&str>, &str)] = &[
     ("/0c383e123456.cfg", None, "fanvil/0c383e123456.cfg"),
     ("/aastra.cfg", None, "aastra/aastra.cfg"),
     ("/00085D123456.cfg", None, "aastra/00085D123456.cfg"),
+    // Phonebooks (issue 16): the tenant's contacts, plus the device group's for a device's own.
+    ("/phonebook.xml", None, "grandstream/phonebook.xml"),
+    (
+        "/000b82123456/phonebook.xml",
+        None,
+        "grandstream/000b82123456-phonebook.xml",
+    ),
+    (
+        "/000000000000-directory.xml",
+        None,
+        "polycom/000000000000-directory.xml",
+    ),
+    (
+        "/0004f2123456-directory.xml",
+        None,
+        "polycom/0004f2123456-directory.xml",
+    ),
+    (
+        "/001565123456-contact.xml",
+        None,
+        "yealink/001565123456-contact.xml",
+    ),
 ];
 
 fn golden_dir() -> std::path::PathBuf {

@@ -61,9 +61,41 @@ fn rule_line() -> impl Strategy<Value = String> {
     (regex, repl, flag).prop_map(|(re, r, f)| format!("rewrite \"{re}\" \"{r}\"{f};"))
 }
 
+/// The rewrite module's other directives, with values built from the same pieces.
+fn script_line() -> impl Strategy<Value = String> {
+    let value = prop::sample::select(vec![
+        "$1",
+        "$2",
+        "$uri",
+        "$args",
+        "x",
+        "$v",
+        "$n",
+        "$http_x",
+        "$remote_addr",
+        "",
+        "$",
+        "é%",
+    ]);
+    let regex = prop::sample::select(vec!["^/(.*)$", "(?<n>a)", "(", "^", "(a)\\1", "(a|)*"]);
+    (0usize..8, value, regex).prop_map(|(kind, v, re)| match kind {
+        0 => format!("if ($uri ~ \"{re}\") {{ set $v \"{v}\"; }}"),
+        1 => format!("if ($arg_a = \"{v}\") {{ return 200 \"{v}\"; }}"),
+        2 => format!("set $v \"{v}\";"),
+        3 => format!("return 301 \"/{v}\";"),
+        4 => "break;".to_owned(),
+        5 => format!("if ($http_x) {{ rewrite \"{re}\" \"/{v}\" last; break; }}"),
+        6 => "set $args \"a=1\";".to_owned(),
+        _ => format!("return 404 \"{v}\";"),
+    })
+}
+
 fn rule_file() -> impl Strategy<Value = String> {
     let item = prop_oneof![
         3 => rule_line(),
+        2 => script_line(),
+        1 => (prop::collection::vec(script_line(), 0..3), prop::collection::vec(rule_line(), 0..2))
+            .prop_map(|(a, b)| format!("location /a {{\n{}\nlocation /a/b {{\n{}\n}}\n}}", a.join("\n"), b.join("\n"))),
         1 => (prop::sample::select(vec!["", "= ", "^~ ", "~ ", "~* "]), "/[a-z]{0,3}", prop::collection::vec(rule_line(), 0..3))
             .prop_map(|(m, p, rules)| format!("location {m}{p} {{\n{}\n}}", rules.join("\n"))),
         1 => "[ -~\n{}#;\"'\\\\$]{0,40}",
@@ -119,7 +151,9 @@ proptest! {
     fn arbitrary_rules_and_targets_never_panic(text in rule_file(), targets in prop::collection::vec(target(), 1..8)) {
         let Ok(rules) = RuleSet::parse(&text) else { return Ok(()) };
         for t in targets {
-            match rules.apply(&RewriteInput::new(&t).with_host("pbx")) {
+            let headers = vec![("X".to_owned(), "1".to_owned())];
+            let input = RewriteInput::new(&t).with_host("pbx").with_headers(&headers);
+            match rules.apply(&input) {
                 Outcome::Internal(pass) => {
                     let up = pass.upstream_target();
                     if pass.rewritten() {
@@ -131,6 +165,7 @@ proptest! {
                     }
                 }
                 Outcome::Redirect(r) => prop_assert!([301, 302].contains(&r.status.code())),
+                Outcome::Return(r) => prop_assert!((200..600).contains(&r.status)),
                 other => prop_assert!(other.status().is_some()),
             }
         }

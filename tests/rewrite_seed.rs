@@ -22,6 +22,10 @@ fn answer(rules: &RuleSet, target: &str) -> String {
             r.status.code(),
             String::from_utf8_lossy(&r.location)
         ),
+        Outcome::Return(r) => match r.location.as_ref().or(r.body.as_ref()) {
+            Some(text) => format!("{} {}", r.status, String::from_utf8_lossy(text)),
+            None => r.status.to_string(),
+        },
         other => other.status().unwrap_or(0).to_string(),
     }
 }
@@ -202,4 +206,99 @@ fn semantics_fixtures_answer_as_nginx_does() {
     for (set, target, want) in table {
         assert_eq!(answer(&rules(set), target), *want, "[{set}] {target}");
     }
+}
+
+#[test]
+fn script_directives_answer_as_nginx_does() {
+    let table: &[(&str, &str, &str)] = &[
+        // An `if` regex sets positional and named captures for later directives.
+        (
+            "semantics-script",
+            "/t/if/abc/def",
+            "200 from_if=abc-abc-def word=abc",
+        ),
+        // `set` before a rewrite escapes captures, after one it does not; `return` never.
+        (
+            "semantics-script",
+            "/t/quote/a%20b",
+            "200 before=a%20b after=a b ret=a b",
+        ),
+        // A failed rewrite regex clears the captures, a regex without groups resets them.
+        ("semantics-script", "/t/clear/x", "200 after-miss=[]"),
+        ("semantics-script", "/t/nogroup/abc", "200 uri=/t/x/"),
+        ("semantics-script", "/t/ret/301?a=1", "301 /t/moved?a=1"),
+        (
+            "semantics-script",
+            "/t/ret/url?x=1",
+            "302 https://pbx.example.com/t/ret/url?x=1",
+        ),
+        ("semantics-script", "/t/ret/404", "404"),
+        ("semantics-script", "/t/ret/redir-empty", "302 "),
+        (
+            "semantics-script",
+            "/t/ret/other?z",
+            "418 teapot GET /t/ret/other z",
+        ),
+        ("semantics-script", "/t/brk/x", "/t/brk2/x"),
+        ("semantics-script", "/t/args?q=1", "/t/args?n=1&q=1"),
+        ("semantics-script", "/t/nest/deep/a", "200 deep"),
+        ("semantics-script", "/t/nest/a.cfg", "200 nested-regex "),
+        ("semantics-script", "/t/nest/a.xml", "200 outer-regex a"),
+        ("semantics-script", "/t/cond?a=0", "200 none"),
+        ("semantics-script", "/t/cond?C=1", "200 c"),
+        ("semantics-script", "/t/deny/x", "403"),
+        // FusionPBX's install script: HTTPS except provisioning, the REST rule in an `if`.
+        (
+            "fusionpbx-install",
+            "/index.php?x=1",
+            "301 https://pbx.example.com/index.php?x=1",
+        ),
+        (
+            "fusionpbx-install",
+            "/provision/api/v1",
+            "/provision/api/index.php?rewrite_uri=v1",
+        ),
+        ("fusionpbx-install", "/provision/.htaccess", "403"),
+        (
+            "fusionpbx-install",
+            "/provision/algom0004f2a1b2c3.conf",
+            "/app/provision/?mac=0004f2a1b2c3&file=algom%7b%24mac%7d.conf",
+        ),
+        ("fusionpbx-install", "/app/xml_cdr/x", "/app/xml_cdr/x"),
+    ];
+    for (set, target, want) in table {
+        assert_eq!(answer(&rules(set), target), *want, "[{set}] {target}");
+    }
+}
+
+/// A file saved with CRLF line ends loads and answers as the LF one does.
+#[test]
+fn crlf_files_load_and_answer_the_same() {
+    for name in [
+        "fusionpbx-install",
+        "semantics-script",
+        "semantics-locations",
+    ] {
+        let path = format!(
+            "{}/tests/data/rewrite/{name}.conf",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).expect("fixture");
+        let crlf = RuleSet::parse(&text.replace('\n', "\r\n")).expect("CRLF loads");
+        let lf = rules(name);
+        for target in [
+            "/provision/api/v1",
+            "/t/if/abc/def",
+            "/chain/xxx",
+            "/index.php",
+        ] {
+            assert_eq!(
+                answer(&crlf, target),
+                answer(&lf, target),
+                "[{name}] {target}"
+            );
+        }
+    }
+    let e = RuleSet::parse("# a\r\n\r\nreturn 999 x;\r\n").expect_err("refused");
+    assert_eq!(e.line, 3, "{e}");
 }

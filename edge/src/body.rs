@@ -3,7 +3,7 @@
 //! Everything a Worker holds counts against the isolate's memory, and a body comes from whoever
 //! reaches the hostname. So a body is judged on its declared length before a byte of it is read,
 //! and otherwise counted chunk by chunk as it arrives, refused at the first byte over the cap.
-//! The cap is the engine's `uploads.max_bytes` for uploads (stored in KV) and for the bodies of
+//! The cap is the engine's `uploads.max_bytes` for uploads (stored in KV or R2) and for the bodies of
 //! rewritten requests (passed on to the upstream).
 
 /// A body refused for its size: over the cap by its declared length or by what arrived.

@@ -1,59 +1,82 @@
-//! The Workers runtime glue: the fetch handler driving the engine over KV, the upstream fetch,
-//! the request body and `request.cf`. Compiled for wasm32 only.
+//! The Workers runtime glue: the fetch handler driving the engine over KV and R2 (read through
+//! the isolate's and the colo's caches by [`crate::reader`]), the upstream fetch, the request
+//! body and `request.cf`. Compiled for wasm32 only.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use provedge::access::{Done, LastSeenMarks, Trail};
-use provedge::{ClientIdentity, Config, Decision, Engine, Lookup, Md5Hasher, Stored, Summed};
-use worker::js_sys::{Reflect, Uint8Array};
-use worker::wasm_bindgen::{JsCast, JsValue};
+use provedge::store::placement::Backend;
+use provedge::{ClientIdentity, Config, Decision, Engine, Lookup, Stored, Summed};
+use worker::js_sys::{Promise, Reflect, Uint8Array};
+use worker::wasm_bindgen::JsValue;
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::web_sys::{ReadableStream, ReadableStreamDefaultReader};
-use worker::{event, Context, Env, Headers, KvStore, RequestInit, Response};
+use worker::web_sys::ReadableStreamDefaultReader;
+use worker::{event, Context, Env, Headers, RequestInit, Response};
 
 use crate::body::{declared_length, BodyCap, Forward, TooLarge};
+use crate::reader::{stream_from_r2, Reader, Streamed};
+use crate::reads::{Kind, StoreCache};
+use crate::settings::WorkerSettings;
+use crate::stores::{next_chunk, Stores};
 
-thread_local! {
-    /// The isolate's engine and the configuration text it was built from.
-    static ENGINE: RefCell<Option<(String, Rc<Engine>)>> = const { RefCell::new(None) };
-    /// When each device's last-seen record was last written from this isolate (every five
-    /// minutes at most per device, bounded like the native server's).
-    static LAST_SEEN: LastSeenMarks = LastSeenMarks::new(300, 100_000);
+/// What an isolate builds once per configuration text.
+struct Setup {
+    engine: Engine,
+    settings: WorkerSettings,
+    /// The isolate's tier of store values and the generation it trusts.
+    cache: RefCell<StoreCache>,
+    /// When each device's last-seen record was last written from this isolate.
+    last_seen: LastSeenMarks,
 }
 
-/// The engine for this configuration text, built once per isolate (and again only when the
-/// text changes), so compiled templates and rendered files are reused across requests.
-fn engine_for(text: Option<String>, env: &Env) -> Result<Rc<Engine>, String> {
+thread_local! {
+    /// The isolate's setup and the configuration text it was built from.
+    static SETUP: RefCell<Option<(String, Rc<Setup>)>> = const { RefCell::new(None) };
+}
+
+/// The setup for this configuration text, built once per isolate (and again only when the text
+/// changes), so compiled templates, rendered files and store values are reused across requests.
+fn setup_for(text: Option<String>, env: &Env) -> Result<Rc<Setup>, String> {
     let text = text.unwrap_or_default();
-    ENGINE.with(|cell| {
-        if let Some((cached, engine)) = cell.borrow().as_ref() {
+    SETUP.with(|cell| {
+        if let Some((cached, setup)) = cell.borrow().as_ref() {
             if *cached == text {
-                return Ok(Rc::clone(engine));
+                return Ok(Rc::clone(setup));
             }
         }
         // Secrets the configuration names come from the Worker's secrets (`wrangler secret
         // put`), never from KV or the bundle.
-        let (config, secrets) = if text.is_empty() {
+        let (config, secrets) = if text.trim().is_empty() {
             (Config::default(), provedge::secrets::Secrets::default())
         } else {
             Config::from_document_with(&text, |name| env.secret(name).ok().map(|s| s.to_string()))?
         };
-        let engine = Rc::new(Engine::new(config)?.with_secrets(secrets));
-        *cell.borrow_mut() = Some((text, Rc::clone(&engine)));
-        Ok(engine)
+        let settings = WorkerSettings::from_document(&text)?;
+        let setup = Rc::new(Setup {
+            engine: Engine::new(config)?.with_secrets(secrets),
+            cache: RefCell::new(StoreCache::new(&settings)),
+            last_seen: LastSeenMarks::new(
+                settings.last_seen_interval_secs,
+                settings.last_seen_devices,
+            ),
+            settings,
+        });
+        *cell.borrow_mut() = Some((text, Rc::clone(&setup)));
+        Ok(setup)
     })
 }
 
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let engine = match engine_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string()), &env) {
-        Ok(engine) => engine,
+    let setup = match setup_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string()), &env) {
+        Ok(setup) => setup,
         Err(e) => {
             worker::console_error!("provedge: {e}");
             return Response::error("misconfigured", 500);
         }
     };
+    let engine = &setup.engine;
     let arrived_ms = worker::Date::now().as_millis();
     let url = req.url()?;
     let mut request = crate::core_request(
@@ -64,27 +87,52 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
     );
     // Workers terminates mutual TLS itself and reports the certificate in `request.cf`.
     request.client_identity = tls_identity(req.inner());
-    let store = env.kv("STORE")?;
+    let reader = Reader::new(
+        &setup.cache,
+        &setup.settings,
+        Stores::of(&env, &setup.settings),
+        url.origin().ascii_serialization(),
+        arrived_ms,
+    );
     let mut trail = Trail::default();
     let answer = serve(
-        &engine,
+        engine,
+        &reader,
         &req,
         &request,
         &env,
-        &store,
         arrived_ms / 1000,
         &mut trail,
     )
     .await;
-    let response = match answer {
+    let mut response = match answer {
         Ok(response) => response,
         Err(e) => {
             trail.note(format!("worker: {e}"));
             Response::error("internal error", 500)?
         }
     };
+    let (keys, cached) = reader.keys();
+    trail.read(keys, cached);
+    if setup.settings.debug_reads {
+        // An upstream's answer has immutable headers: then it goes without.
+        let _ = response
+            .headers_mut()
+            .set("x-provedge-reads", &reader.reads().header());
+    }
+    // The colo's copies are written after the answer, never before it.
+    let pending: Vec<Promise> = reader.take_pending();
+    if !pending.is_empty() {
+        ctx.wait_until(async move {
+            for put in pending {
+                if let Err(e) = JsFuture::from(put).await {
+                    worker::console_warn!("provedge: colo cache: {e:?}");
+                }
+            }
+        });
+    }
     // One access record per request, as every host emits it; and the device's last-seen
-    // record in KV when it is due (after the answer, not before it).
+    // record in the store when it is due (after the answer, not before it).
     let done = Done {
         arrived_ms,
         client: request.peer,
@@ -101,18 +149,17 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
             .saturating_sub(arrived_ms)
             .saturating_mul(1000),
     };
-    let record = trail.record(&engine, &request, done);
+    let record = trail.record(engine, &request, done);
     worker::console_log!("{}", record.to_json());
     if let Some(seen) = record.last_seen() {
-        let due = LAST_SEEN.with(|marks| marks.due(seen, arrived_ms / 1000));
-        if due {
-            if let Ok(put) = store.put_bytes(seen.key().as_str(), &seen.to_json()) {
-                ctx.wait_until(async move {
-                    if let Err(e) = put.execute().await {
-                        worker::console_error!("provedge: last-seen: {e}");
-                    }
-                });
-            }
+        if setup.last_seen.due(seen, arrived_ms / 1000) {
+            let stores = reader.stores.clone();
+            let (key, json) = (seen.key().as_str().to_owned(), seen.to_json());
+            ctx.wait_until(async move {
+                if let Err(e) = stores.put(&key, &json).await {
+                    worker::console_error!("provedge: last-seen: {e}");
+                }
+            });
         }
     }
     Ok(response)
@@ -121,10 +168,10 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
 /// Drives the engine's decisions for one request to the runtime's response.
 async fn serve(
     engine: &Engine,
+    reader: &Reader<'_>,
     req: &worker::Request,
     request: &provedge::Request,
     env: &Env,
-    store: &KvStore,
     now: u64,
     trail: &mut Trail,
 ) -> worker::Result<Response> {
@@ -160,17 +207,34 @@ async fn serve(
                 return worker::Fetch::Request(forwarded).send().await;
             }
             Decision::Stream(stream) => {
-                let lookup = lookup(store, stream.key().as_str()).await;
-                decision = Decision::Respond(stream.respond(lookup));
+                let key = stream.key().as_str();
+                if reader.stores.backend(key) == Backend::Objects {
+                    match stream_from_r2(reader, &stream, trail).await {
+                        Streamed::Sent(response) => return response,
+                        Streamed::Answer(resp) => decision = Decision::Respond(resp),
+                    }
+                } else {
+                    // KV holds its values whole: served through the caches like any value.
+                    let under = reader.under().await;
+                    let lookup = reader
+                        .cached(Kind::Value, key, &under, reader.stores.read(key))
+                        .await;
+                    decision = Decision::Respond(stream.respond(lookup));
+                }
             }
             Decision::Checksum(sum) => {
-                let summed = match store.get(sum.key().as_str()).stream().await {
-                    Ok(Some(file)) => match md5_of(&file, sum.hasher()).await {
+                let under = reader.under().await;
+                let key = sum.key().as_str();
+                let digest = reader
+                    .cached(Kind::Md5, key, &under, reader.stores.md5(key, sum.hasher()))
+                    .await;
+                let summed = match digest {
+                    Lookup::Found(bytes) => match <[u8; 16]>::try_from(bytes.as_slice()) {
                         Ok(digest) => Summed::Found(digest),
-                        Err(e) => Summed::Failed(e.to_string()),
+                        Err(_) => Summed::Failed(format!("a cached digest of {key} is not one")),
                     },
-                    Ok(None) => Summed::Missing,
-                    Err(e) => Summed::Failed(e.to_string()),
+                    Lookup::Missing => Summed::Missing,
+                    Lookup::Failed(reason) => Summed::Failed(reason),
                 };
                 decision = Decision::Respond(sum.respond(summed));
             }
@@ -180,18 +244,14 @@ async fn serve(
                     Err(TooLarge) => Ok(Err(TooLarge)),
                 };
                 let outcome = match body {
-                    Ok(Ok(bytes)) => put(store, upload.key().as_str(), &bytes).await,
+                    Ok(Ok(bytes)) => put(reader, upload.key().as_str(), &bytes).await,
                     Ok(Err(TooLarge)) => Stored::TooLarge,
                     Err(e) => return respond(broken_body(&e)),
                 };
                 decision = Decision::Respond(upload.finish(outcome));
             }
             Decision::Fetch(pending) => {
-                let mut found = Vec::new();
-                for key in pending.keys() {
-                    found.push((key.clone(), lookup(store, key.as_str()).await));
-                }
-                trail.read(found.len(), 0);
+                let found = reader.round(pending.keys()).await;
                 decision = pending.resume(engine, found);
             }
         }
@@ -224,24 +284,13 @@ fn broken_body(e: &worker::Error) -> provedge::Response {
     provedge::Response::text(400, "request body broken")
 }
 
-/// What KV holds under `key`, whole.
-async fn lookup(store: &KvStore, key: &str) -> Lookup {
-    match store.get(key).bytes().await {
-        Ok(Some(bytes)) => Lookup::Found(bytes),
-        Ok(None) => Lookup::Missing,
-        Err(e) => Lookup::Failed(e.to_string()),
-    }
-}
-
-/// Stores an upload under `key`.
-async fn put(store: &KvStore, key: &str, bytes: &[u8]) -> Stored {
-    let replaced = store.get(key).bytes().await.ok().flatten().is_some();
-    match store.put_bytes(key, bytes) {
-        Ok(put) => match put.execute().await {
-            Ok(()) => Stored::Done { replaced },
-            Err(e) => Stored::Failed(e.to_string()),
-        },
-        Err(e) => Stored::Failed(e.to_string()),
+/// Stores an upload under `key`, where the placement says (KV by default).
+async fn put(reader: &Reader<'_>, key: &str, bytes: &[u8]) -> Stored {
+    let (source, replaced) = reader.stores.exists(key).await;
+    reader.count(source);
+    match reader.stores.put(key, bytes).await {
+        Ok(()) => Stored::Done { replaced },
+        Err(e) => Stored::Failed(e),
     }
 }
 
@@ -271,28 +320,6 @@ async fn read_capped(
         chunk.copy_to(&mut bytes[start..]);
     }
     Ok(Ok(bytes))
-}
-
-/// The MD5 of a stored file, fed to the core's hasher chunk by chunk as KV streams it, so a
-/// firmware image is summed without being held whole.
-async fn md5_of(file: &ReadableStream, mut hasher: Md5Hasher) -> worker::Result<[u8; 16]> {
-    let reader = ReadableStreamDefaultReader::new(file)?;
-    while let Some(chunk) = next_chunk(&reader).await? {
-        hasher.update(&chunk.to_vec());
-    }
-    Ok(hasher.finish())
-}
-
-/// The next chunk of a byte stream, `None` at its end.
-async fn next_chunk(reader: &ReadableStreamDefaultReader) -> worker::Result<Option<Uint8Array>> {
-    let next = JsFuture::from(reader.read()).await?;
-    if Reflect::get(&next, &JsValue::from_str("done"))?.is_truthy() {
-        return Ok(None);
-    }
-    let chunk = Reflect::get(&next, &JsValue::from_str("value"))?
-        .dyn_into()
-        .map_err(|_| worker::Error::from("a stream chunk that is not bytes"))?;
-    Ok(Some(chunk))
 }
 
 /// The device identity of the client certificate in `request.cf.tlsClientAuth`, judged by

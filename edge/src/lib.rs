@@ -1,27 +1,37 @@
-//! provedge as a Cloudflare Worker: the sans-IO core over Workers KV.
+//! provedge as a Cloudflare Worker: the sans-IO core over Workers KV and R2.
 //!
-//! The store is the KV namespace bound as `STORE` (keys exactly as the core names them, e.g.
-//! `grandstream/cfg000b82123456.xml`); the engine configuration is the JSON in the
-//! `PROVEDGE_CONFIG` variable (default configuration when unset). In rewrite and nginx-rules
-//! modes the rewritten request goes to `PROVEDGE_UPSTREAM` (an origin URL such as
-//! `https://pbx.example.com`), or, when that is unset, to the request's own origin: behind a
-//! Workers route that is the zone's origin server.
+//! The store is the KV namespace bound as `STORE` and the R2 bucket bound as `BUCKET`, both
+//! optional, keys exactly as the core names them (e.g. `grandstream/cfg000b82123456.xml`), each
+//! in KV or R2 as [`provedge::store::placement`] says. The configuration is the JSON document in
+//! the `PROVEDGE_CONFIG` variable, `{"engine": {…}, "worker": {…}}` ([`settings`]; defaults when
+//! unset). In rewrite and nginx-rules modes the rewritten request goes to `PROVEDGE_UPSTREAM` (an
+//! origin URL such as `https://pbx.example.com`), or, when that is unset, to the request's own
+//! origin: behind a Workers route that is the zone's origin server.
 //!
-//! The engine (with its template and render caches) lives as long as the isolate and is rebuilt
-//! only when the configuration text changes. Request bodies (uploads, and what rewritten
-//! requests carry on) are bounded by the engine's `uploads.max_bytes` before and while they are
-//! read ([`body`]); a client certificate is an identity only when Cloudflare verified it and it
-//! is not revoked ([`identity`]).
+//! The engine (with its template and render caches) and the Worker's cache of store values
+//! live as long as the isolate and are rebuilt only when the configuration text changes. Store
+//! reads go through the isolate's cache and the colo's Cache API, keyed by the store's
+//! generation, so that a steady request reads at most one KV key ([`reads`]); stored files
+//! stream from R2 with the ranges and validators the core decides. Request bodies (uploads, and
+//! what rewritten requests carry on) are bounded by the engine's `uploads.max_bytes` before and
+//! while they are read ([`body`]); a client certificate is an identity only when Cloudflare
+//! verified it and it is not revoked ([`identity`]).
 //!
 //! The adapter logic that does not need the Workers runtime ([`core_request`], [`upstream_url`],
-//! [`body`], [`identity`]) is plain Rust and tested natively; the runtime glue (`entry`) is
-//! compiled for wasm32 only, built by `scripts/build-worker` and run in workerd by
-//! `tests/worker_workerd.rs`.
+//! [`body`], [`identity`], [`reads`], [`settings`]) is plain Rust and tested natively; the
+//! runtime glue (`entry`, `reader`, `stores`) is compiled for wasm32 only, built by `scripts/build-worker`
+//! and run in workerd by `tests/worker_workerd.rs`.
 
 pub mod body;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 pub mod identity;
+#[cfg(target_arch = "wasm32")]
+mod reader;
+pub mod reads;
+pub mod settings;
+#[cfg(target_arch = "wasm32")]
+mod stores;
 
 use provedge::{Method, Request};
 

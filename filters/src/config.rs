@@ -6,13 +6,16 @@
 //!   "routes": {"legacy": {"mode": {"rewrite": {"prefix": ""}}}},
 //!   "origin": {"upstream": "store", "authority": "127.0.0.1:8081", "prefix": "",
 //!              "timeout_ms": 2000, "auth": "none"},
-//!   "cache": {"ttl_secs": 10, "stale_if_error_secs": 300}
+//!   "cache": {"ttl_secs": 10, "stale_if_error_secs": 300},
+//!   "last_seen": {"write": true, "interval_secs": 300, "max_devices": 10000}
 //! }
 //! ```
 //!
 //! `engine` is the core's configuration (as `provedge --config`); each `routes` entry, keyed by
 //! Envoy route name, replaces top-level keys of `engine` for requests on that route (so one
-//! filter renders on some routes and rewrites on others). Unknown keys anywhere are errors.
+//! filter renders on some routes and rewrites on others). `last_seen` governs the devices'
+//! last-seen records `PUT` to the origin ([`LastSeenConfig`]). Unknown keys anywhere are
+//! errors.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +23,8 @@ use provedge::origin::cache::CacheConfig;
 use provedge::{Config, Engine, Origin, OriginConfig};
 use serde::Deserialize;
 use serde_json::Value;
+
+pub use crate::record::LastSeenConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +36,8 @@ struct Raw {
     origin: OriginConfig,
     #[serde(default)]
     cache: CacheConfig,
+    #[serde(default)]
+    last_seen: LastSeenConfig,
     /// Build the client identity from the TLS connection (`connection.*` properties).
     #[serde(default = "yes")]
     identity_from_connection: bool,
@@ -45,6 +52,7 @@ pub struct Settings {
     /// The core's checked origin: the requests to send, the rules for the answers.
     pub origin: Origin,
     pub cache: CacheConfig,
+    pub last_seen: LastSeenConfig,
     pub identity_from_connection: bool,
     pub engine: Engine,
     pub routes: BTreeMap<String, Engine>,
@@ -77,9 +85,13 @@ impl Settings {
         raw.cache
             .validate()
             .map_err(|e| e.within("cache").to_string())?;
+        if raw.last_seen.max_devices == 0 {
+            return Err("last_seen.max_devices: must be at least 1".into());
+        }
         Ok(Settings {
             origin,
             cache: raw.cache,
+            last_seen: raw.last_seen,
             identity_from_connection: raw.identity_from_connection,
             engine,
             routes,
@@ -163,6 +175,14 @@ mod tests {
             (
                 r#"{"origin": {"upstream": "s"}, "cache": {"shared_slots": 0}}"#,
                 "shared_slots",
+            ),
+            (
+                r#"{"origin": {"upstream": "s"}, "last_seen": {"max_devices": 0}}"#,
+                "last_seen.max_devices",
+            ),
+            (
+                r#"{"origin": {"upstream": "s"}, "last_seen": {"every": 1}}"#,
+                "every",
             ),
             (
                 r#"{"origin": {"upstream": "s"}, "engine": {"policy": {"default": {"allow": ["nope"]}}}}"#,

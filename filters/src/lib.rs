@@ -9,16 +9,26 @@
 //!
 //! * `Respond`: answer locally (render mode's device files, refusals, 304s);
 //! * `Rewrite`: set `:path` (and `:authority` for an absolute URL) and let the request go on;
-//! * `Stream`: large stored files (firmware, tones, images) are never buffered in the VM: the
-//!   request goes on to the origin for the stored key, signed like the filter's own reads, and
-//!   the proxy streams the answer;
-//! * `Fetch`: read store keys from the [`cache`], and the rest from the origin with
-//!   `dispatch_http_call`, all keys of one round in parallel ([`origin`]), then resume;
+//! * `Stream`: large stored files (firmware, tones, images) are never buffered in the VM. The
+//!   core answers them from the object's metadata (a `HEAD`, cached): 304, 404, 416 and `HEAD`
+//!   here; for a 200 or 206 the request goes on to the origin for exactly the bytes the core
+//!   named, signed like the filter's own reads, and the proxy streams them under the core's
+//!   status and headers once the origin's answer proved to be those bytes ([`stream`]);
+//! * `Fetch`: read store keys from the [`cache`](provedge::origin::cache), and the rest from
+//!   the origin with `dispatch_http_call`, all keys of one round in parallel
+//!   ([`origin`](provedge::origin)), then resume;
 //! * `Checksum`: the MD5 of a stored file (an Algo `.md5` of firmware), summed from `Range`
 //!   pieces of the origin's object and remembered per object version ([`checksum`]);
 //! * `Upload`: buffer the phone's body (refused past the engine's limit before it is read) and
 //!   `PUT` it to the origin under the upload key. The engine may ask for it only after a store
 //!   round (the device's record), when the body may already be whole in Envoy's buffer.
+//!
+//! Every request leaves one access record, the core's ([`record`]): a `provedge access {…}`
+//! line in the proxy's log at info level, and the same JSON as filter state for Envoy's own
+//! access log, e.g. `log_format: {text_format_source: {inline_string:
+//! "%FILTER_STATE(wasm.provedge.access:PLAIN)%\n"}}` (`PLAIN`: the JSON as it is, not
+//! base64). A device the engine knows gets its last-seen record `PUT` to the origin
+//! (`last-seen/<mac>.json`), at most once per `last_seen.interval_secs`.
 //!
 //! Nothing here may panic: a panic kills the VM and every request on it. Request and origin
 //! headers are read as bytes (the SDK's `String` getters unwrap UTF-8), sizes are checked before
@@ -27,17 +37,20 @@
 //! *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
 mod config;
+mod record;
+mod stream;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use provedge::access::{Done, LastSeen, Trail};
 use provedge::{
     Checksum, ClientIdentity, Decision, Fetch, Lookup, Md5Hasher, Method, Request, Response,
-    StoreKey, Stored, Stream, Summed, Upload,
+    StoreKey, Stored, Summed, Upload,
 };
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -47,7 +60,9 @@ use config::Settings;
 use provedge::origin::answer::{self, Reply};
 use provedge::origin::cache::{Cache, Entry, Hit, Outcome, Settled, SharedTier};
 use provedge::origin::checksum::{self, Asked, Piece, Version};
-use provedge::origin::{OriginRequest, NOT_FORWARDED};
+use provedge::origin::{Origin, OriginRequest};
+use record::{LastSeenWrites, Offered};
+use stream::{Phase, Streaming};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -119,6 +134,8 @@ struct Shared {
     metrics: Metrics,
     /// Sums under way ([`SumSlot`]).
     summing: Cell<usize>,
+    /// Devices' last-seen records, sent by the root context.
+    last_seen: LastSeenWrites,
 }
 
 /// One of the [`MAX_SUMMING`] places, given back when dropped: when the sum ends, and also when
@@ -147,9 +164,47 @@ struct Root {
     shared: Option<Rc<Shared>>,
 }
 
-impl Context for Root {}
+/// How often the root context sends the last-seen records requests queued.
+const LAST_SEEN_TICK: Duration = Duration::from_secs(1);
+
+impl Context for Root {
+    /// A last-seen `PUT` came back: counted, nothing else depends on it.
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        _headers: usize,
+        _body: usize,
+        _trailers: usize,
+    ) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        shared.last_seen.settled();
+        let status = self.get_http_call_response_header_bytes(":status");
+        match answer::stored(status.as_deref()) {
+            Stored::Done { .. } => shared.metrics.inc("provedge.last_seen.written"),
+            _ => shared.metrics.inc("provedge.origin.error.last_seen"),
+        }
+    }
+}
 
 impl RootContext for Root {
+    /// Sends the last-seen records requests queued, signed like uploads, without waiting.
+    fn on_tick(&mut self) {
+        let Some(shared) = &self.shared else {
+            return;
+        };
+        let origin = &shared.settings.origin;
+        let now = unix_secs(self.get_current_time());
+        while let Some((key, body)) = shared.last_seen.next() {
+            let put = origin.put(&key, &body, now);
+            match dispatch(self, origin, &put, Some(&body)) {
+                Ok(_) => shared.last_seen.sent(),
+                Err(_) => shared.metrics.inc("provedge.origin.error.last_seen"),
+            }
+        }
+    }
+
     fn on_configure(&mut self, _size: usize) -> bool {
         let raw = self.get_plugin_configuration().unwrap_or_default();
         match Settings::parse(&raw) {
@@ -170,11 +225,16 @@ impl RootContext for Root {
                         settings.routes.len()
                     ),
                 );
+                let last_seen = LastSeenWrites::new(&settings.last_seen);
+                if last_seen.enabled() {
+                    self.set_tick_period(LAST_SEEN_TICK);
+                }
                 self.shared = Some(Rc::new(Shared {
                     settings,
                     cache: RefCell::new(cache),
                     metrics: Metrics::default(),
                     summing: Cell::new(0),
+                    last_seen,
                 }));
                 true
             }
@@ -243,6 +303,19 @@ struct BodySeen {
     complete: bool,
 }
 
+/// The request as the core saw it and when it arrived, for its access record.
+struct Arrival {
+    request: Request,
+    at: SystemTime,
+}
+
+/// A request's access record, made when the response head went out: as JSON, and the device's
+/// last-seen update it implies.
+struct Recorded {
+    json: String,
+    last_seen: Option<LastSeen>,
+}
+
 /// A request paused on origin reads: the engine's continuation and the answers so far.
 struct Pending {
     fetch: Fetch,
@@ -259,8 +332,18 @@ struct Filter {
     pending: Option<Pending>,
     /// The request went on upstream (rewrite or stream): count the upstream's status.
     continued: bool,
-    /// The streamed file whose origin answer gets the core's headers.
-    stream: Option<Stream>,
+    /// A streamed file: waiting for its metadata, or gone on to the origin for its bytes.
+    streaming: Option<Streaming>,
+    /// The core's trail of the request's decisions, for its access record.
+    trail: Trail,
+    /// The request, once its head arrived.
+    arrival: Option<Arrival>,
+    /// Its access record, once the response head went out.
+    recorded: Option<Recorded>,
+    /// Headers of a local answer without a body that Envoy drops from it (`content-type`,
+    /// `content-length`: a 416, a `HEAD` of a streamed file), set again as the answer passes
+    /// through the filter.
+    restore: Vec<(String, String)>,
     /// A phone's upload waiting for its body, then for the origin's answer (`upload_call`).
     upload: Option<Upload>,
     upload_call: Option<u32>,
@@ -278,7 +361,11 @@ impl Filter {
             vendor: "none",
             pending: None,
             continued: false,
-            stream: None,
+            streaming: None,
+            trail: Trail::default(),
+            arrival: None,
+            recorded: None,
+            restore: Vec::new(),
             upload: None,
             upload_call: None,
             body: BodySeen::default(),
@@ -334,6 +421,7 @@ impl Filter {
     /// Carries out decisions until the request is answered, continues, or waits on the origin.
     fn drive(&mut self, mut decision: Decision) -> Action {
         loop {
+            self.trail.saw(&decision);
             match decision {
                 Decision::Fetch(fetch) => {
                     self.vendor = fetch.route().vendor().name();
@@ -360,10 +448,7 @@ impl Filter {
                 }
                 Decision::Stream(stream) => {
                     self.vendor = stream.route().vendor().name();
-                    self.to_origin(stream.key());
-                    self.stream = Some(stream);
-                    self.continued = true;
-                    return Action::Continue;
+                    return self.stream(stream);
                 }
                 Decision::Checksum(sum) => {
                     self.vendor = sum.route().vendor().name();
@@ -419,39 +504,7 @@ impl Filter {
 
     /// Sends one of the core's origin requests with `dispatch_http_call`.
     fn dispatch(&self, req: &OriginRequest, body: Option<&[u8]>) -> Result<u32, String> {
-        let origin = &self.shared.settings.origin;
-        let mut headers: Vec<(&str, &str)> = vec![
-            (":method", req.method),
-            (":path", &req.path),
-            (":authority", origin.authority()),
-        ];
-        headers.extend(req.headers.iter().map(|(n, v)| (*n, v.as_str())));
-        self.dispatch_http_call(
-            origin.upstream(),
-            headers,
-            body,
-            vec![],
-            Duration::from_millis(origin.timeout_ms()),
-        )
-        .map_err(|status| format!("dispatch to {} failed: {status:?}", origin.upstream()))
-    }
-
-    /// Points the request itself at the origin's copy of `key` (for the proxy to stream), as
-    /// the core says: its path and authentication, none of the phone's credentials.
-    fn to_origin(&self, key: &StoreKey) {
-        let origin = &self.shared.settings.origin;
-        let head = self
-            .get_http_request_header_bytes(":method")
-            .is_some_and(|m| m == b"HEAD");
-        let req = origin.stream(key, head, self.now_ms() / 1000);
-        self.set_http_request_header(":path", Some(&req.path));
-        self.set_http_request_header(":authority", Some(origin.authority()));
-        for name in NOT_FORWARDED {
-            self.set_http_request_header(name, None);
-        }
-        for (name, value) in &req.headers {
-            self.set_http_request_header(name, Some(value));
-        }
+        dispatch(self, &self.shared.settings.origin, req, body)
     }
 
     /// The request body Envoy buffered, exactly `len` bytes of it (`None` if it holds other).
@@ -665,6 +718,7 @@ impl Filter {
         let now = self.now_ms();
         let mut answers = HashMap::new();
         let mut calls = HashMap::new();
+        let mut hits = 0;
         for key in fetch.keys() {
             let hit = shared
                 .cache
@@ -681,6 +735,7 @@ impl Filter {
                         "provedge.cache.hit.local"
                     });
                     answers.insert(key.clone(), entry.lookup());
+                    hits += 1;
                 }
                 Hit::Ask { stale } => {
                     shared.metrics.inc(if stale.is_some() {
@@ -716,6 +771,7 @@ impl Filter {
                 }
             }
         }
+        self.trail.read(fetch.keys().len(), hits);
         if calls.is_empty() {
             let engine = shared.settings.engine_for(self.route.as_deref());
             return Ok(fetch.resume(engine, answers));
@@ -756,16 +812,14 @@ impl Filter {
         settled.lookup
     }
 
+    /// Answers the request here with `resp`: counted, recorded, sent.
     fn respond(&mut self, resp: Response) {
-        let metrics = &self.shared.metrics;
-        metrics.inc(&format!(
-            "provedge.requests.{}.{}",
-            self.vendor,
-            status_label(resp.status)
-        ));
+        self.count_status(resp.status);
         if let Some(note) = &resp.note {
             log(LogLevel::Warn, &format!("provedge: {} {note}", resp.status));
         }
+        self.trail.answered(&resp);
+        self.answered(resp.status, resp.body.len() as u64);
         let headers: Vec<(&str, &str)> = resp
             .headers
             .iter()
@@ -773,7 +827,87 @@ impl Filter {
             .collect();
         let body = (!resp.body.is_empty()).then_some(resp.body.as_slice());
         self.send_http_response(u32::from(resp.status), headers, body);
+        if resp.body.is_empty() {
+            self.restore = resp
+                .headers
+                .into_iter()
+                .filter(|(name, _)| name == "content-type" || name == "content-length")
+                .collect();
+        }
     }
+
+    /// Counts an answer by vendor and status.
+    fn count_status(&self, status: u16) {
+        self.shared.metrics.inc(&format!(
+            "provedge.requests.{}.{}",
+            self.vendor,
+            status_label(status)
+        ));
+    }
+
+    /// The response head goes out with `status` and a body of `bytes` (none for a `HEAD`):
+    /// the request's access record is made now, once, and set as filter state at once, so
+    /// that Envoy's access log finds it whenever it runs.
+    fn answered(&mut self, status: u16, bytes: u64) {
+        if self.recorded.is_some() {
+            return;
+        }
+        let Some(arrival) = &self.arrival else {
+            return;
+        };
+        let now = self.get_current_time();
+        let since = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let done = Done {
+            arrived_ms: u64::try_from(since(arrival.at).as_millis()).unwrap_or(u64::MAX),
+            client: arrival.request.peer,
+            status,
+            bytes: if arrival.request.method == Method::Head {
+                0
+            } else {
+                bytes
+            },
+            duration_us: now
+                .duration_since(arrival.at)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        };
+        let engine = self.shared.settings.engine_for(self.route.as_deref());
+        let record = self.trail.record(engine, &arrival.request, done);
+        let json = record.to_json();
+        record::set_filter_state(record::FILTER_STATE, json.as_bytes());
+        self.recorded = Some(Recorded {
+            json,
+            last_seen: record.last_seen().cloned(),
+        });
+    }
+}
+
+/// Sends one of the core's origin requests with `dispatch_http_call` from context `ctx` (whose
+/// `on_http_call_response` gets the answer).
+fn dispatch(
+    ctx: &dyn Context,
+    origin: &Origin,
+    req: &OriginRequest,
+    body: Option<&[u8]>,
+) -> Result<u32, String> {
+    let mut headers: Vec<(&str, &str)> = vec![
+        (":method", req.method),
+        (":path", &req.path),
+        (":authority", origin.authority()),
+    ];
+    headers.extend(req.headers.iter().map(|(n, v)| (*n, v.as_str())));
+    ctx.dispatch_http_call(
+        origin.upstream(),
+        headers,
+        body,
+        vec![],
+        Duration::from_millis(origin.timeout_ms()),
+    )
+    .map_err(|status| format!("dispatch to {} failed: {status:?}", origin.upstream()))
+}
+
+/// Seconds since the Unix epoch (0 for a clock before it).
+fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// An absolute `http(s)://authority/path` target split for `:authority` and `:path`; any
@@ -803,6 +937,22 @@ impl Context for Filter {
             self.upload_call = None;
             self.upload_stored();
             return;
+        }
+        if let Some(streaming) = self.streaming.take() {
+            match streaming.phase {
+                Phase::Meta { call, stale } if call == token_id => {
+                    if let Action::Continue = self.take_head(streaming.stream, stale) {
+                        self.resume_http_request();
+                    }
+                    return;
+                }
+                phase => {
+                    self.streaming = Some(Streaming {
+                        stream: streaming.stream,
+                        phase,
+                    })
+                }
+            }
         }
         if let Some(mut run) = self.summing.take() {
             if run.call != token_id {
@@ -925,33 +1075,64 @@ impl HttpContext for Filter {
             self.route = self.property(vec!["xds", "route_name"]);
         }
         let request = self.request();
+        let at = self.get_current_time();
         let shared = Rc::clone(&self.shared);
         let decision = shared
             .settings
             .engine_for(self.route.as_deref())
-            .handle(&request, self.now_ms() / 1000);
+            .handle(&request, unix_secs(at));
+        self.arrival = Some(Arrival { request, at });
         self.drive(decision)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if self.continued {
-            let status = self
-                .get_http_response_header_bytes(":status")
-                .and_then(|s| String::from_utf8(s).ok())
-                .and_then(|s| s.parse::<u16>().ok())
-                .unwrap_or(0);
-            self.shared.metrics.inc(&format!(
-                "provedge.requests.{}.{}",
-                self.vendor,
-                status_label(status)
-            ));
-            if let Some(stream) = &self.stream {
-                for (name, value) in stream.proxied_headers(status) {
-                    self.set_http_response_header(name, Some(&value));
-                }
+        // A local answer of ours passing through: counted and recorded when it was sent.
+        if !self.continued || self.recorded.is_some() {
+            for (name, value) in std::mem::take(&mut self.restore) {
+                self.set_http_response_header(&name, Some(&value));
+            }
+            return Action::Continue;
+        }
+        if let Some(streaming) = self.streaming.take() {
+            return self.stream_answered(streaming);
+        }
+        // A rewritten request: the upstream's answer is the answer.
+        let header = |name| {
+            self.get_http_response_header_bytes(name)
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let status = header(":status")
+            .and_then(|s| u16::try_from(s).ok())
+            .unwrap_or(0);
+        let bytes = header("content-length").unwrap_or(0);
+        self.count_status(status);
+        self.answered(status, bytes);
+        Action::Continue
+    }
+
+    /// The end of the request: its access record goes to the proxy's log, and the device's
+    /// last-seen record to the root's queue when due.
+    fn on_log(&mut self) {
+        if self.recorded.is_none() {
+            // No response head went out: the client went away first (499, as nginx logs it).
+            self.trail.note("the client went away before the answer");
+            self.answered(499, 0);
+        }
+        let Some(recorded) = self.recorded.take() else {
+            return;
+        };
+        log(
+            LogLevel::Info,
+            &format!("provedge access {}", recorded.json),
+        );
+        if let Some(seen) = recorded.last_seen {
+            let now = unix_secs(self.get_current_time());
+            match self.shared.last_seen.offer(&seen, now) {
+                Offered::Queued | Offered::NotDue => {}
+                Offered::Dropped => self.shared.metrics.inc("provedge.last_seen.dropped"),
             }
         }
-        Action::Continue
     }
 }
 

@@ -4,6 +4,8 @@
 //! * [`syntax`]: what each vendor's files are written in, the template each is rendered from,
 //!   and the media type;
 //! * [`template`]: minijinja templates, compiled once per engine and cached;
+//! * [`references`]: what a template extends, includes and imports, and the closure of store
+//!   keys one render reads (asked for in fetch rounds);
 //! * [`vocabulary`]: the filters, tests and functions templates may use;
 //! * [`grandstream`]: P-value text → `gs_provision` XML or the legacy binary;
 //! * [`text`]: the fixed parts of line-based formats (Yealink's version line, Panasonic's header);
@@ -11,6 +13,7 @@
 
 pub mod cache;
 pub mod grandstream;
+pub mod references;
 pub mod syntax;
 pub mod template;
 pub mod text;

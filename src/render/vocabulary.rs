@@ -1,90 +1,153 @@
-//! The filters, tests and functions templates may use: a chosen subset of minijinja's builtins.
+//! The filters, tests and functions templates may use: all of minijinja's builtins but one.
 //!
-//! `Environment::new()` registers every builtin (about sixty), and each one drags its argument
-//! conversion code into the binary: about 200 KB of the proxy-wasm filter, whose budget is 1 MiB.
-//! Provisioning templates need far fewer, so the environment starts empty and gets this list,
-//! the same in every host. A template using anything else fails with "unknown filter" (a 500 with
-//! the template's key and line, like any template error). The list is in docs/store.md ("Templates").
+//! The proxy-wasm filter's budget is 2 MiB, so templates get minijinja's whole builtin
+//! vocabulary (with `tojson` and `urlencode`), the same in every host, except the `debug()`
+//! function: it prints every variable of the render, line passwords included, into the file a
+//! phone receives, and provisioning has no use for it. Anything else is a template error (a 500
+//! naming the template's key and line). The list is in docs/store.md ("Templates").
+//!
+//! provedge adds one test of its own, [`PROVEDGE_TESTS`]: `dialable`, which phonebook templates
+//! use to leave out an entry whose number a phone could not dial, rather than serve a file the
+//! phone drops whole.
 
-use minijinja::{filters, functions, tests, Environment, Value};
+use minijinja::{Environment, Value};
 
 /// Filter names, in docs/store.md's order.
 pub const FILTERS: &[&str] = &[
-    "default", "d", "lower", "upper", "replace", "trim", "length", "count", "join", "split",
-    "first", "last", "int", "string", "list", "items", "dictsort", "sort", "safe", "escape", "e",
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
 ];
 
-/// Test names (`{% if x is defined %}`).
+/// Test names (`{% if x is defined %}`), without the operator spellings (`==`, `<`, …).
 pub const TESTS: &[&str] = &[
-    "defined",
-    "undefined",
-    "none",
-    "true",
-    "false",
     "boolean",
-    "number",
-    "integer",
-    "string",
-    "sequence",
-    "mapping",
-    "odd",
-    "even",
-    "eq",
-    "ne",
-    "in",
-    "startingwith",
+    "defined",
+    "divisibleby",
     "endingwith",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "int",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
 ];
 
 /// Global functions.
 pub const FUNCTIONS: &[&str] = &["range", "dict", "namespace"];
 
-/// Registers the vocabulary on an environment made with `Environment::empty()`.
-pub fn install(env: &mut Environment<'_>) {
-    env.add_filter("default", filters::default);
-    env.add_filter("d", filters::default);
-    env.add_filter("lower", filters::lower);
-    env.add_filter("upper", filters::upper);
-    env.add_filter("replace", filters::replace);
-    env.add_filter("trim", filters::trim);
-    env.add_filter("length", filters::length);
-    env.add_filter("count", filters::length);
-    env.add_filter("join", filters::join);
-    env.add_filter("split", filters::split);
-    env.add_filter("first", filters::first);
-    env.add_filter("last", filters::last);
-    env.add_filter("int", filters::int);
-    env.add_filter("string", filters::string);
-    env.add_filter("list", filters::list);
-    env.add_filter("items", filters::items);
-    env.add_filter("dictsort", filters::dictsort);
-    env.add_filter("sort", filters::sort);
-    env.add_filter("safe", filters::safe);
-    env.add_filter("escape", filters::escape);
-    env.add_filter("e", filters::escape);
+/// provedge's own tests.
+pub const PROVEDGE_TESTS: &[&str] = &["dialable"];
 
-    env.add_test("defined", tests::is_defined);
-    env.add_test("undefined", tests::is_undefined);
-    env.add_test("none", tests::is_none);
-    env.add_test("true", tests::is_true);
-    env.add_test("false", tests::is_false);
-    env.add_test("boolean", tests::is_boolean);
-    env.add_test("number", tests::is_number);
-    env.add_test("integer", tests::is_integer);
-    env.add_test("string", tests::is_string);
-    env.add_test("sequence", tests::is_sequence);
-    env.add_test("mapping", tests::is_mapping);
-    env.add_test("odd", tests::is_odd);
-    env.add_test("even", tests::is_even);
-    env.add_test("eq", tests::is_eq);
-    env.add_test("ne", tests::is_ne);
-    env.add_test("in", tests::is_in);
-    env.add_test("startingwith", tests::is_startingwith);
-    env.add_test("endingwith", tests::is_endingwith);
+/// Longest number a phonebook entry may carry (E.164 is 15 digits; extensions, prefixes and
+/// separators get the rest).
+pub const MAX_DIALABLE: usize = 32;
 
-    env.add_global("range", Value::from_function(functions::range));
-    env.add_global("dict", Value::from_function(functions::dict));
-    env.add_global("namespace", Value::from_function(functions::namespace));
+/// `x is dialable`: a whole non-negative number, or a string of at most [`MAX_DIALABLE`]
+/// characters, with at least one digit, made only of digits, a leading `+`, `*`, `#`, and the
+/// separators space, `-`, `.`, `(`, `)`.
+pub fn is_dialable(value: &Value) -> bool {
+    if value.kind() == minijinja::value::ValueKind::Number {
+        // A number written as a JSON number (an extension): dialable if it is a whole one.
+        return value.as_usize().is_some();
+    }
+    let Some(s) = value.as_str() else {
+        return false;
+    };
+    let s = s.trim();
+    !s.is_empty()
+        && s.len() <= MAX_DIALABLE
+        && s.bytes().any(|b| b.is_ascii_digit())
+        && s.char_indices().all(|(i, c)| {
+            c.is_ascii_digit()
+                || matches!(c, '*' | '#' | ' ' | '-' | '.' | '(' | ')')
+                || (c == '+' && i == 0)
+        })
+}
+
+/// Builtins templates may not use (see the module documentation).
+pub const WITHHELD: &[&str] = &["debug"];
+
+/// An environment with the vocabulary (escaping is set up by [`super::template`]).
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    for name in WITHHELD {
+        env.remove_global(name);
+    }
+    env.add_test("dialable", |v: &Value| is_dialable(v));
+    env
 }
 
 #[cfg(test)]
@@ -93,8 +156,7 @@ mod tests_ {
     use minijinja::context;
 
     fn render(source: &str) -> Result<String, minijinja::Error> {
-        let mut env = Environment::empty();
-        install(&mut env);
+        let mut env = environment();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         env.render_str(
             source,
@@ -105,8 +167,7 @@ mod tests_ {
     #[test]
     fn every_listed_name_is_registered() {
         use minijinja::ErrorKind::{UnknownFilter, UnknownFunction, UnknownTest};
-        let mut env = Environment::empty();
-        install(&mut env);
+        let env = environment();
         // Names are looked up when evaluated, so each probe runs; an error other than "unknown"
         // (a probe argument of the wrong type) still proves the name is there.
         let kind = |src: String| env.render_str(&src, ()).err().map(|e| e.kind());
@@ -124,6 +185,13 @@ mod tests_ {
                 "test {t}"
             );
         }
+        for t in PROVEDGE_TESTS {
+            assert_ne!(
+                kind(format!("{{{{ 1 is {t} }}}}")),
+                Some(UnknownTest),
+                "test {t}"
+            );
+        }
         for f in FUNCTIONS {
             assert_ne!(
                 kind(format!("{{{{ {f}() }}}}")),
@@ -131,15 +199,21 @@ mod tests_ {
                 "function {f}"
             );
         }
-        assert_eq!(kind("{{ 1 | pprint }}".into()), Some(UnknownFilter));
-        assert_eq!(kind("{{ 1 is divisibleby(1) }}".into()), Some(UnknownTest));
+        assert_eq!(
+            env.globals()
+                .map(|(name, _)| name)
+                .collect::<Vec<_>>()
+                .len(),
+            FUNCTIONS.len(),
+            "a global function that docs/store.md does not list"
+        );
     }
 
     #[test]
     fn the_vocabulary_behaves_like_jinja() {
         let cases = [
-            ("{{ missing | default('x') }}", "x"),
             ("{{ name | lower }}|{{ name | upper }}", "ab c|AB C"),
+            ("{{ missing | default('x') }}{{ missing | d('y') }}", "xy"),
             ("{{ name | replace(' ', '_') }}", "Ab_c"),
             ("{{ '  a ' | trim }}", "a"),
             ("{{ xs | length }} {{ xs | sort | join(',') }}", "3 1,2,3"),
@@ -150,6 +224,17 @@ mod tests_ {
             ("{{ 'a,b' | split(',') | list | length }}", "2"),
             ("{% if missing is undefined and 3 is odd and 'ab' is startingwith('a') %}y{% endif %}", "y"),
             ("{{ dict(a=1).a }}", "1"),
+            // Back with the whole vocabulary (issue 16).
+            ("{{ xs | max }}{{ xs | min }}{{ xs | sum }}", "316"),
+            ("{{ xs | map('string') | join('-') }}", "3-1-2"),
+            ("{{ n | round }} {{ -2 | abs }} {{ 9 is divisibleby(3) }}", "4.0 2 True"),
+            ("{{ 'a b' | title }} {{ 'a b' | capitalize }}", "A B A b"),
+            ("{{ '%s-%d' | format('x', 2) }}", "x-2"),
+            ("{{ 'a b&c' | urlencode }}", "a%20b%26c"),
+            ("{{ m | tojson }}", r#"{"b": 2, "a": 1}"#),
+            ("{% for b in xs | batch(2) %}[{{ b | join }}]{% endfor %}", "[31][2]"),
+            ("{% for x in xs %}{{ loop.previtem | default('-') }}{% endfor %}", "-31"),
+            ("{% macro kv(k, v) %}{{ k }}={{ v }}{% endmacro %}{{ kv('a', 1) }}", "a=1"),
         ];
         for (src, want) in cases {
             assert_eq!(render(src).unwrap(), want, "{src}");
@@ -157,19 +242,34 @@ mod tests_ {
     }
 
     #[test]
-    fn names_outside_the_vocabulary_are_errors() {
-        let err = render("{{ name | pprint }}").unwrap_err();
-        assert!(err.to_string().contains("unknown filter"), "{err}");
+    fn dialable_numbers() {
+        for good in ["1001", "+1 (555) 010-9999", "*97", "#31#", "0049.30.1234"] {
+            assert!(is_dialable(&Value::from(good)), "{good}");
+        }
+        for bad in [
+            "",
+            "abc",
+            "+",
+            "1+1",
+            "10\n01",
+            "javascript:1",
+            &"1".repeat(33),
+        ] {
+            assert!(!is_dialable(&Value::from(bad)), "{bad:?}");
+        }
+        assert!(is_dialable(&Value::from(1001)));
+        assert!(!is_dialable(&Value::from(-1)) && !is_dialable(&Value::from(1.5)));
+        assert_eq!(
+            render("{{ '1001' is dialable }} {{ 'x' is dialable }}").unwrap(),
+            "True False"
+        );
+    }
+
+    #[test]
+    fn withheld_and_unknown_names_are_errors() {
         let err = render("{{ debug() }}").unwrap_err();
         assert!(err.to_string().contains("debug"), "{err}");
-        // Each file is one template: no includes, imports or inheritance (minijinja without
-        // `multi_template`, 31 KB less in the filter).
-        for statement in [
-            "{% include 'x' %}",
-            "{% extends 'x' %}",
-            "{% import 'x' as y %}",
-        ] {
-            assert!(render(statement).is_err(), "{statement}");
-        }
+        let err = render("{{ name | no_such_filter }}").unwrap_err();
+        assert!(err.to_string().contains("unknown filter"), "{err}");
     }
 }

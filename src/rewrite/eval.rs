@@ -1,45 +1,73 @@
 //! The evaluation loop of nginx's rewrite module and its phases (nginx 1.22).
 //!
 //! 1. The target is parsed and normalised into `$uri` and `$args` ([`super::uri`]); a malformed
-//!    one is a 400 before any rule runs.
-//! 2. Server-level rules run once, in order (nginx's server-rewrite phase). `last` and `break`
-//!    both just stop them here.
-//! 3. The location for the current `$uri` is found and its rules run. A rule without a flag
-//!    hands its result to the next rule; `last` stops the block; `break` stops it *and* clears
-//!    the "URI changed" mark. If the mark is set when the block ends, locations are searched
-//!    again with the new URI: nginx allows 10 such restarts, and the 11th is a 500
-//!    ("rewrite or internal redirection cycle").
-//! 4. A redirect (flag, or a replacement starting with `http://`, `https://`, `$scheme`) ends
-//!    everything with a Location built from the replacement, unescaped as nginx does, plus the
-//!    original query unless the replacement ends in `?`.
+//!    one is a 400 before any directive runs.
+//! 2. Server-level directives run once, in order (nginx's server-rewrite phase). `last` and
+//!    `break` both just stop them here.
+//! 3. The location for the current `$uri` is found and its directives run. A rule without a
+//!    flag hands its result to the next directive; `last` stops the block; `break` (flag or
+//!    directive) stops it *and* clears the "URI changed" mark. If the mark is set when the
+//!    block ends, locations are searched again with the new URI: nginx allows 10 such
+//!    restarts, and the 11th is a 500 ("rewrite or internal redirection cycle").
+//! 4. A redirect (flag, or a replacement starting with `http://`, `https://`, `$scheme`) or a
+//!    `return` ends everything; so does a `deny` of the final location (403).
+//!
+//! State nginx keeps for the whole request is kept here too: the captures of the last regex
+//! that matched with groups (a failed `rewrite` or `if` regex clears them, a failed location
+//! regex does not), named captures and `set` variables.
 
 use super::location;
+use super::pcre::Exhausted;
+use super::replacement::Captures;
 use super::rule::{Action, Rule};
+use super::script::{self, Condition, Pattern, ReturnSpec, SetTarget, Stmt};
 use super::uri::{parse_target, unescape_redirect, BadTarget};
-use super::vars::Scope;
-use super::{Internal, Outcome, Redirect, RewriteInput, RuleSet, ServerError};
+use super::vars::{Env, Request};
+use super::{Internal, Outcome, Redirect, Return, RewriteInput, RuleSet, ServerError};
 
 /// Longest target accepted, like nginx's default 8 KiB request-line buffer (414 beyond).
 pub(crate) const MAX_TARGET: usize = 8 * 1024;
 
-/// Longest rewritten path plus query. nginx has no such bound; a rule like `$1$1$1…` applied in
-/// a loop would otherwise grow without limit on the request path.
+/// Longest rewritten path plus query, and longest value a `set` or `return` builds. nginx has
+/// no such bound; `set $a $a$a;` run on every restart would otherwise grow without limit.
 pub(crate) const MAX_REWRITTEN: usize = 64 * 1024;
 
 /// nginx's `NGX_HTTP_MAX_URI_CHANGES + 1`.
 const URI_CHANGES: u32 = 11;
 
-/// The request as the rules see and change it.
+/// The request as the directives see and change it.
 struct State<'a> {
+    req: Request<'a>,
     uri: Vec<u8>,
     args: Vec<u8>,
     /// The original path held `%` or `+`: captures get escaped in queries and redirects.
     escape_captures: bool,
-    request_uri: &'a [u8],
-    host: Vec<u8>,
-    https: bool,
-    /// Lines of the rules that matched, in order.
+    captures: Captures,
+    /// The file's own variables (`set`, named captures).
+    user: Vec<Option<Vec<u8>>>,
+    /// Lines of the rules that matched and directives that answered, in order.
     applied: Vec<usize>,
+    /// nginx's `valid_unparsed_uri`: nothing changed the path or the query, so the original
+    /// target goes upstream as received.
+    unchanged: bool,
+    /// The original path held a `%` escape (nginx's `quoted_uri`).
+    quoted: bool,
+    /// A rewrite matched (nginx's `r->internal`).
+    internal: bool,
+}
+
+/// One run of a block's code array (one call of nginx's rewrite handler).
+struct Run {
+    /// nginx's `e->quote`: set when the handler starts, cleared by each rewrite that matches.
+    quote: bool,
+    /// nginx's `r->uri_changed`.
+    uri_changed: bool,
+}
+
+/// Whether a block's code goes on after a directive.
+enum Flow {
+    Next,
+    Stop,
 }
 
 pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
@@ -51,103 +79,296 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::BadRequest(e),
     };
+    let host = normalise_host(input.host);
     let mut st = State {
+        req: Request {
+            request_uri: raw,
+            host: &host,
+            https: input.https,
+            method: input.method,
+            headers: input.headers,
+            remote_addr: input.remote_addr,
+        },
         uri: target.uri,
         args: target.args,
         escape_captures: target.quoted || target.plus,
-        request_uri: raw,
-        host: normalise_host(input.host),
-        https: input.https,
+        captures: Captures::default(),
+        user: vec![None; rules.slots],
         applied: Vec::new(),
+        unchanged: true,
+        quoted: target.quoted,
+        internal: false,
     };
-    if let Err(end) = run_block(&rules.server, &mut st) {
-        return end;
+    match run(rules, &mut st) {
+        Ok(()) => Outcome::Internal(Internal {
+            uri: st.uri,
+            args: st.args,
+            applied: st.applied,
+            original: raw.to_vec(),
+            changed: !st.unchanged,
+            escape: st.quoted || st.internal,
+        }),
+        Err(end) => end,
     }
+}
+
+fn run(rules: &RuleSet, st: &mut State<'_>) -> Result<(), Outcome> {
+    let mut server = Run {
+        quote: true,
+        uri_changed: false,
+    };
+    block(&rules.server, st, &mut server)?;
     let mut changes_left = URI_CHANGES;
-    while let Some(loc) = location::find(&rules.locations, &st.uri) {
-        match run_block(&loc.rules, &mut st) {
-            Err(end) => return end,
-            Ok(false) => break,
-            Ok(true) => {
-                changes_left -= 1;
-                if changes_left == 0 {
-                    return Outcome::ServerError(ServerError::Cycle);
-                }
-            }
+    loop {
+        let found = {
+            let uri = st.uri.clone();
+            let mut regex = |p: &Pattern| matched(p, &uri, st, false);
+            location::find(&rules.locations, &rules.server_access, &uri, &mut regex)
+                .map_err(|_| Outcome::ServerError(ServerError::RegexLimit))?
+        };
+        let Some(found) = found else {
+            return access(&rules.server_access, st);
+        };
+        let mut phase = Run {
+            quote: true,
+            uri_changed: false,
+        };
+        block(&found.location.body, st, &mut phase)?;
+        if !phase.uri_changed {
+            return access(found.access, st);
+        }
+        changes_left -= 1;
+        if changes_left == 0 {
+            return Err(Outcome::ServerError(ServerError::Cycle));
         }
     }
-    Outcome::Internal(Internal {
-        uri: st.uri,
-        args: st.args,
-        applied: st.applied,
-        original: raw.to_vec(),
+}
+
+/// ngx_http_access_module: the first `allow`/`deny` line matching the client decides.
+fn access(rules: &[script::AccessRule], st: &State<'_>) -> Result<(), Outcome> {
+    match rules.iter().find(|r| r.matches(st.req.remote_addr)) {
+        Some(rule) if !rule.allow => Err(Outcome::Return(Return {
+            status: 403,
+            location: None,
+            body: None,
+            applied: st.applied.clone(),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a regex against `subject`; on a match, sets the captures and the named-capture
+/// variables. `clear_on_miss` is nginx's `r->ncaptures = 0`
+/// after a failed `rewrite` or `if` regex (a failed location regex leaves them).
+fn matched(
+    pattern: &Pattern,
+    subject: &[u8],
+    st: &mut State<'_>,
+    clear_on_miss: bool,
+) -> Result<bool, Exhausted> {
+    match pattern.regex.captures(subject)? {
+        None => {
+            if clear_on_miss {
+                st.captures.groups.clear();
+            }
+            Ok(false)
+        }
+        Some(groups) => {
+            for &(group, slot) in &pattern.named {
+                let value = match groups.get(group) {
+                    Some(Some((s, e))) => subject.get(*s..*e).unwrap_or_default().to_vec(),
+                    _ => Vec::new(),
+                };
+                if let Some(v) = st.user.get_mut(slot) {
+                    *v = Some(value);
+                }
+            }
+            // nginx 1.22 resets the captures on every match, a regex without groups included
+            // (then `$1` and up are empty).
+            st.captures = Captures {
+                data: subject.to_vec(),
+                groups,
+            };
+            Ok(true)
+        }
+    }
+}
+
+fn env<'s>(st: &'s State<'_>) -> Env<'s> {
+    Env {
+        req: &st.req,
+        uri: &st.uri,
+        args: &st.args,
+        user: &st.user,
+    }
+}
+
+const REGEX_LIMIT: Outcome = Outcome::ServerError(ServerError::RegexLimit);
+const TOO_LONG: Outcome = Outcome::ServerError(ServerError::TooLong);
+
+/// Runs a block's directives. `Err` ends the request (redirect, return, error).
+fn block(stmts: &[Stmt], st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outcome> {
+    for stmt in stmts {
+        let flow = match stmt {
+            Stmt::Rewrite(rule) => rewrite(rule, st, run)?,
+            Stmt::If { cond, body, .. } => {
+                if condition(cond, st, run)? {
+                    block(body, st, run)?
+                } else {
+                    Flow::Next
+                }
+            }
+            Stmt::Set { target, value, .. } => {
+                let v = value
+                    .expand(&st.captures, &env(st), st.escape_captures, run.quote)
+                    .bytes;
+                if v.len() > MAX_REWRITTEN {
+                    return Err(TOO_LONG);
+                }
+                match target {
+                    SetTarget::User(slot) => {
+                        if let Some(s) = st.user.get_mut(*slot) {
+                            *s = Some(v);
+                        }
+                    }
+                    SetTarget::Args => {
+                        st.args = v;
+                        st.unchanged = false;
+                    }
+                }
+                Flow::Next
+            }
+            Stmt::Return(spec) => return Err(answer(spec, st)),
+            Stmt::Break => {
+                run.uri_changed = false;
+                Flow::Stop
+            }
+        };
+        if let Flow::Stop = flow {
+            return Ok(Flow::Stop);
+        }
+    }
+    Ok(Flow::Next)
+}
+
+/// `return`: its text is expanded by a fresh script engine (no escaping of captures).
+fn answer(spec: &ReturnSpec, st: &mut State<'_>) -> Outcome {
+    let text = spec.text.as_ref().map(|t| {
+        t.expand(&st.captures, &env(st), st.escape_captures, false)
+            .bytes
+    });
+    if text.as_ref().is_some_and(|t| t.len() > MAX_REWRITTEN) {
+        return TOO_LONG;
+    }
+    st.applied.push(spec.line);
+    let applied = std::mem::take(&mut st.applied);
+    let (location, body) = if script::is_redirect(spec.status) {
+        // nginx sends the Location (even an empty one) and its own page for the status.
+        (Some(text.unwrap_or_default()), None)
+    } else if matches!(spec.status, 204 | 304) {
+        (None, Some(Vec::new()))
+    } else if spec.status < 400 {
+        // Below 400 nginx always sends the text, empty or not, as the body.
+        (None, Some(text.unwrap_or_default()))
+    } else {
+        (None, text)
+    };
+    Outcome::Return(Return {
+        status: spec.status,
+        location,
+        body,
+        applied,
     })
 }
 
-/// Runs one block's rules. `Ok(changed)` says whether locations must be searched again;
-/// `Err` ends the request (redirect or error).
-fn run_block(rules: &[Rule], st: &mut State<'_>) -> Result<bool, Outcome> {
-    let mut uri_changed = false;
-    for rule in rules {
-        let redirect = matches!(rule.action, Action::Redirect(_));
-        let expanded = {
-            let Some(captures) = rule.regex.captures(&st.uri) else {
-                continue;
-            };
-            let scope = Scope {
-                uri: &st.uri,
-                args: &st.args,
-                request_uri: st.request_uri,
-                host: &st.host,
-                https: st.https,
-            };
-            rule.replacement
-                .expand(&captures, &scope, st.escape_captures, redirect)
-        };
-        st.applied.push(rule.line);
-        if let Action::Redirect(status) = rule.action {
-            let mut location = unescape_redirect(&expanded.bytes);
-            if rule.keep_args && !st.args.is_empty() {
-                location.push(if rule.replacement.has_question_mark {
-                    b'&'
-                } else {
-                    b'?'
-                });
-                location.extend_from_slice(&st.args);
-            }
-            return Err(Outcome::Redirect(Redirect {
-                status,
-                location,
-                applied: std::mem::take(&mut st.applied),
-            }));
+/// An `if` condition (its regex forms set or clear the captures as nginx's do).
+fn condition(cond: &Condition, st: &mut State<'_>, run: &Run) -> Result<bool, Outcome> {
+    Ok(match cond {
+        Condition::Truthy(var) => {
+            let v = env(st).value(var);
+            !v.is_empty() && v != b"0"
         }
-        uri_changed = rule.action != Action::Break;
-        let mut bytes = expanded.bytes;
-        let (uri, args) = match expanded.args_at {
-            Some(at) => {
-                let mut args = bytes.split_off(at.min(bytes.len()));
-                if rule.keep_args && !st.args.is_empty() {
-                    args.push(b'&');
-                    args.extend_from_slice(&st.args);
-                }
-                (bytes, args)
-            }
-            None if rule.keep_args => (bytes, std::mem::take(&mut st.args)),
-            None => (bytes, Vec::new()),
-        };
-        if uri.is_empty() {
-            return Err(Outcome::ServerError(ServerError::EmptyUri));
+        Condition::Equals {
+            var,
+            value,
+            negated,
+        } => {
+            let left = env(st).value(var);
+            let right = value
+                .expand(&st.captures, &env(st), st.escape_captures, run.quote)
+                .bytes;
+            (left == right) != *negated
         }
-        if uri.len() + args.len() > MAX_REWRITTEN {
-            return Err(Outcome::ServerError(ServerError::TooLong));
+        Condition::Matches {
+            var,
+            pattern,
+            negated,
+        } => {
+            let subject = env(st).value(var);
+            matched(pattern, &subject, st, true).map_err(|_| REGEX_LIMIT)? != *negated
         }
-        st.uri = uri;
-        st.args = args;
-        if matches!(rule.action, Action::Last | Action::Break) {
-            break;
-        }
+    })
+}
+
+/// One `rewrite` directive.
+fn rewrite(rule: &Rule, st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outcome> {
+    let uri = std::mem::take(&mut st.uri);
+    let hit = matched(&rule.pattern, &uri, st, true);
+    st.uri = uri;
+    if !hit.map_err(|_| REGEX_LIMIT)? {
+        return Ok(Flow::Next);
     }
-    Ok(uri_changed)
+    run.uri_changed = rule.action != Action::Break;
+    st.unchanged = false;
+    st.internal = true;
+    let redirect = matches!(rule.action, Action::Redirect(_));
+    let expanded = rule
+        .replacement
+        .expand(&st.captures, &env(st), st.escape_captures, redirect);
+    // nginx's regex end code: the quote mark is down from here on in this block.
+    run.quote = false;
+    st.applied.push(rule.line);
+    if let Action::Redirect(status) = rule.action {
+        let mut location = unescape_redirect(&expanded.bytes);
+        if rule.keep_args && !st.args.is_empty() {
+            location.push(if rule.replacement.has_question_mark {
+                b'&'
+            } else {
+                b'?'
+            });
+            location.extend_from_slice(&st.args);
+        }
+        return Err(Outcome::Redirect(Redirect {
+            status,
+            location,
+            applied: std::mem::take(&mut st.applied),
+        }));
+    }
+    let mut bytes = expanded.bytes;
+    let (uri, args) = match expanded.args_at {
+        Some(at) => {
+            let mut args = bytes.split_off(at.min(bytes.len()));
+            if rule.keep_args && !st.args.is_empty() {
+                args.push(b'&');
+                args.extend_from_slice(&st.args);
+            }
+            (bytes, args)
+        }
+        None if rule.keep_args => (bytes, std::mem::take(&mut st.args)),
+        None => (bytes, Vec::new()),
+    };
+    if uri.is_empty() {
+        return Err(Outcome::ServerError(ServerError::EmptyUri));
+    }
+    if uri.len() + args.len() > MAX_REWRITTEN {
+        return Err(TOO_LONG);
+    }
+    st.uri = uri;
+    st.args = args;
+    Ok(match rule.action {
+        Action::Last | Action::Break => Flow::Stop,
+        _ => Flow::Next,
+    })
 }
 
 /// `$host` as nginx derives it from a Host header: lower case, without port or trailing dot.

@@ -1,15 +1,37 @@
-//! A rewrite's replacement, compiled once the way `ngx_http_script_compile` does, and expanded
-//! per request the way nginx's script engine does.
+//! A value with variables and captures (a rewrite's replacement, a `set` or `if` operand, a
+//! `return` text), compiled once the way `ngx_http_script_compile` does, and expanded per
+//! request the way nginx's script engine does.
 //!
 //! The escaping rules are nginx's, quirks included, because the upstream sees their result:
 //! a capture is percent-escaped (nginx's "args" table) only when it lands in the query part or
-//! in a redirect, *and* the original request path held a `%` or `+`; otherwise it is copied
-//! raw. Variables are never escaped. (nginx before 2026 also kept escaping captures in later
+//! the engine's `quote` mark is up (a redirect; a `set` or `if` value before any rewrite of the
+//! same block matched), *and* the original request path held a `%` or `+`; otherwise it is
+//! copied raw. Variables are never escaped. (nginx before 2026 also kept escaping captures in later
 //! rules' paths once a query had been written; the fix, upstream 2046b45aa and in Debian's
 //! 1.22.1-9+deb12u11, resets that per rule, and so does this port.)
 
 use super::uri::{escape_into, Escape};
-use super::vars::{Scope, Var, KNOWN};
+use super::vars::{Env, Var, Vars};
+
+/// The captures of the last regex that matched with groups (nginx's `r->captures` and
+/// `r->captures_data`): kept for the whole request, across directives and location restarts.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Captures {
+    /// The subject the regex matched.
+    pub data: Vec<u8>,
+    /// Group ranges, group 0 first, up to the highest group that took part.
+    pub groups: super::pcre::Groups,
+}
+
+impl Captures {
+    /// Group `n`'s bytes; empty if it did not take part or does not exist.
+    pub fn group(&self, n: usize) -> &[u8] {
+        match self.groups.get(n) {
+            Some(Some((s, e))) => self.data.get(*s..*e).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
 
 /// One piece of a compiled replacement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,9 +60,15 @@ pub(crate) struct Expanded {
 }
 
 impl Replacement {
-    /// Compiles `source` (trailing `?` already removed). `split_args` is false for redirects,
-    /// whose `?` stays literal.
-    pub fn compile(source: &str, split_args: bool) -> Result<Replacement, String> {
+    /// Compiles `source` (a rewrite's trailing `?` already removed). `split_args` is true only
+    /// for an internal rewrite, whose first `?` starts the new query; variables are looked up
+    /// in (or, for the file's own, noted to) `vars`, for the directive on `line`.
+    pub fn compile(
+        source: &str,
+        split_args: bool,
+        vars: &mut Vars,
+        line: usize,
+    ) -> Result<Replacement, String> {
         let src = source.as_bytes();
         let mut pieces = Vec::new();
         let mut has_question_mark = false;
@@ -80,10 +108,7 @@ impl Replacement {
                 if name.is_empty() {
                     return Err("invalid variable name".into());
                 }
-                let var = Var::from_name(name).ok_or_else(|| {
-                    format!("unsupported variable \"${name}\" (provedge knows {KNOWN})")
-                })?;
-                pieces.push(Piece::Var(var));
+                pieces.push(Piece::Var(vars.resolve(name, line)?));
                 continue;
             }
             if src[i] == b'?' && split_args {
@@ -111,15 +136,14 @@ impl Replacement {
         })
     }
 
-    /// Expands the replacement. `captures[n]` is group `n`'s bytes if it took part in the
-    /// match; `escape_captures` is the request's `quoted || plus`; `redirect` makes every
-    /// capture eligible for escaping (nginx's `e->quote`).
+    /// Expands the value. `escape_captures` is the request's `quoted || plus`; `quote` makes
+    /// every capture eligible for escaping (nginx's `e->quote`).
     pub fn expand(
         &self,
-        captures: &[Option<&[u8]>],
-        scope: &Scope<'_>,
+        captures: &Captures,
+        env: &Env<'_>,
         escape_captures: bool,
-        redirect: bool,
+        quote: bool,
     ) -> Expanded {
         let mut bytes = Vec::with_capacity(64);
         let mut args_at = None;
@@ -129,16 +153,14 @@ impl Replacement {
             match piece {
                 Piece::Literal(l) => bytes.extend_from_slice(l),
                 Piece::Capture(n) => {
-                    let Some(Some(cap)) = captures.get(*n) else {
-                        continue;
-                    };
-                    if (in_args || redirect) && escape_captures {
+                    let cap = captures.group(*n);
+                    if (in_args || quote) && escape_captures {
                         escape_into(&mut bytes, cap, Escape::Args);
                     } else {
                         bytes.extend_from_slice(cap);
                     }
                 }
-                Piece::Var(v) => scope.append(v, &mut bytes),
+                Piece::Var(v) => env.append(v, &mut bytes),
                 Piece::ArgsStart => {
                     in_args = true;
                     args_at = Some(bytes.len());
@@ -152,21 +174,38 @@ impl Replacement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rewrite::vars::Request;
 
-    fn scope() -> Scope<'static> {
-        Scope {
-            uri: b"/old",
-            args: b"a=1",
+    fn request() -> Request<'static> {
+        Request {
             request_uri: b"/old?a=1",
             host: b"pbx",
             https: false,
+            method: "GET",
+            headers: &[],
+            remote_addr: None,
         }
     }
 
     /// The expansion as `path|query` (or just the path when no query was split off).
-    fn run(src: &str, split: bool, caps: &[Option<&[u8]>], esc: bool) -> String {
-        let r = Replacement::compile(src, split).unwrap();
-        let mut e = r.expand(caps, &scope(), esc, !split);
+    fn run(src: &str, split: bool, caps: &[&[u8]], esc: bool) -> String {
+        let mut vars = Vars::default();
+        let r = Replacement::compile(src, split, &mut vars, 1).unwrap();
+        let mut data = Vec::new();
+        let mut groups = Vec::new();
+        for c in caps {
+            groups.push(Some((data.len(), data.len() + c.len())));
+            data.extend_from_slice(c);
+        }
+        let captures = Captures { data, groups };
+        let req = request();
+        let env = Env {
+            req: &req,
+            uri: b"/old",
+            args: b"a=1",
+            user: &[],
+        };
+        let mut e = r.expand(&captures, &env, esc, !split);
         if let Some(at) = e.args_at {
             e.bytes.insert(at, b'|');
         }
@@ -175,7 +214,7 @@ mod tests {
 
     #[test]
     fn captures_variables_and_the_query_split() {
-        let caps: &[Option<&[u8]>] = &[Some(b"/x/a b"), Some(b"a b")];
+        let caps: &[&[u8]] = &[b"/x/a b", b"a b"];
         assert_eq!(
             run("/n/$1?m=$1&$args", true, caps, false),
             "/n/a b|m=a b&a=1"
@@ -194,13 +233,14 @@ mod tests {
 
     #[test]
     fn only_a_literal_question_mark_counts() {
+        let mut vars = Vars::default();
         assert!(
-            !Replacement::compile("/x$args", false)
+            !Replacement::compile("/x$args", false, &mut vars, 1)
                 .unwrap()
                 .has_question_mark
         );
         assert!(
-            Replacement::compile("http://h/x?y", false)
+            Replacement::compile("http://h/x?y", false, &mut vars, 1)
                 .unwrap()
                 .has_question_mark
         );
@@ -208,8 +248,12 @@ mod tests {
 
     #[test]
     fn bad_variables_are_refused() {
-        for bad in ["/x$", "/x${uri", "/x$/", "/x$http_user_agent", "/x$0"] {
-            assert!(Replacement::compile(bad, true).is_err(), "{bad}");
+        for bad in ["/x$", "/x${uri", "/x$/", "/x$server_port", "/x$0"] {
+            let mut vars = Vars::default();
+            let loaded = Replacement::compile(bad, true, &mut vars, 1)
+                .map_err(|_| ())
+                .and_then(|_| vars.finish().map(|_| ()).map_err(|_| ()));
+            assert!(loaded.is_err(), "{bad}");
         }
     }
 }

@@ -1,13 +1,14 @@
 //! One `rewrite REGEX REPLACEMENT [flag];` directive, compiled as `ngx_http_rewrite` compiles it.
 
-use super::pcre::{self, ByteRegex};
 use super::replacement::Replacement;
+use super::script::Pattern;
+use super::vars::Vars;
 use super::RedirectStatus;
 
 /// What happens after a rule matched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Action {
-    /// No flag: go on with the block's next rule, on the new URI.
+    /// No flag: go on with the block's next directive, on the new URI.
     Continue,
     /// `last`: stop this block; in a location, search locations again.
     Last,
@@ -22,7 +23,7 @@ pub(crate) enum Action {
 #[derive(Clone, Debug)]
 pub(crate) struct Rule {
     pub line: usize,
-    pub regex: ByteRegex,
+    pub pattern: Pattern,
     pub replacement: Replacement,
     /// No trailing `?` in the replacement: the original query is kept (appended).
     pub keep_args: bool,
@@ -31,7 +32,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     /// Compiles the directive's arguments (the words after `rewrite`).
-    pub fn compile(args: &[String], line: usize) -> Result<Rule, String> {
+    pub fn compile(args: &[String], line: usize, vars: &mut Vars) -> Result<Rule, String> {
         let (pattern, replacement, flag) = match args {
             [p, r] => (p, r, None),
             [p, r, f] => (p, r, Some(f.as_str())),
@@ -40,7 +41,7 @@ impl Rule {
         if replacement.is_empty() {
             return Err("empty replacement".into());
         }
-        let regex = pcre::compile(pattern, false)?;
+        let pattern = Pattern::compile(pattern, false, vars)?;
         let (replacement, keep_args) = match replacement.strip_suffix('?') {
             Some(r) => (r, false),
             None => (replacement.as_str(), true),
@@ -62,10 +63,10 @@ impl Rule {
             }
         }
         let redirect = matches!(action, Action::Redirect(_));
-        let replacement = Replacement::compile(replacement, !redirect)?;
+        let replacement = Replacement::compile(replacement, !redirect, vars, line)?;
         Ok(Rule {
             line,
-            regex,
+            pattern,
             replacement,
             keep_args,
             action,

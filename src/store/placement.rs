@@ -54,7 +54,11 @@ impl Placement {
             return Backend::Kv;
         }
         let within = strip_namespace(key);
-        if self.kv_prefixes.iter().any(|p| within.starts_with(p.as_str())) {
+        if self
+            .kv_prefixes
+            .iter()
+            .any(|p| within.starts_with(p.as_str()))
+        {
             Backend::Kv
         } else {
             Backend::Objects
@@ -81,9 +85,18 @@ mod tests {
     fn records_in_kv_files_in_objects() {
         let p = Placement::default();
         assert_eq!(p.backend("devices/000b82123456.json", true), Backend::Kv);
-        assert_eq!(p.backend("tenants/acme/vars/global.json", true), Backend::Kv);
-        assert_eq!(p.backend("templates/yealink/@mac.cfg", true), Backend::Objects);
-        assert_eq!(p.backend("tenants/acme/algo/algo-8188.fw", true), Backend::Objects);
+        assert_eq!(
+            p.backend("tenants/acme/vars/global.json", true),
+            Backend::Kv
+        );
+        assert_eq!(
+            p.backend("templates/yealink/@mac.cfg", true),
+            Backend::Objects
+        );
+        assert_eq!(
+            p.backend("tenants/acme/algo/algo-8188.fw", true),
+            Backend::Objects
+        );
         assert_eq!(p.backend("templates/yealink/@mac.cfg", false), Backend::Kv);
         assert_eq!(p.backend(GENERATION_KEY, true), Backend::Kv);
     }

@@ -281,7 +281,7 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
         Behaviour::JunkBody => response(200, &[], b"\x00\x01\xfe{{ not json, not a template %}"),
         Behaviour::Slow(wait) => {
             std::thread::sleep(wait);
-            file_response(store, &path, &headers, true)
+            file_response(store, &method, &path, &headers, true)
         }
         Behaviour::Normal if method == "PUT" => {
             let file = store.join(percent_decode(&path).trim_start_matches('/'));
@@ -297,15 +297,33 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
                 (true, true) => response(204, &[], b""),
             }
         }
-        Behaviour::Normal => file_response(store, &path, &headers, true),
-        Behaviour::IgnoreRange => file_response(store, &path, &headers, false),
+        Behaviour::Normal => file_response(store, &method, &path, &headers, true),
+        Behaviour::IgnoreRange => file_response(store, &method, &path, &headers, false),
     };
     let _ = conn.write_all(&reply);
     let _ = conn.flush();
     let _ = conn.shutdown(Shutdown::Both);
 }
 
+/// A stored file as S3 and nginx answer for it: `If-Match` (412), `If-None-Match` (304),
+/// `Range` (206, 416; ignored when `ranges` is false) and `HEAD` (the GET's head, no body).
 fn file_response(
+    store: &Path,
+    method: &str,
+    path: &str,
+    headers: &HashMap<String, String>,
+    ranges: bool,
+) -> Vec<u8> {
+    let mut reply = file_reply(store, path, headers, ranges);
+    if method == "HEAD" {
+        if let Some(end) = find(&reply, b"\r\n\r\n") {
+            reply.truncate(end + 4);
+        }
+    }
+    reply
+}
+
+fn file_reply(
     store: &Path,
     path: &str,
     headers: &HashMap<String, String>,
@@ -329,6 +347,9 @@ fn file_response(
                 .collect::<String>()
         )
     };
+    if headers.get("if-match").is_some_and(|m| *m != etag) {
+        return response(412, &[("ETag", &etag)], b"");
+    }
     if headers.get("if-none-match") == Some(&etag) {
         return response(304, &[("ETag", &etag)], b"");
     }

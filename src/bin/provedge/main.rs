@@ -2,11 +2,13 @@
 
 mod crypto_cmd;
 mod folder_store;
+mod import_fusionpbx;
 mod render_cmd;
 mod rewrite_cmd;
 mod route_cmd;
 mod rules_cmd;
 mod serve;
+mod store_push;
 
 use std::process::ExitCode;
 
@@ -42,6 +44,12 @@ enum Command {
     Rules(rules_cmd::Command),
     /// Serve phones over HTTP from a store folder (GET/HEAD, uploads, /metrics, /healthz).
     Serve(serve::Args),
+    /// Convert another provisioning system's templates into a store: `import fusionpbx DIR`.
+    #[command(subcommand)]
+    Import(import_fusionpbx::Command),
+    /// Work with the store a Cloudflare Worker serves: `push` uploads a folder to KV and R2.
+    #[command(subcommand)]
+    Store(store_push::Command),
 }
 
 /// Reads an engine configuration file, naming the file (and, from serde, the key) on error.
@@ -68,5 +76,7 @@ fn main() -> ExitCode {
         Command::Rewrite(args) => rewrite_cmd::run(args),
         Command::Rules(command) => rules_cmd::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Import(command) => import_fusionpbx::run(command),
+        Command::Store(command) => store_push::run(command),
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! * passed on (rewritten or not): prints the target nginx's `proxy_pass` would send upstream
 //!   (path and query) and exits 0;
-//! * redirect: prints `302 LOCATION` or `301 LOCATION` and exits 0;
+//! * redirect: prints `302 LOCATION` or `301 LOCATION` and exits 0; a `return` prints its
+//!   status and its Location or body text;
 //! * refused: prints the status nginx answers with (`500` for a rewrite cycle, `400` for a
 //!   malformed target) and exits 0;
 //! * a rule file that does not load: prints `FILE:LINE reason` on stderr and exits 2.
@@ -55,6 +56,15 @@ pub fn run(args: Args) -> ExitCode {
         Outcome::Redirect(r) => {
             let mut l = format!("{} ", r.status.code()).into_bytes();
             l.extend_from_slice(&r.location);
+            l
+        }
+        // `return`: the status, then its Location or body text, if any.
+        Outcome::Return(r) => {
+            let mut l = r.status.to_string().into_bytes();
+            if let Some(text) = r.location.as_ref().or(r.body.as_ref()) {
+                l.push(b' ');
+                l.extend_from_slice(text);
+            }
             l
         }
         other => other.status().unwrap_or(500).to_string().into_bytes(),

@@ -31,6 +31,10 @@ pub const MAX_CONNECTIONS: usize = 1 << 20;
 struct ConfigFile {
     engine: Option<serde_json::Value>,
     server: ServerConfig,
+    /// The Worker's section of the same document (`provedge store push` reads its placement):
+    /// another host's, so this one ignores it.
+    #[serde(rename = "worker")]
+    _worker: Option<serde_json::Value>,
 }
 
 /// Settings of the native host; every key is optional.
