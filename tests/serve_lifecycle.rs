@@ -54,7 +54,7 @@ fn configuration_errors_name_the_file_and_the_key() {
         ),
         (
             r#"{"route": {}}"#,
-            "route: unknown field `route`, expected `engine` or `server`",
+            "route: unknown field `route`, expected one of `engine`, `server`, `worker`",
         ),
         (r#"{"server": "#, "EOF while parsing"),
     ];

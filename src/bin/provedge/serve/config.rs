@@ -237,7 +237,7 @@ fn parse(path: &Path) -> Result<(provedge::Config, ServerConfig), String> {
         let engine_keys = ["route", "mode", "uploads", "policy", "render"];
         if engine_keys
             .iter()
-            .any(|k| inner.starts_with(&format!("unknown field `{k}`, expected `engine`")))
+            .any(|k| inner.starts_with(&format!("unknown field `{k}`, expected")))
         {
             message.push_str(
                 " (the file holds {\"engine\": {…}, \"server\": {…}}: put the engine \
