@@ -6,7 +6,6 @@
 //! clean 500 naming `worker.<key>` in the log) instead of failing requests one by one. Every
 //! bound on what the Worker holds is here, with its default.
 
-use provedge::origin::cache::CacheConfig;
 use provedge::store::placement::{Backend, Placement, GENERATION_KEY};
 use provedge::ConfigError;
 use serde::Deserialize;
@@ -62,47 +61,8 @@ impl Default for WorkerSettings {
     }
 }
 
-/// `worker.cache`: the core's origin cache ([`CacheConfig`]) as the isolate's tier, the same keys
-/// as the native server's `server.origin_cache`. It has no shared tier of the core's kind (the
-/// colo's tier is the Cache API, `colo_cache_secs`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheSettings {
-    /// How long a value of a store without a generation is served without reading it again.
-    pub ttl_secs: u64,
-    /// The same for "no such key" (defaults to `ttl_secs`).
-    pub negative_ttl_secs: Option<u64>,
-    /// How long past its freshness a value is still served when KV or R2 fails.
-    pub stale_if_error_secs: u64,
-    /// Bound of the isolate's cache, in bytes of value; a larger value is cached nowhere.
-    pub max_bytes: usize,
-}
-
-impl Default for CacheSettings {
-    fn default() -> CacheSettings {
-        let core = CacheConfig::default();
-        CacheSettings {
-            ttl_secs: core.ttl_secs,
-            negative_ttl_secs: core.negative_ttl_secs,
-            stale_if_error_secs: core.stale_if_error_secs,
-            max_bytes: core.local_bytes,
-        }
-    }
-}
-
-impl CacheSettings {
-    /// The core's configuration: one tier.
-    pub fn core(&self) -> CacheConfig {
-        CacheConfig {
-            ttl_secs: self.ttl_secs,
-            negative_ttl_secs: self.negative_ttl_secs,
-            stale_if_error_secs: self.stale_if_error_secs,
-            local_bytes: self.max_bytes,
-            shared_bytes: 0,
-            shared_slots: 0,
-        }
-    }
-}
+/// `worker.cache`: the core's one-tier cache settings for the isolate.
+pub use provedge::origin::cache::LocalCacheSettings as CacheSettings;
 
 impl WorkerSettings {
     /// The `worker` section of a configuration document (defaults when it has none, or when the

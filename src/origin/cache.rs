@@ -49,6 +49,48 @@ pub struct CacheConfig {
     pub shared_slots: usize,
 }
 
+/// The settings of a one-tier cache (a host with no shared tier between workers: the native
+/// server's `server.origin_cache`, the Worker's `worker.cache`): [`CacheConfig`] without its
+/// shared keys, named as operators set them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalCacheSettings {
+    /// How long a value is served without reading it again.
+    pub ttl_secs: u64,
+    /// The same for "no such key" (defaults to `ttl_secs`).
+    pub negative_ttl_secs: Option<u64>,
+    /// How long past its freshness a value is still served when the store fails.
+    pub stale_if_error_secs: u64,
+    /// Bound of the cache, in bytes of value; a larger value is cached nowhere.
+    pub max_bytes: usize,
+}
+
+impl Default for LocalCacheSettings {
+    fn default() -> LocalCacheSettings {
+        let core = CacheConfig::default();
+        LocalCacheSettings {
+            ttl_secs: core.ttl_secs,
+            negative_ttl_secs: core.negative_ttl_secs,
+            stale_if_error_secs: core.stale_if_error_secs,
+            max_bytes: core.local_bytes,
+        }
+    }
+}
+
+impl LocalCacheSettings {
+    /// The core's configuration: one tier.
+    pub fn core(&self) -> CacheConfig {
+        CacheConfig {
+            ttl_secs: self.ttl_secs,
+            negative_ttl_secs: self.negative_ttl_secs,
+            stale_if_error_secs: self.stale_if_error_secs,
+            local_bytes: self.max_bytes,
+            shared_bytes: 0,
+            shared_slots: 0,
+        }
+    }
+}
+
 impl Default for CacheConfig {
     fn default() -> CacheConfig {
         CacheConfig {

@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 
 use hyper::Uri;
-use provedge::origin::cache::CacheConfig;
 use provedge::origin::Auth;
 use provedge::{Origin, OriginConfig};
 use serde::Deserialize;
@@ -49,46 +48,9 @@ impl Default for OriginSettings {
     }
 }
 
-/// `server.origin_cache`: the core's origin cache ([`CacheConfig`]) without its shared tier,
-/// which a single process does not need (every event loop reads the same map).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct OriginCacheSettings {
-    /// How long an object is served without asking the origin.
-    pub ttl_secs: u64,
-    /// The same for "the origin has no such object" (defaults to `ttl_secs`).
-    pub negative_ttl_secs: Option<u64>,
-    /// How long past its TTL an object is still served when the origin fails.
-    pub stale_if_error_secs: u64,
-    /// Bound of the cache, in bytes of object.
-    pub max_bytes: usize,
-}
-
-impl Default for OriginCacheSettings {
-    fn default() -> OriginCacheSettings {
-        let core = CacheConfig::default();
-        OriginCacheSettings {
-            ttl_secs: core.ttl_secs,
-            negative_ttl_secs: core.negative_ttl_secs,
-            stale_if_error_secs: core.stale_if_error_secs,
-            max_bytes: core.local_bytes,
-        }
-    }
-}
-
-impl OriginCacheSettings {
-    /// The core's configuration: one tier.
-    pub fn core(&self) -> CacheConfig {
-        CacheConfig {
-            ttl_secs: self.ttl_secs,
-            negative_ttl_secs: self.negative_ttl_secs,
-            stale_if_error_secs: self.stale_if_error_secs,
-            local_bytes: self.max_bytes,
-            shared_bytes: 0,
-            shared_slots: 0,
-        }
-    }
-}
+/// `server.origin_cache`: the core's one-tier cache settings (a single process needs no
+/// shared tier: every event loop reads the same map).
+pub use provedge::origin::cache::LocalCacheSettings as OriginCacheSettings;
 
 /// `server.s3`: the S3 API behind `--store s3://…`. Every key is optional.
 #[derive(Clone, Debug, Default, Deserialize)]
