@@ -345,14 +345,7 @@ fn reply(resp: provedge::Response, head: bool) -> Reply {
     });
     *out.status_mut() = status;
     let headers = out.headers_mut();
-    for (name, value) in &resp.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
-            headers.append(name, value);
-        }
-    }
+    append_headers(headers, &resp.headers);
     if head && status != StatusCode::NOT_MODIFIED && status != StatusCode::NO_CONTENT {
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     }
@@ -367,6 +360,19 @@ fn reply(resp: provedge::Response, head: bool) -> Reply {
 /// A response of the server's own (the operator endpoints), as an HTTP response.
 pub fn respond(resp: provedge::Response, head: bool) -> hyper::Response<Body> {
     reply(resp, head).resp
+}
+
+/// Adds the core's headers to a response's (a header the core built is always valid; one that
+/// somehow is not is left out rather than failing the answer).
+pub fn append_headers(map: &mut HeaderMap, headers: &[(String, String)]) {
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            map.append(name, value);
+        }
+    }
 }
 
 /// A stored file, streamed: the core decides status and headers from the file's metadata
@@ -390,14 +396,7 @@ fn serve_file(files: &CachedStore, stream: &Stream, head: bool) -> Reply {
         } => (status, headers, start, len, send_body, device),
     };
     let mut map = HeaderMap::new();
-    for (name, value) in headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            map.append(name, value);
-        }
-    }
+    append_headers(&mut map, &headers);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     let body = match (opened, send_body) {
         (Ok(Some(opened)), true) => match opened.body(start, len) {

@@ -182,14 +182,7 @@ impl OriginStore {
             } => (status, headers, start, len, send_body, device),
         };
         let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                map.append(name, value);
-            }
-        }
+        super::http::append_headers(&mut map, &headers);
         if !send_body {
             return Streamed::Send {
                 status,
