@@ -748,7 +748,7 @@ fn the_example_configuration_runs_as_written() {
         .replace("port_value: 8081", &format!("port_value: {http}"))
         .replace("127.0.0.1:8081", &format!("127.0.0.1:{http}"))
         .replace(
-            "target/wasm32-wasip1/release/provedge_filter.wasm",
+            "target/wasm32-wasip1/wasm/provedge_filter.opt.wasm",
             &module.display().to_string(),
         );
     let result = Envoy::start(&envoy_bin, &yaml, port, admin);

@@ -13,7 +13,9 @@
 //!
 //! `engine` is the core's configuration (as `provedge --config`); each `routes` entry, keyed by
 //! Envoy route name, replaces top-level keys of `engine` for requests on that route (so one
-//! filter renders on some routes and rewrites on others). `last_seen` governs the devices'
+//! filter renders on some routes and rewrites on others; Envoy only: nginx gives each `location`
+//! its own configuration). `proxy` is `auto` (the default: told by the first request),
+//! `envoy` or `nginx` ([`crate::proxy`]). `last_seen` governs the devices'
 //! last-seen records `PUT` to the origin ([`LastSeenConfig`]). Unknown keys anywhere are
 //! errors.
 
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 pub use crate::record::LastSeenConfig;
+use crate::proxy::ProxySetting;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,9 +41,13 @@ struct Raw {
     cache: CacheConfig,
     #[serde(default)]
     last_seen: LastSeenConfig,
-    /// Build the client identity from the TLS connection (`connection.*` properties).
+    /// Build the client identity from the TLS connection (Envoy's `connection.*` properties,
+    /// nginx's `$ssl_client_verify` and `$ssl_client_s_dn`).
     #[serde(default = "yes")]
     identity_from_connection: bool,
+    /// The proxy the filter runs in (`auto`, `envoy`, `nginx`).
+    #[serde(default)]
+    proxy: ProxySetting,
 }
 
 fn yes() -> bool {
@@ -54,6 +61,7 @@ pub struct Settings {
     pub cache: CacheConfig,
     pub last_seen: LastSeenConfig,
     pub identity_from_connection: bool,
+    pub proxy: ProxySetting,
     pub engine: Engine,
     pub routes: BTreeMap<String, Engine>,
 }
@@ -85,6 +93,11 @@ impl Settings {
         raw.cache
             .validate()
             .map_err(|e| e.within("cache").to_string())?;
+        if raw.proxy == ProxySetting::Nginx && !routes.is_empty() {
+            return Err("routes: nginx has no route names; give each `location` its own \
+                        configuration instead"
+                .into());
+        }
         if raw.last_seen.max_devices == 0 {
             return Err("last_seen.max_devices: must be at least 1".into());
         }
@@ -93,6 +106,7 @@ impl Settings {
             cache: raw.cache,
             last_seen: raw.last_seen,
             identity_from_connection: raw.identity_from_connection,
+            proxy: raw.proxy,
             engine,
             routes,
         })
@@ -183,6 +197,14 @@ mod tests {
             (
                 r#"{"origin": {"upstream": "s"}, "last_seen": {"every": 1}}"#,
                 "every",
+            ),
+            (
+                r#"{"origin": {"upstream": "s"}, "proxy": "nginx", "routes": {"r": {}}}"#,
+                "nginx has no route names",
+            ),
+            (
+                r#"{"origin": {"upstream": "s"}, "proxy": "apache"}"#,
+                "`apache`, expected one of `auto`, `envoy`, `nginx`",
             ),
             (
                 r#"{"origin": {"upstream": "s"}, "engine": {"policy": {"default": {"allow": ["nope"]}}}}"#,

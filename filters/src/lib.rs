@@ -37,6 +37,7 @@
 //! *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
 mod config;
+mod proxy;
 mod record;
 mod stream;
 
@@ -57,6 +58,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 
 use config::Settings;
+use proxy::{IdentitySource, Proxy};
 use provedge::origin::answer::{self, Reply};
 use provedge::origin::cache::{Cache, Entry, Hit, Outcome, Settled, SharedTier};
 use provedge::origin::checksum::{self, Asked, Piece, Version};
@@ -136,6 +138,8 @@ struct Shared {
     summing: Cell<usize>,
     /// Devices' last-seen records, sent by the root context.
     last_seen: LastSeenWrites,
+    /// The proxy, once the first request told it (or the configuration did).
+    proxy: Cell<Option<Proxy>>,
 }
 
 /// One of the [`MAX_SUMMING`] places, given back when dropped: when the sum ends, and also when
@@ -235,6 +239,7 @@ impl RootContext for Root {
                     metrics: Metrics::default(),
                     summing: Cell::new(0),
                     last_seen,
+                    proxy: Cell::new(None),
                 }));
                 true
             }
@@ -344,6 +349,9 @@ struct Filter {
     /// `content-length`: a 416, a `HEAD` of a streamed file), set again as the answer passes
     /// through the filter.
     restore: Vec<(String, String)>,
+    /// A local answer's body that goes out in the response-body phase ([`proxy::local_reply`]:
+    /// nginx, a body not ending in `\n`).
+    later: Option<Vec<u8>>,
     /// A phone's upload waiting for its body, then for the origin's answer (`upload_call`).
     upload: Option<Upload>,
     upload_call: Option<u32>,
@@ -366,6 +374,7 @@ impl Filter {
             arrival: None,
             recorded: None,
             restore: Vec::new(),
+            later: None,
             upload: None,
             upload_call: None,
             body: BodySeen::default(),
@@ -377,6 +386,20 @@ impl Filter {
         self.get_current_time()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    /// The proxy the filter runs in: configured, or told once by the first request.
+    fn proxy(&self) -> Proxy {
+        if let Some(proxy) = self.shared.proxy.get() {
+            return proxy;
+        }
+        let proxy = self
+            .shared
+            .settings
+            .proxy
+            .resolve(|| self.get_property(vec!["ngx", "nginx_version"]));
+        self.shared.proxy.set(Some(proxy));
+        proxy
     }
 
     fn property(&self, path: Vec<&str>) -> Option<String> {
@@ -407,11 +430,15 @@ impl Filter {
                 .ok()
         });
         if self.shared.settings.identity_from_connection {
-            if let Some(subject) = self.property(vec!["connection", "subject_peer_certificate"]) {
-                let san = ["uri_san_peer_certificate", "dns_san_peer_certificate"]
-                    .iter()
-                    .filter_map(|p| self.property(vec!["connection", p]))
-                    .collect();
+            let source = self.proxy().identity();
+            if let Some(subject) = source.subject(|path| self.property(path.to_vec())) {
+                let san = match source {
+                    IdentitySource::Connection { sans, .. } => sans
+                        .iter()
+                        .filter_map(|path| self.property(path.to_vec()))
+                        .collect(),
+                    IdentitySource::NginxVariables { .. } => Vec::new(),
+                };
                 req.client_identity = Some(ClientIdentity { subject, san });
             }
         }
@@ -439,7 +466,8 @@ impl Filter {
                         self.vendor = route.vendor().name();
                     }
                     let (authority, path) = split_target(&rewrite.target);
-                    if let Some(authority) = authority {
+                    // Under nginx the upstream is the location's `proxy_pass`.
+                    if let Some(authority) = authority.filter(|_| self.proxy().sets_authority()) {
                         self.set_http_request_header(":authority", Some(authority));
                     }
                     self.set_http_request_header(":path", Some(path));
@@ -474,6 +502,11 @@ impl Filter {
                                 "the buffered request body could not be read".into(),
                             ))),
                         }
+                    } else if self.proxy().body_after_headers() {
+                        // nginx reads the body once the request goes on from the header phase,
+                        // then hands it to `on_http_request_body`.
+                        self.upload = Some(upload);
+                        return Action::Continue;
                     } else {
                         self.upload = Some(upload);
                     }
@@ -825,9 +858,10 @@ impl Filter {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        let body = (!resp.body.is_empty()).then_some(resp.body.as_slice());
-        self.send_http_response(u32::from(resp.status), headers, body);
-        if resp.body.is_empty() {
+        let reply = proxy::local_reply(self.proxy(), resp.body);
+        self.send_http_response(u32::from(resp.status), headers, reply.now.as_deref());
+        self.later = reply.later;
+        if reply.now.is_none() {
             self.restore = resp
                 .headers
                 .into_iter()
@@ -873,7 +907,9 @@ impl Filter {
         let engine = self.shared.settings.engine_for(self.route.as_deref());
         let record = self.trail.record(engine, &arrival.request, done);
         let json = record.to_json();
-        record::set_filter_state(record::FILTER_STATE, json.as_bytes());
+        if self.proxy().has_filter_state() {
+            record::set_filter_state(record::FILTER_STATE, json.as_bytes());
+        }
         self.recorded = Some(Recorded {
             json,
             last_seen: record.last_seen().cloned(),
@@ -1071,7 +1107,7 @@ impl HttpContext for Filter {
 
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.body.complete = end_of_stream;
-        if !self.shared.settings.routes.is_empty() {
+        if !self.shared.settings.routes.is_empty() && self.proxy().has_route_names() {
             self.route = self.property(vec!["xds", "route_name"]);
         }
         let request = self.request();
@@ -1108,6 +1144,15 @@ impl HttpContext for Filter {
         let bytes = header("content-length").unwrap_or(0);
         self.count_status(status);
         self.answered(status, bytes);
+        Action::Continue
+    }
+
+    /// A local answer's body that could not go with it ([`proxy::local_reply`]) replaces the
+    /// (empty) chunk passing through.
+    fn on_http_response_body(&mut self, body_size: usize, _end_of_stream: bool) -> Action {
+        if let Some(body) = self.later.take() {
+            self.set_http_response_body(0, body_size, &body);
+        }
         Action::Continue
     }
 

@@ -30,6 +30,7 @@ use provedge::{Lookup, Response, Stream};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
+use crate::proxy::removals;
 use crate::{Filter, HostShared};
 
 /// Request headers of the phone's that say what to send: the core has decided that from them
@@ -449,8 +450,13 @@ impl Filter {
         let req = origin.stream(stream.key(), false, self.now_ms() / 1000);
         self.set_http_request_header(":method", Some(req.method));
         self.set_http_request_header(":path", Some(&req.path));
-        self.set_http_request_header(":authority", Some(origin.authority()));
-        for name in NOT_FORWARDED.iter().chain(&CONDITIONALS) {
+        // Under nginx `:authority` is read-only: the example sets the origin's `Host` with
+        // `proxy_set_header`.
+        if self.proxy().sets_authority() {
+            self.set_http_request_header(":authority", Some(origin.authority()));
+        }
+        let present = |name: &str| self.get_http_request_header_bytes(name).is_some();
+        for name in removals(NOT_FORWARDED.iter().chain(&CONDITIONALS).copied(), present) {
             self.set_http_request_header(name, None);
         }
         for (name, value) in &req.headers {

@@ -4,7 +4,7 @@
 //!
 //! Envoy is found through `PROVEDGE_ENVOY`, `~/.cache/provedge/envoy-venv/bin/envoy` (where
 //! `scripts/test-all` installs it) or `PATH`; the module through `PROVEDGE_FILTER_WASM` or
-//! `target/wasm32-wasip1/release/provedge_filter.wasm`. Without either, the tests skip, unless
+//! `target/wasm32-wasip1/wasm/provedge_filter.opt.wasm`. Without either, the tests skip, unless
 //! `CI` or `PROVEDGE_REQUIRE_INTEROP=1` is set: then they fail.
 
 #![allow(dead_code)]
@@ -52,7 +52,7 @@ pub fn tools() -> Option<(PathBuf, PathBuf)> {
         });
     let module = std::env::var_os("PROVEDGE_FILTER_WASM")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/wasm32-wasip1/release/provedge_filter.wasm"));
+        .unwrap_or_else(|| repo().join("target/wasm32-wasip1/wasm/provedge_filter.opt.wasm"));
     let required = interop_required();
     match envoy {
         Some(envoy) if module.exists() => Some((envoy, module)),
