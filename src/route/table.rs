@@ -146,9 +146,36 @@ pub(crate) const FAMILIES: &[Family] = &[
     )
     .canon(&[M, L(".cfg")]),
     Family::get(&[M, L("/phonebook.xml")], Directory, GS),
+    // Remote phonebooks at the URL the phone's configuration names (Yealink
+    // `remote_phonebook.data.N.url`, Snom `<setting-files>`, Fanvil `<xmlContact>`):
+    // `phonebook/<vendor>/<mac>.xml` (the tenant's and the device group's contacts) and
+    // `phonebook/<vendor>.xml` (the tenant's), rendered from `<mac>-phonebook.xml` and
+    // `phonebook.xml` like Grandstream's.
+    Family::get(&[L("phonebook/yealink/"), M, L(".xml")], Directory, YEA)
+        .canon(&[M, L("-phonebook.xml")]),
+    Family::get(&[L("phonebook/snom/"), M, L(".xml")], Directory, SNOM)
+        .canon(&[M, L("-phonebook.xml")]),
+    Family::get(
+        &[L("phonebook/fanvil/"), M, L(".xml")],
+        Directory,
+        &[by(Fanvil)],
+    )
+    .canon(&[M, L("-phonebook.xml")]),
+    Family::get(&[L("phonebook/yealink.xml")], Directory, YEA).canon(&[L("phonebook.xml")]),
+    Family::get(&[L("phonebook/snom.xml")], Directory, SNOM).canon(&[L("phonebook.xml")]),
+    Family::get(&[L("phonebook/fanvil.xml")], Directory, &[by(Fanvil)])
+        .canon(&[L("phonebook.xml")]),
     // ---- exact names ------------------------------------------------------------------
     Family::get(&[L("cfg.xml")], Config, GS),
     Family::get(&[L("phonebook.xml")], Directory, GS),
+    // FusionPBX's phonebook name (`?file=directory.xml`, `<mac>/directory.xml`): the
+    // User-Agent or OUI says whose; served from the vendor's `phonebook.xml`.
+    Family::get(
+        &[L("directory.xml")],
+        Directory,
+        &[hint(Yealink), hint(Snom), hint(Fanvil)],
+    )
+    .canon(&[L("phonebook.xml")]),
     Family::get(&[L("boot.bin")], Firmware, GS),
     Family::get(&[L("bt-110.bin")], Firmware, GS),
     Family::get(&[L("html110.bin")], Firmware, GS),
