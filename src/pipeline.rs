@@ -860,44 +860,9 @@ fn strip_credentials(ctx: &mut Value, secret_vars: &[String]) {
     }
     for pointer in ["/vars", "/device/vars"] {
         if let Some(vars) = ctx.pointer_mut(pointer) {
-            blank_secrets(vars, secret_vars);
+            // Blanked to "", so templates that print them still render.
+            crate::store::vars::mask_secrets(vars, secret_vars, "");
         }
-    }
-}
-
-/// Blanks (to `""`, so templates that print them still render) the variables named by
-/// `paths` (dotted: `pvalues.P34`) and every variable, at any depth, whose name says it is a
-/// secret.
-fn blank_secrets(vars: &mut Value, paths: &[String]) {
-    for path in paths {
-        let mut at = Some(&mut *vars);
-        for part in path.split('.') {
-            at = at.and_then(|v| v.get_mut(part));
-        }
-        if let Some(v) = at {
-            *v = Value::String(String::new());
-        }
-    }
-    blank_secret_names(vars);
-}
-
-fn blank_secret_names(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (name, v) in map.iter_mut() {
-                let lower = name.to_ascii_lowercase();
-                if ["password", "passwd", "secret", "token"]
-                    .iter()
-                    .any(|s| lower.contains(s))
-                {
-                    *v = Value::String(String::new());
-                } else {
-                    blank_secret_names(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(blank_secret_names),
-        _ => {}
     }
 }
 

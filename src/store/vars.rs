@@ -71,6 +71,49 @@ pub fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
     }
 }
 
+/// Name parts that make a variable secret wherever it sits: `sip_password`, `admin_passwd`,
+/// `api_secret`, `ldap_token`.
+const SECRET_NAME_PARTS: [&str; 4] = ["password", "passwd", "secret", "token"];
+
+/// Whether a variable's name says it holds a secret (any case, any depth).
+pub fn is_secret_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_NAME_PARTS.iter().any(|part| lower.contains(part))
+}
+
+/// Replaces with `mask` the variables named by `paths` (dotted: `pvalues.P34`, the policy's
+/// `url_tokens.secret_vars`) and every variable, at any depth, whose name says it is a secret
+/// ([`is_secret_name`]). First-boot files blank them (`""`); the native server's fleet page
+/// shows `••••••`: one notion of a secret variable for both.
+pub fn mask_secrets(vars: &mut Value, paths: &[String], mask: &str) {
+    for path in paths {
+        let mut at = Some(&mut *vars);
+        for part in path.split('.') {
+            at = at.and_then(|v| v.get_mut(part));
+        }
+        if let Some(v) = at {
+            *v = Value::String(mask.to_owned());
+        }
+    }
+    mask_secret_names(vars, mask);
+}
+
+fn mask_secret_names(value: &mut Value, mask: &str) {
+    match value {
+        Value::Object(map) => {
+            for (name, v) in map.iter_mut() {
+                if is_secret_name(name) {
+                    *v = Value::String(mask.to_owned());
+                } else {
+                    mask_secret_names(v, mask);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_secret_names(v, mask)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +154,34 @@ mod tests {
             Value::Object(layers.merged()),
             json!({"ntp": "profile", "tz": "model", "pvalues": {"P30": "b", "P64": "device"}, "list": [3]})
         );
+    }
+
+    #[test]
+    fn secrets_are_masked_by_name_at_any_depth_and_by_path() {
+        let mut vars = json!({
+            "ntp": "pool.ntp.org",
+            "Admin_Password": "a",
+            "encryption": {"scheme": "openssl", "password": "e"},
+            "accounts": [{"sip_passwd": "p", "user": "1001"}],
+            "pvalues": {"P34": "sip", "P35": "1001"},
+            "api_token": {"nested": "t"}
+        });
+        mask_secrets(
+            &mut vars,
+            &["pvalues.P34".into(), "missing.path".into()],
+            "•",
+        );
+        assert_eq!(
+            vars,
+            json!({
+                "ntp": "pool.ntp.org",
+                "Admin_Password": "•",
+                "encryption": {"scheme": "openssl", "password": "•"},
+                "accounts": [{"sip_passwd": "•", "user": "1001"}],
+                "pvalues": {"P34": "•", "P35": "1001"},
+                "api_token": "•"
+            })
+        );
+        assert!(is_secret_name("ldapSecret") && !is_secret_name("label"));
     }
 }

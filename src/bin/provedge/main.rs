@@ -1,6 +1,8 @@
 //! The native host: the `provedge` command line over the sans-IO core.
 
 mod crypto_cmd;
+mod devices;
+mod fleet_cmd;
 mod folder_store;
 mod import_fusionpbx;
 mod render_cmd;
@@ -44,12 +46,17 @@ enum Command {
     Rules(rules_cmd::Command),
     /// Serve phones over HTTP from a store folder (GET/HEAD, uploads, /metrics, /healthz).
     Serve(serve::Args),
+    /// Serve the fleet pages (devices, last fetches) read-only from a store, on 127.0.0.1.
+    Fleet(fleet_cmd::Args),
     /// Convert another provisioning system's templates into a store: `import fusionpbx DIR`.
     #[command(subcommand)]
     Import(import_fusionpbx::Command),
     /// Work with the store a Cloudflare Worker serves: `push` uploads a folder to KV and R2.
     #[command(subcommand)]
     Store(store_push::Command),
+    /// Get a fleet in and out: `import FILE.csv`, `export`, `list`, `show`, `set`, `rm`.
+    #[command(subcommand)]
+    Devices(devices::Command),
 }
 
 /// Reads an engine configuration file, naming the file (and, from serde, the key) on error.
@@ -76,7 +83,9 @@ fn main() -> ExitCode {
         Command::Rewrite(args) => rewrite_cmd::run(args),
         Command::Rules(command) => rules_cmd::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Fleet(args) => fleet_cmd::run(args),
         Command::Import(command) => import_fusionpbx::run(command),
         Command::Store(command) => store_push::run(command),
+        Command::Devices(command) => devices::run(command),
     }
 }

@@ -16,6 +16,10 @@
 //! Neither endpoint is logged or counted: a scrape every few seconds would drown the phones'
 //! lines. `/healthz` says only `ok`, so it stays on the phone listener by default, where a load
 //! balancer probes.
+//!
+//! The admin listener also serves the fleet pages, `/fleet` and `/fleet/device/<mac>`
+//! ([`super::fleet`]): there only, to `metrics_token` when it is set (as `Bearer`, or as the
+//! password of `Basic` credentials so a browser can log in).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -124,14 +128,20 @@ fn metrics(state: &State, head: bool) -> hyper::Response<Body> {
     respond(resp, head)
 }
 
-/// The admin listener's service: the operator endpoints, 404 for anything else.
+/// The admin listener's service: the operator endpoints and the fleet pages, 404 for anything
+/// else.
 async fn handle(
     state: Arc<State>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Body>, Infallible> {
     let (parts, _) = req.into_parts();
-    Ok(answer(&state, &parts, Listener::Admin)
-        .unwrap_or_else(|| respond(provedge::Response::text(404, "not found"), false)))
+    if let Some(resp) = answer(&state, &parts, Listener::Admin) {
+        return Ok(resp);
+    }
+    if let Some(resp) = super::fleet::answer(&super::fleet::site(&state), &parts).await {
+        return Ok(resp);
+    }
+    Ok(respond(provedge::Response::text(404, "not found"), false))
 }
 
 /// Serves the admin listener until shutdown; connections still open then are dropped (a scrape

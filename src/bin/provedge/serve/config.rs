@@ -103,6 +103,37 @@ pub struct ServerConfig {
     pub origin_cache: OriginCacheSettings,
     /// The S3 API behind `--store s3://…`.
     pub s3: S3Settings,
+    /// The fleet page on the admin listener (see [`FleetSettings`]).
+    pub fleet: FleetSettings,
+}
+
+/// `server.fleet`: the operator's page of the fleet, `/fleet` on `admin_listen` (never on the
+/// phone listeners; docs/fleet.md). Its bounds are memory: a page lists at most `max_devices`
+/// (and says so past it), and the recent fetches kept for device pages take about 150 bytes
+/// each, at most `recent_fetches` × `recent_devices` of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSettings {
+    /// Whether `/fleet` answers on the admin listener.
+    pub enabled: bool,
+    /// Most devices one page reads and lists; the rest are counted, not shown.
+    pub max_devices: usize,
+    /// Fetches remembered per device (in memory only: a restart forgets them).
+    pub recent_fetches: usize,
+    /// Devices whose fetches are remembered; past it the one heard from longest ago is
+    /// forgotten.
+    pub recent_devices: usize,
+}
+
+impl Default for FleetSettings {
+    fn default() -> FleetSettings {
+        FleetSettings {
+            enabled: true,
+            max_devices: 10_000,
+            recent_fetches: 16,
+            recent_devices: 4096,
+        }
+    }
 }
 
 /// `server.tls`: a second listener, HTTPS, beside the plain HTTP one of `--listen`. Both stay
@@ -182,6 +213,7 @@ impl Default for ServerConfig {
             origin: OriginSettings::default(),
             origin_cache: OriginCacheSettings::default(),
             s3: S3Settings::default(),
+            fleet: FleetSettings::default(),
         }
     }
 }
@@ -298,6 +330,13 @@ fn check(engine: &provedge::Config, server: &ServerConfig) -> Result<(), String>
             "server.header_read_timeout_ms and server.body_read_timeout_ms: must be above 0".into(),
         );
     }
+    let fleet = &server.fleet;
+    if fleet.max_devices == 0 || fleet.max_devices > 1_000_000 {
+        return Err("server.fleet.max_devices: must be 1 to 1000000".into());
+    }
+    if fleet.recent_fetches > 1000 {
+        return Err("server.fleet.recent_fetches: must be 0 to 1000".into());
+    }
     if let Some(tls) = &server.tls {
         match (tls.client_cert(), &tls.client_ca) {
             (ClientCert::None, Some(_)) => {
@@ -338,11 +377,8 @@ impl std::fmt::Debug for BearerToken {
 }
 
 impl BearerToken {
-    /// Whether an `Authorization` header value carries this token. Both sides are hashed
-    /// first, so the comparison takes the same time whatever the presented length.
+    /// Whether an `Authorization` header value carries this token as `Bearer` credentials.
     pub fn admits(&self, authorization: Option<&[u8]>) -> bool {
-        use sha2::{Digest, Sha256};
-        use subtle::ConstantTimeEq;
         let Some(value) = authorization else {
             return false;
         };
@@ -352,7 +388,38 @@ impl BearerToken {
         if !scheme.eq_ignore_ascii_case(b"bearer ") {
             return false;
         }
-        let presented = presented.trim_ascii();
+        self.matches(presented.trim_ascii())
+    }
+
+    /// Whether an `Authorization` header value is `Basic` credentials whose password is this
+    /// token (any user name): how a browser logs in to the fleet page, which asks with a
+    /// `Basic` challenge. A `Bearer` value is admitted as [`BearerToken::admits`] does.
+    pub fn admits_basic_or_bearer(&self, authorization: Option<&[u8]>) -> bool {
+        use base64::Engine as _;
+        if self.admits(authorization) {
+            return true;
+        }
+        let Some((scheme, encoded)) = authorization.and_then(|v| v.split_at_checked(6)) else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case(b"basic ") {
+            return false;
+        }
+        let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim_ascii())
+        else {
+            return false;
+        };
+        match decoded.iter().position(|&b| b == b':') {
+            Some(colon) => self.matches(&decoded[colon + 1..]),
+            None => false,
+        }
+    }
+
+    /// Both sides are hashed first, so the comparison takes the same time whatever the
+    /// presented length.
+    fn matches(&self, presented: &[u8]) -> bool {
+        use sha2::{Digest, Sha256};
+        use subtle::ConstantTimeEq;
         bool::from(Sha256::digest(presented).ct_eq(&Sha256::digest(self.0.as_bytes())))
     }
 }
@@ -449,5 +516,42 @@ mod tests {
             );
         }
         assert!(server(r#"{"max_connections_per_ip": 0}"#).is_err());
+    }
+
+    #[test]
+    fn the_fleet_page_takes_the_token_as_a_basic_password_too() {
+        use base64::Engine as _;
+        let token = server(r#"{"metrics_token": "s3cret"}"#)
+            .unwrap()
+            .metrics_token
+            .unwrap();
+        let basic = |s: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        let cases: &[(&str, bool)] = &[
+            (&basic("admin:s3cret"), true),
+            (&basic(":s3cret"), true),
+            (&basic("anyone:s3cret"), true),
+            (&basic("admin:s3cre"), false),
+            (&basic("s3cret"), false),
+            (&basic("s3cret:admin"), false),
+            ("Basic !!!", false),
+            ("Bearer s3cret", true),
+            ("Bearer nope", false),
+        ];
+        for (header, admitted) in cases {
+            assert_eq!(
+                token.admits_basic_or_bearer(Some(header.as_bytes())),
+                *admitted,
+                "{header}"
+            );
+        }
+        assert!(!token.admits_basic_or_bearer(None));
+        assert!(!token.admits(Some(basic("a:s3cret").as_bytes())));
+        assert!(server(r#"{"fleet": {"max_devices": 0}}"#).is_err());
+        assert!(server(r#"{"fleet": {"nope": 1}}"#).is_err());
     }
 }

@@ -10,14 +10,19 @@
 //! (temporary file and rename, so a reader never sees half a record); requests never wait.
 //! An origin store (`--store http(s)://…`, `s3://…`) has no folder: there records are written
 //! only with `server.last_seen_dir`.
+//!
+//! Every request that would be recorded also goes, unthrottled, to the fleet page's memory of
+//! each device's last fetches ([`Recent`]), written or not.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::Arc;
 
 use provedge::access::{LastSeen as Seen, LastSeenMarks};
+
+use super::fleet::recent::Recent;
 
 /// Records waiting for the writer, at most.
 const QUEUE: usize = 1024;
@@ -40,14 +45,17 @@ pub struct LastSeen {
     marks: LastSeenMarks,
     queue: SyncSender<Job>,
     counters: Arc<Counters>,
+    recent: Recent,
 }
 
 impl LastSeen {
-    /// Starts the writer thread (records under `dir`; none without it).
+    /// Starts the writer thread (records under `dir`; none without it); `recent` remembers
+    /// the fetches for the fleet page.
     pub fn start(
         dir: Option<PathBuf>,
         interval: u64,
         max_devices: usize,
+        recent: Recent,
     ) -> std::io::Result<LastSeen> {
         let (queue, rx) = mpsc::sync_channel(QUEUE);
         let counters = Arc::new(Counters::default());
@@ -60,12 +68,14 @@ impl LastSeen {
             marks: LastSeenMarks::new(interval, max_devices),
             queue,
             counters,
+            recent,
         })
     }
 
     /// Writes `record` at `now` (seconds) unless the device's was written less than the
     /// interval ago.
     pub fn saw(&self, record: &Seen, now: u64) {
+        self.recent.saw(record);
         let Some(dir) = &self.dir else {
             return;
         };
@@ -79,6 +89,16 @@ impl LastSeen {
         if self.queue.try_send(job).is_err() {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The folder records are written under, if any.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The devices' recent fetches.
+    pub fn recent(&self) -> &Recent {
+        &self.recent
     }
 
     pub fn written(&self) -> u64 {

@@ -22,6 +22,7 @@
 //! | [`cert_identity`] | a verified client certificate as the core's `ClientIdentity` |
 //! | [`http`] | hyper glue: drives the engine's decisions for one request |
 //! | [`admin`] | `/metrics` and `/healthz`, and the admin listener that keeps them from phones |
+//! | [`fleet`] | the fleet pages (`/fleet`) on the admin listener, and `provedge fleet` |
 //! | [`client_connections`] | the per-client connection cap |
 //! | [`stores`] | what `--store` names: a folder, or an origin |
 //! | [`store`] | the folder store: a bounded cache, rechecked against the files |
@@ -44,6 +45,7 @@ mod cert_identity;
 mod checksum;
 mod client_connections;
 pub mod config;
+mod fleet;
 mod http;
 mod last_seen;
 mod logging;
@@ -74,6 +76,8 @@ use tokio::task::JoinSet;
 use client_connections::{ClientConnections, ClientSlot};
 use http::State;
 use stores::Store;
+
+pub use fleet::standalone::run as run_fleet;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -124,10 +128,13 @@ fn start(args: Args) -> Result<(), String> {
         .transpose()?;
     let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
     let log = logging::AccessLog::start().map_err(|e| format!("access log: {e}"))?;
+    let recent =
+        fleet::recent::Recent::new(server.fleet.recent_fetches, server.fleet.recent_devices);
     let last_seen = last_seen::LastSeen::start(
         last_seen_dir,
         server.last_seen_interval_secs,
         server.last_seen_max_devices,
+        recent,
     )
     .map_err(|e| format!("last-seen writer: {e}"))?;
     let clients = ClientConnections::new(
