@@ -1,0 +1,52 @@
+//! Recognition of arbitrary requests: an error is a 4xx with a reason; a device file's key
+//! carries its MAC; a recognised request's canonical key, asked for with the same method and
+//! User-Agent, is the same key when it is recognised at all (what rewrite mode sends upstream
+//! names the same file); routing is deterministic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use provedge::route::{self, RouteConfig};
+use provedge::{Method, Request, Scope};
+
+// The input is `METHOD TARGET`, then the User-Agent, then `name: value` header lines (the seeds
+// in fuzz/seeds/route/ are real phones' requests in this form).
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or_default();
+    let (method, target) = first.split_once(' ').unwrap_or(("GET", first));
+    let user_agent = lines.next().filter(|ua| !ua.is_empty());
+    let cfg = RouteConfig::default();
+    let mut req = Request::new(Method::parse(method), target);
+    if let Some(ua) = user_agent {
+        req = req.with_header("User-Agent", ua);
+    }
+    for line in lines.take(8) {
+        if let Some((name, value)) = line.split_once(':') {
+            req = req.with_header(name.trim(), value.trim());
+        }
+    }
+    match route::route(&req, &cfg) {
+        Err(e) => {
+            assert!((400..500).contains(&e.status()), "{e}: {}", e.status());
+            assert!(!e.to_string().is_empty());
+        }
+        Ok(r) => {
+            assert!(!r.file().is_empty());
+            if let (Some(mac), Scope::Device) = (r.mac(), r.scope()) {
+                assert!(r.key().as_str().contains(&mac.to_string()), "{}", r.key());
+            }
+            let again = route::route(&req, &cfg).expect("routing is deterministic");
+            assert_eq!(again.key(), r.key());
+            let mut canonical = Request::new(Method::parse(method), format!("/{}", r.key().as_str()));
+            if let Some(ua) = user_agent {
+                canonical = canonical.with_header("User-Agent", ua);
+            }
+            // Not every canonical name is one a phone asks for (a phonebook's URL is the
+            // operator's), but one that is must name the same file.
+            if let Ok(back) = route::route(&canonical, &cfg) {
+                assert_eq!(back.key(), r.key(), "from {target:?}");
+            }
+        }
+    }
+});
