@@ -37,10 +37,13 @@ impl StoreKey {
                 || matches!(b, b'.' | b'_' | b'+' | b',' | b'(' | b')' | b'@' | b'-')
         };
         let segment_ok = |seg: &[u8]| !seg.is_empty() && seg != b"." && seg != b"..";
+        // `start..i` is always in range (start ≤ i ≤ len); were it not, the empty segment would
+        // refuse the key rather than let it through.
+        let bytes = key.as_bytes();
         let mut start = 0;
-        for (i, &b) in key.as_bytes().iter().enumerate() {
+        for (i, &b) in bytes.iter().enumerate() {
             if b == b'/' {
-                if !segment_ok(&key.as_bytes()[start..i]) {
+                if !segment_ok(bytes.get(start..i).unwrap_or_default()) {
                     return None;
                 }
                 start = i + 1;
@@ -48,7 +51,7 @@ impl StoreKey {
                 return None;
             }
         }
-        segment_ok(&key.as_bytes()[start..]).then_some(StoreKey(key))
+        segment_ok(bytes.get(start..).unwrap_or_default()).then_some(StoreKey(key))
     }
 
     /// A key the crate built from parts that are valid by construction. Checked in debug builds.

@@ -76,26 +76,40 @@ impl Mac {
             });
         }
         let mut out = [0u8; 6];
-        for (i, pair) in b.chunks_exact(2).enumerate() {
-            out[i] = (hex_val(pair[0]).ok_or(MacError::NotHex)? << 4)
-                | hex_val(pair[1]).ok_or(MacError::NotHex)?;
+        // Twelve digits fill the six bytes exactly; a missing one cannot happen and would read
+        // as a bad digit.
+        let mut digits = b.iter().map(|&c| hex_val(c));
+        for byte in &mut out {
+            let hi = digits.next().flatten().ok_or(MacError::NotHex)?;
+            let lo = digits.next().flatten().ok_or(MacError::NotHex)?;
+            *byte = hi << 4 | lo;
         }
         Ok(Mac(out))
     }
 
     /// Spells the MAC as 12 hex digits in the given case, without allocating a `String` per digit.
     pub fn compact(&self, case: MacCase) -> String {
-        let digits: &[u8; 16] = match case {
-            MacCase::Lower => b"0123456789abcdef",
-            MacCase::Upper => b"0123456789ABCDEF",
+        let ten = match case {
+            MacCase::Lower => b'a',
+            MacCase::Upper => b'A',
         };
         let mut s = String::with_capacity(12);
         for byte in self.0 {
-            s.push(digits[(byte >> 4) as usize] as char);
-            s.push(digits[(byte & 0xf) as usize] as char);
+            s.push(hex_digit(byte >> 4, ten));
+            s.push(hex_digit(byte & 0xf, ten));
         }
         s
     }
+}
+
+/// The hex digit for a nibble (0..=15), spelling ten as `ten` (`a` or `A`).
+fn hex_digit(nibble: u8, ten: u8) -> char {
+    // nibble ≤ 15, so neither sum overflows.
+    char::from(if nibble < 10 {
+        b'0' + nibble
+    } else {
+        ten + (nibble - 10)
+    })
 }
 
 fn hex_val(c: u8) -> Option<u8> {
@@ -116,22 +130,26 @@ impl FromStr for Mac {
         if !b.contains(&b':') && !b.contains(&b'-') {
             return Mac::parse_compact(s);
         }
-        if b.len() != 17 {
+        let Ok(b) = <&[u8; 17]>::try_from(b) else {
             let digits = b.iter().filter(|c| c.is_ascii_hexdigit()).count();
             return Err(if digits == 12 {
                 MacError::BadSeparators
             } else {
                 MacError::WrongLength(digits)
             });
-        }
+        };
         let sep = b[2];
+        // Every third byte (2, 5, …, 14) is a separator; the other twelve fill `compact`.
         let mut compact = [0u8; 12];
-        for (i, chunk) in b.chunks(3).enumerate() {
-            if chunk.len() == 3 && chunk[2] != sep {
+        let mut slots = compact.iter_mut();
+        for (i, &c) in b.iter().enumerate() {
+            if i % 3 != 2 {
+                if let Some(slot) = slots.next() {
+                    *slot = c;
+                }
+            } else if c != sep {
                 return Err(MacError::BadSeparators);
             }
-            compact[2 * i] = chunk[0];
-            compact[2 * i + 1] = chunk[1];
         }
         // The compact copy is ASCII by construction unless the input held multi-byte chars there.
         match std::str::from_utf8(&compact) {

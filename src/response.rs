@@ -122,6 +122,6 @@ pub(crate) fn conditional(resp: Response, if_none_match: Option<&str>) -> Respon
 pub(crate) fn etag(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(body);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
 }

@@ -144,16 +144,18 @@ impl Kdf {
         };
         // Equal lengths by construction: `material` holds key_len + BLOCK ≤ MAX_MATERIAL bytes.
         out.key.as_bytes_mut().copy_from_slice(key);
-        out.iv.copy_from_slice(&iv[..BLOCK]);
+        if let Some(iv) = iv.first_chunk::<BLOCK>() {
+            out.iv = *iv;
+        }
         out
     }
 }
 
 /// OpenSSL's `EVP_BytesToKey` with one iteration, filling `out`.
 fn evp_bytes_to_key<H: HashFn>(password: &[u8], salt: &[u8], out: &mut [u8]) {
-    let mut filled = 0;
+    let mut out = out.iter_mut();
     let mut prev: Option<sha2::digest::Output<H>> = None;
-    while filled < out.len() {
+    while out.len() > 0 {
         let mut h = H::new();
         if let Some(p) = &prev {
             h.update(p);
@@ -161,9 +163,11 @@ fn evp_bytes_to_key<H: HashFn>(password: &[u8], salt: &[u8], out: &mut [u8]) {
         h.update(password);
         h.update(salt);
         let d = h.finalize();
-        let n = d.len().min(out.len() - filled);
-        out[filled..filled + n].copy_from_slice(&d[..n]);
-        filled += n;
+        // The digest comes first in the zip: when it runs out, zip stops before taking a byte
+        // of `out` it could not fill, so the next round starts exactly where this one ended.
+        for (byte, slot) in d.iter().zip(out.by_ref()) {
+            *slot = *byte;
+        }
         prev = Some(d);
     }
 }

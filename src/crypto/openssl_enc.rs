@@ -66,7 +66,10 @@ impl OpensslEnc {
         out.extend_from_slice(&salt);
         out.extend_from_slice(plaintext);
         aes_cbc::pad_pkcs7(&mut out, plaintext.len());
-        aes_cbc::encrypt_in_place(&kiv.key, &kiv.iv, &mut out[HEADER_LEN..]);
+        // `out` starts with the HEADER_LEN bytes written above, so the body is always there.
+        if let Some(body) = out.get_mut(HEADER_LEN..) {
+            aes_cbc::encrypt_in_place(&kiv.key, &kiv.iv, body);
+        }
         out
     }
 
@@ -94,8 +97,7 @@ impl OpensslEnc {
 /// Input that disagrees with the magic in its first bytes is [`CryptoError::BadMagic`] even when
 /// short; input that agrees but ends before the salt does is [`CryptoError::Truncated`].
 pub fn split_header(file: &[u8]) -> Result<(&[u8; SALT_LEN], &[u8]), CryptoError> {
-    let seen = file.len().min(MAGIC.len());
-    if file[..seen] != MAGIC[..seen] {
+    if file.iter().zip(MAGIC).any(|(&seen, want)| seen != want) {
         return Err(CryptoError::BadMagic);
     }
     let (_, rest) = file

@@ -219,14 +219,21 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
-        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
-        out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+        out.push(nibble(b >> 4, b'a'));
+        out.push(nibble(b, b'a'));
     }
     out
 }
 
 fn hex_digit(n: u8) -> char {
-    char::from(b"0123456789ABCDEF"[usize::from(n & 0xf)])
+    nibble(n, b'A')
+}
+
+/// The hex digit for the low four bits of `n`, spelling ten as `ten` (`a` or `A`).
+fn nibble(n: u8, ten: u8) -> char {
+    let n = n & 0xf;
+    // n ≤ 15, so neither sum overflows.
+    char::from(if n < 10 { b'0' + n } else { ten + (n - 10) })
 }
 
 #[cfg(test)]

@@ -116,8 +116,10 @@ impl Nonces {
         };
         mac.update(&issued.to_be_bytes());
         mac.update(realm.as_bytes());
-        mac.finalize().into_bytes()[..16]
+        mac.finalize()
+            .into_bytes()
             .iter()
+            .take(16)
             .map(|b| format!("{b:02x}"))
             .collect()
     }

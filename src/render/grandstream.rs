@@ -45,7 +45,11 @@ pub fn parse_pvalues(text: &str) -> Result<Vec<PValue>, String> {
             })?;
         let value = value.trim().to_owned();
         match position.get(&number) {
-            Some(&at) => out[at].value = value,
+            Some(&at) => {
+                if let Some(earlier) = out.get_mut(at) {
+                    earlier.value = value;
+                }
+            }
             None => {
                 position.insert(number, out.len());
                 out.push(PValue { number, value });
@@ -104,19 +108,22 @@ pub fn to_binary(mac: Mac, pvalues: &[PValue]) -> Vec<u8> {
         );
     }
     body.push_str(GNKEY);
-    let mut file = Vec::with_capacity(16 + body.len() + 1);
-    file.extend_from_slice(&[0; 4]);
-    file.extend_from_slice(&[0; 2]);
-    file.extend_from_slice(&mac.bytes());
-    file.extend_from_slice(b"\r\n\r\n");
+    let pad = body.len() % 2;
+    let [w0, w1, w2, w3] = (((16 + body.len() + pad) / 2) as u32).to_be_bytes();
+    let [m0, m1, m2, m3, m4, m5] = mac.bytes();
+    let mut header = [
+        w0, w1, w2, w3, 0, 0, m0, m1, m2, m3, m4, m5, b'\r', b'\n', b'\r', b'\n',
+    ];
+    // The 16-byte header keeps the body word-aligned, so the words can be summed in two parts
+    // (a trailing odd byte sums as if already NUL-padded).
+    let sum = word_sum(&header).wrapping_add(word_sum(body.as_bytes()));
+    [header[4], header[5]] = 0u16.wrapping_sub(sum).to_be_bytes();
+    let mut file = Vec::with_capacity(header.len() + body.len() + pad);
+    file.extend_from_slice(&header);
     file.extend_from_slice(body.as_bytes());
-    if file.len() % 2 == 1 {
+    if pad == 1 {
         file.push(0);
     }
-    let words = (file.len() / 2) as u32;
-    file[0..4].copy_from_slice(&words.to_be_bytes());
-    let checksum = 0u16.wrapping_sub(word_sum(&file));
-    file[4..6].copy_from_slice(&checksum.to_be_bytes());
     file
 }
 
@@ -124,17 +131,25 @@ pub fn to_binary(mac: Mac, pvalues: &[PValue]) -> Vec<u8> {
 pub fn word_sum(bytes: &[u8]) -> u16 {
     bytes
         .chunks(2)
-        .map(|w| u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]))
+        .map(|w| match *w {
+            [hi, lo] => u16::from_be_bytes([hi, lo]),
+            [hi] => u16::from_be_bytes([hi, 0]),
+            _ => 0,
+        })
         .fold(0u16, u16::wrapping_add)
 }
 
 /// Decodes a binary file back into its MAC and P-values (the `gnkey` pair removed). Used to
 /// prove the encoder and to inspect files from other generators.
 pub fn decode_binary(file: &[u8]) -> Result<(Mac, Vec<PValue>), String> {
-    if file.len() < 16 || file.len() % 2 == 1 {
+    let Some((header, body)) = file
+        .split_first_chunk::<16>()
+        .filter(|_| file.len() % 2 == 0)
+    else {
         return Err(format!("{} bytes is not a binary config", file.len()));
-    }
-    let words = u32::from_be_bytes([file[0], file[1], file[2], file[3]]) as usize;
+    };
+    let [w0, w1, w2, w3, _, _, m0, m1, m2, m3, m4, m5, separator @ ..] = *header;
+    let words = u32::from_be_bytes([w0, w1, w2, w3]) as usize;
     if words * 2 != file.len() {
         return Err(format!(
             "header says {words} words, file has {}",
@@ -144,11 +159,11 @@ pub fn decode_binary(file: &[u8]) -> Result<(Mac, Vec<PValue>), String> {
     if word_sum(file) != 0 {
         return Err("checksum mismatch".into());
     }
-    if &file[12..16] != b"\r\n\r\n" {
+    if separator != *b"\r\n\r\n" {
         return Err("missing CRLF CRLF after the MAC".into());
     }
-    let mac = Mac::from_bytes([file[6], file[7], file[8], file[9], file[10], file[11]]);
-    let body = std::str::from_utf8(&file[16..]).map_err(|_| "body is not text".to_string())?;
+    let mac = Mac::from_bytes([m0, m1, m2, m3, m4, m5]);
+    let body = std::str::from_utf8(body).map_err(|_| "body is not text".to_string())?;
     let body = body.trim_end_matches('\0');
     let mut pvalues = Vec::new();
     for pair in body.split('&') {

@@ -178,9 +178,7 @@ pub fn closure<'a>(
     let mut keys = vec![root.clone()];
     let mut depths = vec![0usize];
     let mut at = 0;
-    while at < keys.len() {
-        let key = keys[at].clone();
-        let depth = depths[at];
+    while let (Some(key), Some(depth)) = (keys.get(at).cloned(), depths.get(at).copied()) {
         at += 1;
         let references: Arc<[Reference]> = match read(&key) {
             Some(Lookup::Found(bytes)) => cache

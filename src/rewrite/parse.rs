@@ -78,22 +78,21 @@ enum Ctx {
 pub(crate) fn parse(text: &str) -> Result<RuleSet, LoadError> {
     let mut tokens = Tokenizer::new(text);
     let mut nodes = read_block(&mut tokens, None)?;
-    if let Some(server) = nodes.iter().position(|n| n.name() == "server") {
-        let node = &nodes[server];
-        if node.block.is_none() {
+    if let Some(at) = nodes.iter().position(|n| n.name() == "server") {
+        let server = nodes.remove(at);
+        let Some(block) = server.block else {
             return Err(LoadError::new(
-                node.line,
+                server.line,
                 "directive \"server\" has no opening \"{\"",
             ));
-        }
-        if nodes.len() > 1 {
-            let other = &nodes[usize::from(server == 0)];
+        };
+        if let Some(other) = nodes.first() {
             return Err(LoadError::new(
                 other.line,
                 "a rule file holds one server block and nothing outside it",
             ));
         }
-        nodes = nodes.swap_remove(server).block.unwrap_or_default();
+        nodes = block;
     }
     let mut vars = Vars::default();
     let mut set = RuleSet {
@@ -431,48 +430,51 @@ fn compile_set(args: &[String], line: usize, vars: &mut Vars) -> Result<Stmt, St
 fn condition(args: &[String], line: usize, vars: &mut Vars) -> Result<Condition, String> {
     let invalid = |w: &str| format!("invalid condition \"{w}\"");
     let mut v: Vec<String> = args.to_vec();
-    let Some(first) = v.first() else {
+    let n = v.len();
+    let Some(first) = v.first_mut() else {
         return Err("invalid number of arguments in \"if\" directive".into());
     };
     if !first.starts_with('(') {
         return Err(invalid(first));
     }
-    let mut cur = 0;
-    if first.len() == 1 {
-        cur = 1;
+    // A lone "(" is a word of its own; otherwise it is stripped from the first word.
+    let start = if first.len() == 1 {
+        1
     } else {
-        v[0].remove(0);
+        first.remove(0);
+        0
+    };
+    let Some(last) = v.last_mut() else {
+        return Err("invalid number of arguments in \"if\" directive".into());
+    };
+    if !last.ends_with(')') {
+        return Err(invalid(last));
     }
-    let mut last = v.len() - 1;
-    if !v[last].ends_with(')') {
-        return Err(invalid(&v[last]));
-    }
-    if v[last].len() == 1 {
-        if last == 0 {
-            return Err(invalid(&v[last]));
+    // Likewise a lone ")" is dropped, and otherwise stripped from the last word.
+    let mut end = n;
+    if last.len() == 1 {
+        if n == 1 {
+            return Err(invalid(last));
         }
-        last -= 1;
+        end -= 1;
     } else {
-        v[last].pop();
+        last.pop();
     }
-    if cur > last {
+    let Some([word, rest @ ..]) = v.get(start..end) else {
         return Err(invalid(")"));
-    }
-    let word = v[cur].clone();
-    if word.len() > 1 && word.starts_with('$') {
-        if cur != last && cur + 2 != last {
-            return Err(invalid(&word));
+    };
+    if let Some(name) = word.strip_prefix('$').filter(|name| !name.is_empty()) {
+        if !matches!(rest, [] | [_, _]) {
+            return Err(invalid(word));
         }
-        let var = vars.resolve(&word[1..], line)?;
-        if matches!(var, super::vars::Var::User(_)) && word[1..].bytes().all(|b| b.is_ascii_digit())
-        {
-            return Err(format!("unknown \"{}\" variable", &word[1..]));
+        let var = vars.resolve(name, line)?;
+        if matches!(var, super::vars::Var::User(_)) && name.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("unknown \"{name}\" variable"));
         }
-        if cur == last {
+        let [op, operand] = rest else {
             return Ok(Condition::Truthy(var));
-        }
-        let op = v[cur + 1].as_str();
-        let operand = &v[last];
+        };
+        let op = op.as_str();
         return match op {
             "=" | "!=" => Ok(Condition::Equals {
                 var,
@@ -492,13 +494,13 @@ fn condition(args: &[String], line: usize, vars: &mut Vars) -> Result<Condition,
         "-f" | "-d" | "-e" | "-x" | "!-f" | "!-d" | "!-e" | "!-x"
     );
     if file_test {
-        if cur + 1 != last {
-            return Err(invalid(&word));
+        if rest.len() != 1 {
+            return Err(invalid(word));
         }
         return Err(format!(
             "the file test \"{word}\" is not supported: it asks nginx's file system, and \
              provedge's store is read asynchronously, after the rules have run"
         ));
     }
-    Err(invalid(&word))
+    Err(invalid(word))
 }

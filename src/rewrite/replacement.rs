@@ -69,41 +69,39 @@ impl Replacement {
         vars: &mut Vars,
         line: usize,
     ) -> Result<Replacement, String> {
-        let src = source.as_bytes();
+        let mut rest = source.as_bytes();
         let mut pieces = Vec::new();
         let mut has_question_mark = false;
         let mut split_args = split_args;
-        let mut i = 0;
-        while i < src.len() {
-            if src[i] == b'$' {
-                i += 1;
-                let Some(&c) = src.get(i) else {
-                    return Err("invalid variable name".into());
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(b"$") {
+                let (bracket, name_start) = match after {
+                    [] => return Err("invalid variable name".into()),
+                    [d @ b'1'..=b'9', after @ ..] => {
+                        pieces.push(Piece::Capture(usize::from(d - b'0')));
+                        rest = after;
+                        continue;
+                    }
+                    [b'{', name_start @ ..] => (true, name_start),
+                    _ => (false, after),
                 };
-                if (b'1'..=b'9').contains(&c) {
-                    pieces.push(Piece::Capture(usize::from(c - b'0')));
-                    i += 1;
-                    continue;
-                }
-                let bracket = c == b'{';
+                let len = name_start
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                // `len` counts bytes of `name_start`, so the split always succeeds.
+                let (name, after) = name_start
+                    .split_at_checked(len)
+                    .unwrap_or((name_start, &[]));
+                let name = std::str::from_utf8(name).unwrap_or_default();
+                rest = after;
                 if bracket {
-                    i += 1;
-                }
-                let start = i;
-                while src
-                    .get(i)
-                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                {
-                    i += 1;
-                }
-                let name = std::str::from_utf8(&src[start..i]).unwrap_or_default();
-                if bracket {
-                    if src.get(i) != Some(&b'}') {
+                    let Some(after) = rest.strip_prefix(b"}") else {
                         return Err(format!(
                             "the closing bracket in \"{name}\" variable is missing"
                         ));
-                    }
-                    i += 1;
+                    };
+                    rest = after;
                 }
                 if name.is_empty() {
                     return Err("invalid variable name".into());
@@ -111,24 +109,24 @@ impl Replacement {
                 pieces.push(Piece::Var(vars.resolve(name, line)?));
                 continue;
             }
-            if src[i] == b'?' && split_args {
-                has_question_mark = true;
-                split_args = false;
-                pieces.push(Piece::ArgsStart);
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < src.len() && src[i] != b'$' {
-                if src[i] == b'?' {
+            if split_args {
+                if let Some(after) = rest.strip_prefix(b"?") {
                     has_question_mark = true;
-                    if split_args {
-                        break;
-                    }
+                    split_args = false;
+                    pieces.push(Piece::ArgsStart);
+                    rest = after;
+                    continue;
                 }
-                i += 1;
             }
-            pieces.push(Piece::Literal(src[start..i].to_vec()));
+            // A literal runs to the next `$`, or to the `?` that starts the new query.
+            let len = rest
+                .iter()
+                .position(|&b| b == b'$' || (b == b'?' && split_args))
+                .unwrap_or(rest.len());
+            let (literal, after) = rest.split_at_checked(len).unwrap_or((rest, &[]));
+            has_question_mark |= literal.contains(&b'?');
+            pieces.push(Piece::Literal(literal.to_vec()));
+            rest = after;
         }
         Ok(Replacement {
             pieces,

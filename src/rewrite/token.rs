@@ -196,7 +196,9 @@ impl<'a> Tokenizer<'a> {
                     found = true;
                 }
                 if found {
-                    words.push(unescape(&self.src[start..self.pos - 1]));
+                    // `start` is at most the position of `ch`, the byte just read.
+                    let word = self.src.get(start..self.pos - 1).unwrap_or_default();
+                    words.push(unescape(word));
                     let line = first_line.unwrap_or(self.line);
                     match ch {
                         b';' => {
@@ -225,35 +227,17 @@ impl<'a> Tokenizer<'a> {
 /// control characters; any other `\x` is kept as both bytes.
 fn unescape(raw: &[u8]) -> String {
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'\\' {
-            match raw.get(i + 1) {
-                Some(&c @ (b'"' | b'\'' | b'\\')) => {
-                    out.push(c);
-                    i += 2;
-                    continue;
-                }
-                Some(b't') => {
-                    out.push(b'\t');
-                    i += 2;
-                    continue;
-                }
-                Some(b'r') => {
-                    out.push(b'\r');
-                    i += 2;
-                    continue;
-                }
-                Some(b'n') => {
-                    out.push(b'\n');
-                    i += 2;
-                    continue;
-                }
-                _ => {}
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
+    let mut rest = raw;
+    while let [b, after @ ..] = rest {
+        let (byte, after) = match (b, after) {
+            (b'\\', [c @ (b'"' | b'\'' | b'\\'), after @ ..]) => (*c, after),
+            (b'\\', [b't', after @ ..]) => (b'\t', after),
+            (b'\\', [b'r', after @ ..]) => (b'\r', after),
+            (b'\\', [b'n', after @ ..]) => (b'\n', after),
+            _ => (*b, after),
+        };
+        out.push(byte);
+        rest = after;
     }
     String::from_utf8_lossy(&out).into_owned()
 }

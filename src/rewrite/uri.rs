@@ -97,11 +97,11 @@ impl Normaliser {
     /// Runs the path through the state machine; returns the raw args.
     fn run(&mut self, raw: &[u8]) -> Result<Vec<u8>, BadTarget> {
         let mut state = State::Usual;
-        let mut i = 0;
+        let mut rest = raw;
         let mut end = Step::Next;
-        while i < raw.len() {
-            let ch = raw[i];
-            i += 1;
+        while let [ch, after @ ..] = rest {
+            let ch = *ch;
+            rest = after;
             if ch != b'%' {
                 end = self.feed(&mut state, ch)?;
                 if !matches!(end, Step::Next) {
@@ -110,14 +110,14 @@ impl Normaliser {
                 continue;
             }
             self.quoted = true;
-            let hi = raw
-                .get(i)
-                .copied()
-                .and_then(hex)
-                .ok_or(BadTarget::BadEscape)?;
-            let lo_ch = raw.get(i + 1).copied().ok_or(BadTarget::BadEscape)?;
-            let lo = hex(lo_ch).ok_or(BadTarget::BadEscape)?;
-            i += 2;
+            let [hi, lo_ch, after @ ..] = rest else {
+                return Err(BadTarget::BadEscape);
+            };
+            let (Some(hi), Some(lo)) = (hex(*hi), hex(*lo_ch)) else {
+                return Err(BadTarget::BadEscape);
+            };
+            let lo_ch = *lo_ch;
+            rest = after;
             let decoded = (hi << 4) | lo;
             if lo_ch.is_ascii_digit() {
                 // nginx: a digit second nibble; `%25` and `%23` stay literal, `%00` is refused.
@@ -144,7 +144,6 @@ impl Normaliser {
         }
         match end {
             Step::Args => {
-                let rest = &raw[i..];
                 let args = rest.split(|&b| b == b'#').next().unwrap_or(rest);
                 Ok(args.to_vec())
             }
@@ -285,14 +284,19 @@ pub(crate) enum Escape {
 
 /// Appends `src` to `out`, percent-escaping (upper-case hex) the bytes nginx's table marks.
 pub(crate) fn escape_into(out: &mut Vec<u8>, src: &[u8], table: Escape) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bits = match table {
         Escape::Uri => &ESCAPE_URI,
         Escape::Args => &ESCAPE_ARGS,
     };
+    // Upper-case hex for a nibble (0..=15, so neither sum overflows).
+    let hex = |n: u8| if n < 10 { b'0' + n } else { b'A' + (n - 10) };
     for &b in src {
-        if bits[usize::from(b >> 5)] & (1u32 << (b & 0x1f)) != 0 {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        // b >> 5 is 0..=7, always a word of the eight-word table.
+        let escaped = bits
+            .get(usize::from(b >> 5))
+            .is_some_and(|word| word & (1u32 << (b & 0x1f)) != 0);
+        if escaped {
+            out.extend_from_slice(&[b'%', hex(b >> 4), hex(b & 0xf)]);
         } else {
             out.push(b);
         }
@@ -304,10 +308,10 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, src: &[u8], table: Escape) {
 /// at the first `?` (raw or `%3F`), and drops malformed escapes the way nginx does.
 pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len());
-    let mut i = 0;
-    while i < src.len() {
-        let ch = src[i];
-        i += 1;
+    let mut rest = src;
+    while let [ch, after @ ..] = rest {
+        let ch = *ch;
+        rest = after;
         if ch == b'?' {
             out.push(ch);
             break;
@@ -317,15 +321,17 @@ pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
             continue;
         }
         // sw_quoted: a non-hex byte drops the '%' and is kept.
-        let Some(&first) = src.get(i) else { break };
-        i += 1;
+        let [first, after @ ..] = rest else { break };
+        let first = *first;
+        rest = after;
         let Some(hi) = hex(first) else {
             out.push(first);
             continue;
         };
         // sw_quoted_second: a non-hex byte drops all three.
-        let Some(&second) = src.get(i) else { break };
-        i += 1;
+        let [second, after @ ..] = rest else { break };
+        let second = *second;
+        rest = after;
         let Some(lo) = hex(second) else { continue };
         let decoded = (hi << 4) | lo;
         if !second.is_ascii_digit() && decoded == b'?' {
@@ -338,7 +344,7 @@ pub(crate) fn unescape_redirect(src: &[u8]) -> Vec<u8> {
             out.extend_from_slice(&[b'%', first, second]);
         }
     }
-    out.extend_from_slice(src.get(i..).unwrap_or_default());
+    out.extend_from_slice(rest);
     out
 }
 

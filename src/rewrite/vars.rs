@@ -157,7 +157,10 @@ impl Vars {
             return Err(format!("\"${name}\" is not a variable name"));
         }
         let slot = self.slot(lower);
-        self.declared[slot] = true;
+        // `slot` just made sure `declared` covers the slot.
+        if let Some(declared) = self.declared.get_mut(slot) {
+            *declared = true;
+        }
         Ok(slot)
     }
 
@@ -280,16 +283,17 @@ fn header(headers: &[(String, String)], name: &[u8], out: &mut Vec<u8>) {
 /// nginx's `ngx_http_arg`: the value after the first `name=` that starts the query or follows
 /// an `&`, up to the next `&`.
 pub(crate) fn arg<'a>(args: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let n = name.len();
-    (0..args.len()).find_map(|at| {
-        let candidate = args.get(at..at + n)?;
-        let starts = at == 0 || args[at - 1] == b'&';
-        if starts && candidate.eq_ignore_ascii_case(name) && args.get(at + n) == Some(&b'=') {
-            let value = &args[at + n + 1..];
-            Some(value.split(|&b| b == b'&').next().unwrap_or(value))
-        } else {
-            None
-        }
+    // Where an argument can start: the query's start and the byte after every `&`.
+    let mut starts = std::iter::successors(Some(args), |from| {
+        let amp = from.iter().position(|&b| b == b'&')?;
+        from.get(amp + 1..)
+    });
+    starts.find_map(|from| {
+        let (candidate, after) = from.split_at_checked(name.len())?;
+        let value = after.strip_prefix(b"=")?;
+        candidate
+            .eq_ignore_ascii_case(name)
+            .then(|| value.split(|&b| b == b'&').next().unwrap_or(value))
     })
 }
 

@@ -65,20 +65,19 @@ impl Path {
     /// The last `n` segments joined with `/` (for names that span a directory, such as
     /// Cisco's `Cisco/CP-8841-3PCC/<mac>.cfg`).
     pub fn tail(&self, n: usize) -> Option<String> {
-        if self.trailing_slash || n == 0 || n > self.segments.len() {
+        if self.trailing_slash || n == 0 {
             return None;
         }
-        Some(self.segments[self.segments.len() - n..].join("/"))
+        let start = self.segments.len().checked_sub(n)?;
+        self.segments.get(start..).map(|tail| tail.join("/"))
     }
 
     /// The directory segments before the file name.
     pub fn directories(&self) -> &[String] {
-        let dirs = if self.trailing_slash {
-            self.segments.len()
-        } else {
-            self.segments.len().saturating_sub(1)
-        };
-        &self.segments[..dirs]
+        if self.trailing_slash {
+            return &self.segments;
+        }
+        self.segments.split_last().map_or(&[], |(_, dirs)| dirs)
     }
 
     /// The whole decoded path, `/`-joined with a leading `/`.

@@ -57,28 +57,24 @@ impl ModelRule {
         let alnum = |r: &[u8]| r.iter().all(u8::is_ascii_alphanumeric);
         match self {
             ModelRule::Grandstream => {
-                let letters = b.iter().take_while(|c| c.is_ascii_alphabetic()).count();
-                let rest = &b[letters..];
-                let nums = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-                (2..=4).contains(&letters) && (3..=4).contains(&nums) && alnum(&rest[nums..])
+                let (letters, rest) = split_while(b, u8::is_ascii_alphabetic);
+                let (nums, rest) = split_while(rest, u8::is_ascii_digit);
+                (2..=4).contains(&letters.len()) && (3..=4).contains(&nums.len()) && alnum(rest)
             }
             ModelRule::SpaPsn => {
-                let nums = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                (3..=4).contains(&nums) && alnum(&b[nums..]) && b.len() <= 8
+                let (nums, rest) = split_while(b, u8::is_ascii_digit);
+                (3..=4).contains(&nums.len()) && alnum(rest) && b.len() <= 8
             }
             ModelRule::Digits3 | ModelRule::YealinkCode => b.len() == 3 && digits(b),
             ModelRule::Digits4 | ModelRule::Mpp => b.len() == 4 && digits(b),
             ModelRule::Snom => (2..=8).contains(&b.len()) && alnum(b),
-            ModelRule::Aastra => {
-                b.len() >= 4
-                    && b.len() <= 6
-                    && digits(&b[..4])
-                    && b[4..].iter().all(u8::is_ascii_alphabetic)
-            }
+            ModelRule::Aastra => b.split_at_checked(4).is_some_and(|(nums, suffix)| {
+                suffix.len() <= 2 && digits(nums) && suffix.iter().all(u8::is_ascii_alphabetic)
+            }),
             ModelRule::Panasonic => (2..=10).contains(&b.len()) && alnum(b),
             ModelRule::FanvilCommon => {
                 (8..=16).contains(&b.len())
-                    && b[..2].eq_ignore_ascii_case(b"f0")
+                    && b.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"f0"))
                     && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.')
             }
         }
@@ -104,6 +100,13 @@ impl ModelRule {
             _ => out.push_str(&s.to_ascii_lowercase()),
         }
     }
+}
+
+/// Splits `b` after its longest prefix of bytes that satisfy `pred`.
+fn split_while(b: &[u8], pred: impl Fn(&u8) -> bool) -> (&[u8], &[u8]) {
+    let n = b.iter().take_while(|c| pred(c)).count();
+    // n ≤ b.len(), so the split always succeeds; the fallback only keeps this total.
+    b.split_at_checked(n).unwrap_or((b, &[]))
 }
 
 /// Characters a free-form part may hold: enough for `T46S(T48S,T42S,T41S)-66.86.0.15` and
@@ -216,8 +219,8 @@ fn match_variable<'a>(
 /// MAC-like that is not a valid MAC (wrong length, a non-hex digit), says what is wrong.
 /// Only patterns of the form `Lit* Mac Lit*` are checked; that covers every device file name.
 pub(crate) fn mac_near_miss<'a>(segs: &[Seg], input: &'a str) -> Option<(&'a str, MacError)> {
-    let pos = segs.iter().position(|s| matches!(s, Seg::Mac(_)))?;
-    let (before, after) = (&segs[..pos], &segs[pos + 1..]);
+    let mut around_mac = segs.splitn(2, |s| matches!(s, Seg::Mac(_)));
+    let (before, after) = (around_mac.next()?, around_mac.next()?);
     let lit_len = |s: &[Seg]| -> Option<usize> {
         s.iter()
             .map(|seg| match seg {

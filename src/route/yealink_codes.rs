@@ -76,7 +76,7 @@ pub fn model_of(code: &str) -> Option<&'static str> {
     CODES
         .iter()
         .find(|(c, _)| *c == n)
-        .map(|(_, models)| models[0])
+        .and_then(|(_, models)| models.first().copied())
 }
 
 /// The code of a model, e.g. `t46s` → 66; case-insensitive.

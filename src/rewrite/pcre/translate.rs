@@ -73,12 +73,14 @@ struct Translator<'p> {
     quoted: bool,
 }
 
-impl Translator<'_> {
+impl<'p> Translator<'p> {
     fn peek(&self) -> Option<u8> {
         self.p.get(self.i).copied()
     }
 
-    fn rest(&self) -> &[u8] {
+    /// The unread pattern. Borrowed from the pattern, not from `self`, so it can be held while
+    /// the translation is written.
+    fn rest(&self) -> &'p [u8] {
         self.p.get(self.i..).unwrap_or_default()
     }
 
@@ -210,11 +212,12 @@ impl Translator<'_> {
             return Ok(atom);
         }
         self.skip_extended();
-        let (min, max, len) = match self.peek() {
-            Some(b'*') => (0, u32::MAX, 1),
-            Some(b'+') => (1, u32::MAX, 1),
-            Some(b'?') => (0, 1, 1),
-            Some(b'{') => match repeat_len(&self.p[self.i + 1..]) {
+        let rest = self.rest();
+        let (min, max, len) = match rest {
+            [b'*', ..] => (0, u32::MAX, 1),
+            [b'+', ..] => (1, u32::MAX, 1),
+            [b'?', ..] => (0, 1, 1),
+            [b'{', body @ ..] => match repeat_len(body) {
                 Some((min, max, n)) => (min, max, n + 1),
                 None => return Ok(atom),
             },
@@ -237,16 +240,14 @@ impl Translator<'_> {
         // rewritten `^` several tokens).
         self.out.insert_str(start, "(?:");
         self.out.push(')');
-        let spec = &self.p[self.i..self.i + len];
+        // `len` counts bytes of `rest`, so the split always succeeds.
+        let (spec, after) = rest.split_at_checked(len).unwrap_or((rest, &[]));
         self.out
             .push_str(std::str::from_utf8(spec).unwrap_or_default());
         self.i += len;
-        match self.peek() {
-            Some(b'?') | Some(b'+') => {
-                self.out.push(self.p[self.i] as char);
-                self.i += 1;
-            }
-            _ => {}
+        if let [mode @ (b'?' | b'+'), ..] = after {
+            self.out.push(char::from(*mode));
+            self.i += 1;
         }
         Ok(Info {
             nullable: atom.nullable || min == 0,
@@ -311,15 +312,15 @@ impl Translator<'_> {
             }
             b'E' => Ok(assertion),
             b'1'..=b'9' => {
-                let digits = self
-                    .rest()
+                let (more, _) = split_digits(self.rest());
+                // The number `c` starts; one too large to be a group reads as usize::MAX.
+                let n = more
                     .iter()
-                    .take_while(|b| b.is_ascii_digit())
-                    .count();
-                let n: usize = std::str::from_utf8(&self.p[self.i - 1..self.i + digits])
-                    .ok()
-                    .and_then(|s| s.parse().ok())
+                    .try_fold(usize::from(c - b'0'), |n, d| {
+                        n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+                    })
                     .unwrap_or(usize::MAX);
+                let digits = more.len();
                 if n >= 10 && n > self.total_groups {
                     return Err(format!(
                         "\\{n} is an octal escape or a backreference depending on the number of \
@@ -398,19 +399,17 @@ impl Translator<'_> {
     /// A group name up to `close` (after the opening `<`, `'` or `{`, which is skipped).
     fn name_until(&mut self, close: u8) -> Result<String, String> {
         self.i += 1;
-        let end = self
-            .rest()
-            .iter()
-            .position(|&b| b == close)
-            .ok_or("an unterminated group name")?;
-        let name = &self.p[self.i..self.i + end];
+        let mut parts = self.rest().splitn(2, |&b| b == close);
+        let (Some(name), Some(_)) = (parts.next(), parts.next()) else {
+            return Err("an unterminated group name".into());
+        };
         if !valid_name(name) {
             return Err(format!(
                 "invalid group name \"{}\"",
                 String::from_utf8_lossy(name)
             ));
         }
-        self.i += end + 1;
+        self.i += name.len() + 1;
         Ok(String::from_utf8_lossy(name).into_owned())
     }
 
@@ -460,18 +459,22 @@ impl Translator<'_> {
                         }
                         b'b' => byte(&mut self.out, 0x08),
                         b'Q' => {
-                            let end = self.rest().windows(2).position(|w| w == b"\\E");
-                            let end = end.map_or(self.p.len(), |n| self.i + n);
-                            if end > self.i + 1 && prev == Prev::RangeDash {
+                            let rest = self.rest();
+                            let end = rest.windows(2).position(|w| w == b"\\E");
+                            let (quoted, after) = end
+                                .and_then(|n| rest.split_at_checked(n))
+                                .unwrap_or((rest, &[]));
+                            if quoted.len() > 1 && prev == Prev::RangeDash {
                                 return Err("a range ending in \\Q…\\E is not supported".into());
                             }
-                            for &b in &self.p[self.i..end] {
+                            for &b in quoted {
                                 byte(&mut self.out, b);
                             }
-                            if end == self.i {
+                            if quoted.is_empty() {
                                 now = Prev::Other;
                             }
-                            self.i = (end + 2).min(self.p.len());
+                            // Past the `\E`, or to the end when there is none.
+                            self.i += quoted.len() + after.len().min(2);
                         }
                         b'E' => continue,
                         _ => match simple_escape(e, self) {
@@ -587,18 +590,18 @@ impl Translator<'_> {
                 self.i += 2;
                 ("(?>".into(), false)
             }
-            [b'?', b'=', ..] | [b'?', b'!', ..] => {
-                let s = format!("(?{}", rest[1] as char);
+            [b'?', kind @ (b'=' | b'!'), ..] => {
+                let s = format!("(?{}", char::from(*kind));
                 self.i += 2;
                 (s, false)
             }
-            [b'?', b'<', b'=' | b'!', ..] => {
-                let s = format!("(?<{}", rest[2] as char);
+            [b'?', b'<', kind @ (b'=' | b'!'), ..] => {
+                let s = format!("(?<{}", char::from(*kind));
                 self.i += 3;
                 (s, false)
             }
-            [b'?', b'<', ..] | [b'?', b'\''] | [b'?', b'\'', ..] | [b'?', b'P', b'<', ..] => {
-                let (skip, close) = match rest[1] {
+            [b'?', open @ (b'<' | b'\''), ..] | [b'?', open @ b'P', b'<', ..] => {
+                let (skip, close) = match open {
                     b'<' => (1, b'>'),
                     b'\'' => (1, b'\''),
                     _ => (2, b'>'),
@@ -622,7 +625,7 @@ impl Translator<'_> {
             | [b'?', b'-', b'0'..=b'9', ..] => {
                 return refuse("recursion, subroutine calls and callouts are")
             }
-            [b'?', ..] => return self.flags(),
+            [b'?', flags @ ..] => return self.flags(flags),
             _ => {
                 self.opened += 1;
                 ("(".into(), true)
@@ -645,15 +648,14 @@ impl Translator<'_> {
         }))
     }
 
-    /// `(?flags)` or `(?flags:…)` (at `?`). `i`, `s` and `U` go to the engine; `m` and `x` are
-    /// applied here.
-    fn flags(&mut self) -> Result<Option<Info>, String> {
-        let rest = &self.p[self.i + 1..];
-        let end = rest
+    /// `(?flags)` or `(?flags:…)` (at `?`, with `rest` what follows it). `i`, `s` and `U` go to
+    /// the engine; `m` and `x` are applied here.
+    fn flags(&mut self, rest: &[u8]) -> Result<Option<Info>, String> {
+        let (spec, end) = rest
             .iter()
             .position(|&b| b == b')' || b == b':')
+            .and_then(|at| Some((rest.get(..at)?, *rest.get(at)?)))
             .ok_or("an unterminated (? group")?;
-        let spec = &rest[..end];
         let mut on = true;
         let mut engine = String::new();
         let (mut multiline, mut extended) = (self.multiline, self.extended);
@@ -675,8 +677,8 @@ impl Translator<'_> {
             }
         }
         let engine = engine.trim_end_matches('-').to_owned();
-        let scoped = rest[end] == b':';
-        self.i += 1 + end + 1;
+        let scoped = end == b':';
+        self.i += 1 + spec.len() + 1;
         if !scoped {
             // Applies to the rest of the enclosing group.
             self.multiline = multiline;
@@ -728,33 +730,25 @@ fn simple_escape(c: u8, t: &mut Translator<'_>) -> Option<Result<u8, String>> {
         b'a' => 0x07,
         b'x' => return Some(hex_escape(t)),
         b'0' => {
-            let digits = t
+            let (v, digits) = t
                 .rest()
                 .iter()
                 .take(2)
                 .take_while(|b| (b'0'..=b'7').contains(b))
-                .count();
-            let v = t.p[t.i..t.i + digits]
-                .iter()
-                .fold(0u32, |v, d| v * 8 + u32::from(d - b'0'));
+                .fold((0u32, 0), |(v, n), d| (v * 8 + u32::from(d - b'0'), n + 1));
             t.i += digits;
             return Some(u8::try_from(v).map_err(|_| "octal escape above \\377".to_owned()));
         }
         b'o' => {
-            let Some(close) = t.rest().iter().position(|&b| b == b'}') else {
+            let Some(digits) = braced(t.rest())
+                .filter(|d| !d.is_empty() && d.iter().all(|d| (b'0'..=b'7').contains(d)))
+            else {
                 return Some(Err("bad \\o{…} escape".into()));
             };
-            let digits = &t.p[t.i + 1..t.i + close];
-            if t.peek() != Some(b'{')
-                || digits.is_empty()
-                || !digits.iter().all(|d| (b'0'..=b'7').contains(d))
-            {
-                return Some(Err("bad \\o{…} escape".into()));
-            }
             let v = digits.iter().fold(0u32, |v, d| {
                 v.saturating_mul(8).saturating_add(u32::from(d - b'0'))
             });
-            t.i += close + 1;
+            t.i += digits.len() + 2;
             return Some(u8::try_from(v).map_err(|_| {
                 "a character code above \\xFF needs UTF-8 mode, which nginx does not use".to_owned()
             }));
@@ -776,19 +770,14 @@ fn simple_escape(c: u8, t: &mut Translator<'_>) -> Option<Result<u8, String>> {
 fn hex_escape(t: &mut Translator<'_>) -> Result<u8, String> {
     let mut value: u32 = 0;
     if t.peek() == Some(b'{') {
-        let close = t
-            .rest()
-            .iter()
-            .position(|&b| b == b'}')
-            .ok_or("unterminated \\x{…}")?;
-        let digits = &t.p[t.i + 1..t.i + close];
+        let digits = braced(t.rest()).ok_or("unterminated \\x{…}")?;
         if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_hexdigit) {
             return Err("bad \\x{…} escape".into());
         }
         for &d in digits {
             value = value * 16 + u32::from(hex_value(d));
         }
-        t.i += close + 1;
+        t.i += digits.len() + 2;
     } else {
         for _ in 0..2 {
             match t.peek() {
@@ -824,51 +813,66 @@ fn byte(out: &mut String, b: u8) {
 /// If `rest` (just after `{`) is a PCRE quantifier body `n}`, `n,}` or `n,m}`: (min, max, the
 /// length of the body). PCRE2 10.42 reads anything else (`{,m}`, `{x}`) literally.
 fn repeat_len(rest: &[u8]) -> Option<(u32, u32, usize)> {
-    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
     let number = |s: &[u8]| {
         std::str::from_utf8(s)
             .ok()
             .and_then(|s| s.parse::<u32>().ok())
             .unwrap_or(u32::MAX - 1)
     };
-    let n = digits(rest);
-    if n == 0 {
+    let (low, after) = split_digits(rest);
+    if low.is_empty() {
         return None;
     }
-    let min = number(&rest[..n]);
-    match rest.get(n)? {
-        b'}' => Some((min, min, n + 1)),
-        b',' => {
-            let m = digits(&rest[n + 1..]);
-            if rest.get(n + 1 + m)? != &b'}' {
+    let min = number(low);
+    match after {
+        [b'}', ..] => Some((min, min, low.len() + 1)),
+        [b',', after @ ..] => {
+            let (high, after) = split_digits(after);
+            if after.first() != Some(&b'}') {
                 return None;
             }
-            let max = if m == 0 {
+            let max = if high.is_empty() {
                 u32::MAX
             } else {
-                number(&rest[n + 1..n + 1 + m])
+                number(high)
             };
-            Some((min, max, n + m + 2))
+            Some((min, max, low.len() + high.len() + 2))
         }
         _ => None,
     }
+}
+
+/// Splits `s` after its leading ASCII digits.
+fn split_digits(s: &[u8]) -> (&[u8], &[u8]) {
+    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    // n ≤ s.len(), so the split always succeeds.
+    s.split_at_checked(n).unwrap_or((s, &[]))
+}
+
+/// If `rest` starts with `{…}`: what is between the braces (up to the first `}`).
+fn braced(rest: &[u8]) -> Option<&[u8]> {
+    let body = rest.strip_prefix(b"{")?;
+    let close = body.iter().position(|&b| b == b'}')?;
+    body.get(..close)
+}
+
+/// `s` without its first `n` bytes; empty if it is shorter.
+fn skip(s: &[u8], n: usize) -> &[u8] {
+    s.get(n..).unwrap_or_default()
 }
 
 /// `\g` forms that name a group by number: `N`, `{N}`, `-N`, `{-N}`. Returns the (signed)
 /// number and the length read.
 fn group_reference(rest: &[u8]) -> Option<(i64, usize)> {
     let (body, extra) = match rest.first()? {
-        b'{' => {
-            let close = rest.iter().position(|&b| b == b'}')?;
-            (&rest[1..close], 2)
-        }
+        b'{' => (braced(rest)?, 2),
         _ => {
             let sign = usize::from(rest.first() == Some(&b'-'));
-            let n = rest[sign..]
+            let n = skip(rest, sign)
                 .iter()
                 .take_while(|b| b.is_ascii_digit())
                 .count();
-            (&rest[..sign + n], 0)
+            (rest.get(..sign + n)?, 0)
         }
     };
     let n: i64 = std::str::from_utf8(body).ok()?.parse().ok()?;
@@ -876,9 +880,8 @@ fn group_reference(rest: &[u8]) -> Option<(i64, usize)> {
 }
 
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
+    name.first().is_some_and(|b| !b.is_ascii_digit())
         && name.len() <= 32
-        && !name[0].is_ascii_digit()
         && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
@@ -895,54 +898,55 @@ fn count_names(p: &[u8]) -> Vec<String> {
 
 fn scan_groups(p: &[u8]) -> (usize, Vec<String>) {
     let (mut n, mut names) = (0, Vec::new());
-    let mut i = 0;
-    while i < p.len() {
-        match p[i] {
-            b'\\' if p.get(i + 1) == Some(&b'Q') => {
-                i = p[i..]
-                    .windows(2)
-                    .position(|w| w == b"\\E")
-                    .map_or(p.len(), |e| i + e + 2);
-                continue;
-            }
-            b'\\' => i += 1,
-            b'[' => {
-                i += 1;
-                if p.get(i) == Some(&b'^') {
-                    i += 1;
-                }
-                if p.get(i) == Some(&b']') {
-                    i += 1;
-                }
-                while i < p.len() && p[i] != b']' {
-                    if p[i] == b'\\' {
-                        i += 1;
-                    } else if p[i] == b'[' && p.get(i + 1) == Some(&b':') {
-                        if let Some(e) = p[i..].windows(2).position(|w| w == b":]") {
-                            i += e + 1;
-                        }
+    let mut rest = p;
+    while let [c, after @ ..] = rest {
+        rest = match (c, after) {
+            (b'\\', [b'Q', ..]) => rest
+                .windows(2)
+                .position(|w| w == b"\\E")
+                .map_or(&[][..], |e| skip(rest, e + 2)),
+            (b'\\', _) => skip(after, 1),
+            // Past the class's closing `]`.
+            (b'[', _) => skip(class_end(after), 1),
+            (b'(', _) => {
+                match after {
+                    [b'?', b'<', b'=' | b'!', ..] => {}
+                    [b'?', b'<', name @ ..]
+                    | [b'?', b'P', b'<', name @ ..]
+                    | [b'?', b'\'', name @ ..] => {
+                        n += 1;
+                        let name = name
+                            .iter()
+                            .position(|&b| b == b'>' || b == b'\'')
+                            .and_then(|end| name.get(..end))
+                            .unwrap_or_default();
+                        names.push(String::from_utf8_lossy(name).into_owned());
                     }
-                    i += 1;
+                    [b'?' | b'*', ..] => {}
+                    _ => n += 1,
                 }
+                after
             }
-            b'(' => match &p[i + 1..] {
-                [b'?', b'<', b'=' | b'!', ..] => {}
-                [b'?', b'<', rest @ ..]
-                | [b'?', b'P', b'<', rest @ ..]
-                | [b'?', b'\'', rest @ ..] => {
-                    n += 1;
-                    let end = rest
-                        .iter()
-                        .position(|&b| b == b'>' || b == b'\'')
-                        .unwrap_or(0);
-                    names.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-                }
-                [b'?' | b'*', ..] => {}
-                _ => n += 1,
-            },
-            _ => {}
-        }
-        i += 1;
+            _ => after,
+        };
     }
     (n, names)
+}
+
+/// A class's members (after its `[`) skipped: what is left from the closing `]` on, or nothing
+/// if the class is not closed.
+fn class_end(class: &[u8]) -> &[u8] {
+    let class = class.strip_prefix(b"^").unwrap_or(class);
+    let mut rest = class.strip_prefix(b"]").unwrap_or(class);
+    loop {
+        rest = match rest {
+            [] | [b']', ..] => return rest,
+            [b'\\', escaped @ ..] => skip(escaped, 1),
+            [b'[', b':', ..] => rest
+                .windows(2)
+                .position(|w| w == b":]")
+                .map_or(skip(rest, 1), |e| skip(rest, e + 2)),
+            [_, more @ ..] => more,
+        };
+    }
 }
