@@ -159,7 +159,15 @@ fn start(host: Host) -> Option<Running> {
         Host::Worker => {
             let tools = worker_support::tools()?;
             let store = parity_store("parity-worker");
-            let worker = worker_support::Worker::start(&tools, &store.0, CONFIG, None);
+            // Every key in KV: one `kv bulk put` instead of a wrangler process per R2 object
+            // (minutes on a fresh machine); R2 has its own tests in tests/worker_workerd.rs.
+            let worker = worker_support::Worker::start_with(
+                &tools,
+                &store.0,
+                CONFIG,
+                None,
+                &worker_support::Layout::kv(),
+            );
             Some(Running {
                 port: worker.port,
                 _keep: vec![Box::new(worker), Box::new(store)],

@@ -15,7 +15,9 @@
 //! stream from R2 with the ranges and validators the core decides. Request bodies (uploads, and
 //! what rewritten requests carry on) are bounded by the engine's `uploads.max_bytes` before and
 //! while they are read ([`body`]); a client certificate is an identity only when Cloudflare
-//! verified it and it is not revoked ([`identity`]).
+//! verified it and it is not revoked ([`identity`]). Per-client rate limits are the core's, per
+//! isolate; with a Workers Rate Limiting binding `RATE_LIMIT` they also hold across isolates
+//! and colos (`shared_limit`).
 //!
 //! The adapter logic that does not need the Workers runtime ([`core_request`], [`upstream_url`],
 //! [`body`], [`identity`], [`reads`], [`settings`]) is plain Rust and tested natively; the
@@ -30,6 +32,8 @@ pub mod identity;
 mod reader;
 pub mod reads;
 pub mod settings;
+#[cfg(target_arch = "wasm32")]
+mod shared_limit;
 #[cfg(target_arch = "wasm32")]
 mod stores;
 

@@ -343,7 +343,11 @@ impl Colo {
 
 /// Calls `target[method](...args)` and awaits what it returns (a promise or a value); a throw
 /// or a rejection is an `Err` with its message.
-async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValue, String> {
+pub(crate) async fn call(
+    target: &JsValue,
+    method: &str,
+    args: &[JsValue],
+) -> Result<JsValue, String> {
     let function = Reflect::get(target, &JsValue::from_str(method))
         .map_err(message)?
         .dyn_into::<Function>()
@@ -355,7 +359,7 @@ async fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Result<JsValu
         .map_err(message)
 }
 
-fn set(object: &Object, name: &str, value: &JsValue) -> Result<(), String> {
+pub(crate) fn set(object: &Object, name: &str, value: &JsValue) -> Result<(), String> {
     Reflect::set(object, &JsValue::from_str(name), value)
         .map(|_| ())
         .map_err(message)

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod identity;
 pub mod network;
 pub mod ratelimit;
+pub mod shared_limit;
 
 use std::net::IpAddr;
 

@@ -1,49 +1,49 @@
-// Runs the built Worker (edge/build, from scripts/build-worker) in workerd through Miniflare,
-// on 127.0.0.1, with a local KV namespace `STORE` and R2 bucket `BUCKET` seeded from a store
-// folder.
+// Runs the built Worker (edge/build, from scripts/build-worker) in workerd through Miniflare, on
+// 127.0.0.1, over the local state `provedge store push --local --persist-to DIR` wrote: KV
+// namespace STORE_ID bound as `STORE` and, when BUCKET_NAME is given, that R2 bucket bound as
+// `BUCKET` (Miniflare's `kvPersist`/`r2Persist` are the state's `v3/kv` and `v3/r2`, where
+// wrangler keeps them). Without a built Worker it serves 503s: enough to look into the state.
 //
-// usage: node tests/worker/serve.mjs PORT STORE_DIR CONFIG_JSON [UPSTREAM_URL]
-// Prints `ready <url>` once it serves; runs until killed. Miniflare comes from the folder in
-// PROVEDGE_WORKERD_TOOLS (where scripts/test-all installs it with npm).
-//
-// The store is seeded as `provedge store push` lays it out: each file under its key, in KV or
-// R2 by the placement rule of edge/src/settings.rs (`worker.kv_prefixes` of CONFIG_JSON, else
-// the default: device records, variables, last-seen, uploads and `store/` in KV, the rest in
-// R2), and last the store's generation (`store/generation`, a hash of every key's content).
-// Until `store push --local` can seed Miniflare's state, this mirrors it here. Environment:
-//   PROVEDGE_WORKER_R2=0          no BUCKET binding: every key in KV (the KV-only Worker)
-//   PROVEDGE_WORKER_GENERATION=0  no generation key (a store not pushed by provedge)
+// usage: node tests/worker/serve.mjs PORT PERSIST_DIR CONFIG_JSON STORE_ID [BUCKET_NAME]
+// Prints `ready <url>` once it serves; runs until killed. Miniflare is the one wrangler brings
+// (so it reads the state as wrangler wrote it), from PROVEDGE_WORKERD_TOOLS, where
+// scripts/test-all installs both. Environment, all optional:
+//   PROVEDGE_WORKER_UPSTREAM      PROVEDGE_UPSTREAM of the Worker (rewrite and nginx-rules modes)
 //   PROVEDGE_WORKER_SECRETS       a JSON object of Worker secrets (name → text)
+//   PROVEDGE_WORKER_RATE_LIMIT    N: a rate-limiting binding `RATE_LIMIT`, N requests a minute
+//   PROVEDGE_WORKER_GENERATION=0  removes the push's own keys (`store/generation`,
+//                                 `store/manifest.json`) before serving: a store written by hand
 //
-// So that tests can see and change the store, it answers commands on stdin, one a line, with
+// So that tests can see and change the state, it answers commands on stdin, one a line, with
 // one line `kv <JSON>` each on stdout:
-//   keys PREFIX    the KV keys under PREFIX (an array)
-//   get KEY        the KV value as text (or null)
-//   r2keys PREFIX  the R2 keys under PREFIX (an array)
-//   reseed         writes the store folder again (every key, then a new generation): a push;
-//                  answers the generation
-//   r2put KEY      writes the store folder's file KEY to R2 and nothing else (the generation
-//                  unchanged): an object replaced behind the Worker's back
-//   unbind NAME    restarts workerd without the binding NAME (`STORE` or `BUCKET`): the store
-//                  is down, the isolate new; the colo's cache (persisted) is kept
-//   bind           restarts workerd with every binding again
-//   restart        restarts workerd as it was: a new isolate in a warm colo
-// Storage (KV, R2, the Cache API) is persisted in a scratch folder, so restarts keep it.
-import { createHash } from "node:crypto";
+//   keys PREFIX       the KV keys under PREFIX (an array)
+//   get KEY           the KV value, base64 (or null)
+//   r2keys PREFIX     the R2 keys under PREFIX (an array; [] without a bucket)
+//   r2get KEY         the R2 object, base64 (or null)
+//   r2put KEY PATH    writes the file PATH to R2 as KEY and nothing else (the generation
+//                     unchanged): an object replaced behind the Worker's back, not a push
+//   unbind NAME       restarts workerd without the binding NAME (`STORE` or `BUCKET`): the store
+//                     is down, the isolate new; the colo's cache (persisted) is kept
+//   bind, restart     restarts workerd with every binding: a new isolate in a warm colo
+// The colo's Cache API is persisted in a scratch folder beside, so restarts keep it.
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 
-const [port, storeDir, config, upstream] = process.argv.slice(2);
+const [port, persist, config, storeId, bucketName] = process.argv.slice(2);
 const tools = process.env.PROVEDGE_WORKERD_TOOLS;
-const require = createRequire(join(tools, "package.json"));
-const { Miniflare } = require("miniflare");
+const fromTools = createRequire(join(tools, "package.json"));
+let miniflareFrom = fromTools;
+try {
+  miniflareFrom = createRequire(fromTools.resolve("wrangler/package.json"));
+} catch {}
+const { Miniflare } = miniflareFrom("miniflare");
 const build = resolve(new URL("../../edge/build", import.meta.url).pathname);
-const withR2 = process.env.PROVEDGE_WORKER_R2 !== "0";
-const withGeneration = process.env.PROVEDGE_WORKER_GENERATION !== "0";
 const secrets = JSON.parse(process.env.PROVEDGE_WORKER_SECRETS || "{}");
+const upstream = process.env.PROVEDGE_WORKER_UPSTREAM;
+const rateLimit = Number(process.env.PROVEDGE_WORKER_RATE_LIMIT || 0);
 const scratch = mkdtempSync(join(tmpdir(), "provedge-miniflare-"));
 
 function* files(dir) {
@@ -54,23 +54,18 @@ function* files(dir) {
   }
 }
 
-// The placement rule (provedge::store::placement::Placement), as the Worker applies it.
-function kvPrefixes() {
-  try {
-    const prefixes = JSON.parse(config || "{}")?.worker?.kv_prefixes;
-    if (Array.isArray(prefixes)) return prefixes;
-  } catch {}
-  return ["devices/", "vars/", "last-seen/", "uploads/", "store/"];
-}
-const prefixes = kvPrefixes();
-function inKv(key) {
-  if (!withR2) return true;
-  let within = key;
-  const tenant = key.match(/^tenants\/[^/]+\/(.*)$/);
-  if (tenant) within = tenant[1];
-  return prefixes.some((p) => within.startsWith(p));
-}
-
+const worker = existsSync(join(build, "shim.mjs"))
+  ? {
+      modulesRoot: build,
+      // The entry first, then wasm-bindgen's glue, its snippets and the module.
+      modules: [join(build, "shim.mjs"), ...[...files(build)].filter((p) => !p.endsWith("shim.mjs"))]
+        .filter((path) => /\.(m?js|wasm)$/.test(path))
+        .map((path) => ({ type: path.endsWith(".wasm") ? "CompiledWasm" : "ESModule", path })),
+    }
+  : {
+      modules: true,
+      script: "export default { fetch() { return new Response('no Worker built', { status: 503 }); } };",
+    };
 const bindings = { PROVEDGE_CONFIG: config, ...secrets };
 if (upstream) bindings.PROVEDGE_UPSTREAM = upstream;
 function options(without = []) {
@@ -78,60 +73,49 @@ function options(without = []) {
     host: "127.0.0.1",
     port: Number(port),
     compatibilityDate: "2025-09-01",
-    modulesRoot: build,
-    // The entry first, then wasm-bindgen's glue, its snippets and the module.
-    modules: [join(build, "shim.mjs"), ...[...files(build)].filter((p) => !p.endsWith("shim.mjs"))]
-      .filter((path) => /\.(m?js|wasm)$/.test(path))
-      .map((path) => ({ type: path.endsWith(".wasm") ? "CompiledWasm" : "ESModule", path })),
-    kvNamespaces: without.includes("STORE") ? [] : ["STORE"],
-    r2Buckets: withR2 && !without.includes("BUCKET") ? ["BUCKET"] : [],
-    kvPersist: join(scratch, "kv"),
-    r2Persist: join(scratch, "r2"),
+    ...worker,
+    kvNamespaces: without.includes("STORE") ? {} : { STORE: storeId },
+    kvPersist: join(persist, "v3", "kv"),
+    ...(bucketName && !without.includes("BUCKET")
+      ? { r2Buckets: { BUCKET: bucketName }, r2Persist: join(persist, "v3", "r2") }
+      : {}),
     cachePersist: join(scratch, "cache"),
+    ...(rateLimit > 0 ? { ratelimits: { RATE_LIMIT: { simple: { limit: rateLimit, period: 60 } } } } : {}),
     bindings,
   };
 }
 
 const mf = new Miniflare(options());
 const url = await mf.ready;
+// Asked anew after every restart: a binding's handle belongs to the workerd it came from.
 const kv = () => mf.getKVNamespace("STORE");
-const r2 = () => mf.getR2Bucket("BUCKET");
+const r2 = () => (bucketName ? mf.getR2Bucket("BUCKET") : null);
+const base64 = (buffer) => (buffer === null ? null : Buffer.from(buffer).toString("base64"));
 
-// Writes every file of the store folder where the placement says, then the generation.
-async function seed() {
-  const hashes = [];
-  for (const path of files(storeDir)) {
-    const key = relative(storeDir, path).split("\\").join("/");
-    const bytes = readFileSync(path); // a Buffer view into a pool: pass exactly its bytes
-    const value = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-    if (inKv(key)) await (await kv()).put(key, value);
-    else await (await r2()).put(key, value);
-    hashes.push(`${key}\0${createHash("sha256").update(bytes).digest("hex")}\n`);
-  }
-  if (!withGeneration) return null;
-  const generation = createHash("sha256").update(hashes.sort().join("")).digest("hex");
-  await (await kv()).put("store/generation", generation);
-  return generation;
+if (process.env.PROVEDGE_WORKER_GENERATION === "0") {
+  for (const key of ["store/generation", "store/manifest.json"]) await (await kv()).delete(key);
 }
 
-await seed();
 console.log(`ready ${url}`);
 createInterface({ input: process.stdin }).on("line", async (line) => {
-  const space = line.indexOf(" ");
-  const [command, arg] = space < 0 ? [line, ""] : [line.slice(0, space), line.slice(space + 1)];
+  const [command, ...args] = line.split(" ");
+  const arg = args.join(" ");
   let answer;
   try {
+    const bucket = command.startsWith("r2") ? await r2() : null;
     if (command === "keys") {
       answer = (await (await kv()).list({ prefix: arg })).keys.map((k) => k.name);
     } else if (command === "get") {
-      answer = await (await kv()).get(arg);
+      answer = base64(await (await kv()).get(arg, "arrayBuffer"));
     } else if (command === "r2keys") {
-      answer = (await (await r2()).list({ prefix: arg })).objects.map((o) => o.key);
-    } else if (command === "reseed") {
-      answer = await seed();
+      answer = bucket ? (await bucket.list({ prefix: arg })).objects.map((o) => o.key) : [];
+    } else if (command === "r2get") {
+      const object = bucket ? await bucket.get(arg) : null;
+      answer = object === null ? null : base64(await object.arrayBuffer());
     } else if (command === "r2put") {
-      const bytes = readFileSync(join(storeDir, arg));
-      await (await r2()).put(arg, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      const [key, path] = args;
+      const bytes = readFileSync(path); // a Buffer view into a pool: pass exactly its bytes
+      await bucket.put(key, bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       answer = "put";
     } else if (command === "unbind") {
       await mf.setOptions(options([arg]));

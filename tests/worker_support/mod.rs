@@ -1,10 +1,12 @@
 //! Shared by the tests that run the Cloudflare Worker (`edge/`) in real workerd (npm
 //! `miniflare`, through `tests/worker/serve.mjs`) on 127.0.0.1, over a local KV namespace and R2
-//! bucket seeded from a store folder as `provedge store push` lays it out ([`Layout`]).
+//! bucket filled by `provedge store push --local` from a store folder ([`seed`]), the local
+//! state Miniflare then serves as wrangler wrote it.
 //!
-//! Needs `scripts/build-worker` (edge/build/) and Miniflare in `PROVEDGE_WORKERD_TOOLS` or
-//! `~/.cache/provedge/workerd` (both set up by `scripts/test-all`). Without them the tests skip,
-//! unless `CI` or `PROVEDGE_REQUIRE_INTEROP=1` is set: then they fail.
+//! Needs `scripts/build-worker` (edge/build/), and Miniflare and wrangler in
+//! `PROVEDGE_WORKERD_TOOLS` or `~/.cache/provedge/workerd` (all set up by `scripts/test-all`).
+//! Without them the tests skip, unless `CI` or `PROVEDGE_REQUIRE_INTEROP=1` is set: then they
+//! fail.
 //!
 //! Uses the client and helpers of `envoy_support`: a test that includes this module declares
 //! `mod envoy_support;` beside it.
@@ -16,20 +18,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use super::envoy_support::{free_port, interop_required, repo, request, wait_exit, Resp};
+use base64::Engine as _;
 
-/// Miniflare's folder, or `None` (skip) when the Worker or Miniflare is missing.
+use super::envoy_support::{free_port, interop_required, repo, request, temp_dir, wait_exit, Resp};
+
+mod seed;
+
+/// Miniflare's and wrangler's folder, or `None` (skip) when the Worker, Miniflare or wrangler
+/// is missing.
 pub fn tools() -> Option<PathBuf> {
     let dir = std::env::var_os("PROVEDGE_WORKERD_TOOLS")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/provedge/workerd")))
         .unwrap_or_default();
     let built = repo().join("edge/build/shim.mjs");
-    if dir.join("node_modules/miniflare").exists() && built.exists() {
+    if dir.join("node_modules/miniflare").exists() && wrangler(&dir).is_file() && built.exists() {
         return Some(dir);
     }
     let why = format!(
-        "Miniflare ({}) or the built Worker ({}) is missing: run scripts/test-all",
+        "Miniflare or wrangler ({}) or the built Worker ({}) is missing: run scripts/test-all",
         dir.display(),
         built.display()
     );
@@ -38,16 +45,24 @@ pub fn tools() -> Option<PathBuf> {
     None
 }
 
-/// How the store is laid out for the Worker.
+/// The wrangler in the tools' folder.
+fn wrangler(tools: &Path) -> PathBuf {
+    tools.join("node_modules/.bin/wrangler")
+}
+
+/// How the store is laid out for the Worker, and what else it is bound to.
 #[derive(Clone, Debug)]
 pub struct Layout {
-    /// An R2 bucket `BUCKET` beside KV `STORE`, keys placed as `worker.kv_prefixes` says;
-    /// `false`: every key in KV and no `BUCKET` binding.
+    /// An R2 bucket `BUCKET` beside KV `STORE` (pushed with `--bucket`), keys placed as
+    /// `worker.kv_prefixes` says; `false`: every key in KV and no `BUCKET` binding.
     pub r2: bool,
-    /// The store's generation key, as a push writes it last; `false`: a store written by hand.
+    /// The push's generation (and manifest); `false`: they are removed after the push, a store
+    /// written by hand.
     pub generation: bool,
     /// Worker secrets (`wrangler secret put`): name and text.
     pub secrets: Vec<(String, String)>,
+    /// A rate-limiting binding `RATE_LIMIT` allowing this many requests a minute per key.
+    pub rate_limit: Option<u32>,
 }
 
 impl Default for Layout {
@@ -57,6 +72,7 @@ impl Default for Layout {
             r2: true,
             generation: true,
             secrets: Vec::new(),
+            rate_limit: None,
         }
     }
 }
@@ -68,7 +84,15 @@ impl Layout {
         Layout {
             r2: false,
             generation: false,
-            secrets: Vec::new(),
+            ..Layout::default()
+        }
+    }
+
+    /// Every key in KV (pushed without a bucket), no `BUCKET`.
+    pub fn kv() -> Layout {
+        Layout {
+            r2: false,
+            ..Layout::default()
         }
     }
 }
@@ -108,7 +132,10 @@ impl Reads {
     }
 }
 
-/// The Worker running in workerd; stopped on drop.
+/// The script serving the Worker: its process, port, commands and answers.
+type Started = (Child, u16, ChildStdin, Lines<BufReader<ChildStdout>>);
+
+/// The Worker running in workerd; stopped (and its state removed) on drop.
 pub struct Worker {
     child: Child,
     pub port: u16,
@@ -117,13 +144,18 @@ pub struct Worker {
     answers: Lines<BufReader<ChildStdout>>,
     /// Other lines the script printed (the Worker's `console.log`: its access records).
     printed: Vec<String>,
+    /// The store folder and where it was pushed, for a push while it runs.
+    store: PathBuf,
+    target: seed::Target,
+    /// Its own folder: the pushed state (`state/`) it serves.
+    run: PathBuf,
 }
 
 impl Worker {
-    /// Starts the Worker on a free port over KV seeded from `store`, with `config` as
-    /// `PROVEDGE_CONFIG` and `upstream` as `PROVEDGE_UPSTREAM`; a port taken between choosing
-    /// and binding it (tests run in parallel, and workerd binds more than one) is retried on
-    /// another.
+    /// Starts the Worker on a free port over KV and R2 filled by `provedge store push` from
+    /// `store`, with `config` as `PROVEDGE_CONFIG` and `upstream` as `PROVEDGE_UPSTREAM`; a port
+    /// taken between choosing and binding it (tests run in parallel, and workerd binds more
+    /// than one) is retried on another.
     pub fn start(tools: &Path, store: &Path, config: &str, upstream: Option<u16>) -> Worker {
         Worker::start_with(tools, store, config, upstream, &Layout::default())
     }
@@ -136,32 +168,56 @@ impl Worker {
         upstream: Option<u16>,
         layout: &Layout,
     ) -> Worker {
+        let run = temp_dir("worker-run");
+        let target = seed::Target {
+            wrangler: wrangler(tools),
+            config: config.to_owned(),
+            r2: layout.r2,
+        };
+        seed::seed(&target, store, &run.join("state"));
         for _ in 0..3 {
-            if let Some(worker) = Worker::try_start(tools, store, config, upstream, layout) {
-                return worker;
+            if let Some((child, port, commands, answers)) =
+                Worker::try_start(tools, &run, config, upstream, layout)
+            {
+                return Worker {
+                    child,
+                    port,
+                    commands,
+                    answers,
+                    printed: Vec::new(),
+                    store: store.to_owned(),
+                    target,
+                    run,
+                };
             }
         }
+        let _ = std::fs::remove_dir_all(&run);
         panic!("workerd did not start on three ports");
     }
 
     fn try_start(
         tools: &Path,
-        store: &Path,
+        run: &Path,
         config: &str,
         upstream: Option<u16>,
         layout: &Layout,
-    ) -> Option<Worker> {
+    ) -> Option<Started> {
         let port = free_port();
         let mut cmd = Command::new("node");
         cmd.arg(repo().join("tests/worker/serve.mjs"))
             .arg(port.to_string())
-            .arg(store)
+            .arg(run.join("state"))
             .arg(config)
+            .arg(seed::STORE_ID)
+            .args(layout.r2.then_some(seed::BUCKET))
             .env("PROVEDGE_WORKERD_TOOLS", tools)
-            .env("PROVEDGE_WORKER_R2", if layout.r2 { "1" } else { "0" })
             .env(
                 "PROVEDGE_WORKER_GENERATION",
                 if layout.generation { "1" } else { "0" },
+            )
+            .env(
+                "PROVEDGE_WORKER_RATE_LIMIT",
+                layout.rate_limit.unwrap_or(0).to_string(),
             )
             .env(
                 "PROVEDGE_WORKER_SECRETS",
@@ -178,7 +234,7 @@ impl Worker {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(up) = upstream {
-            cmd.arg(format!("http://127.0.0.1:{up}"));
+            cmd.env("PROVEDGE_WORKER_UPSTREAM", format!("http://127.0.0.1:{up}"));
         }
         let mut child = cmd.spawn().expect("node");
         let commands = child.stdin.take().unwrap();
@@ -192,13 +248,7 @@ impl Worker {
                 return None;
             }
         }
-        Some(Worker {
-            child,
-            port,
-            commands,
-            answers,
-            printed: Vec::new(),
-        })
+        Some((child, port, commands, answers))
     }
 
     /// Asks the script about the store, or tells it to change it (the commands of
@@ -241,15 +291,19 @@ impl Worker {
         serde_json::from_value(self.kv(&format!("r2keys {prefix}"))).unwrap()
     }
 
-    /// Writes the store folder again, every key then a new generation (what a push does);
-    /// returns the generation.
-    pub fn reseed(&mut self) -> Option<String> {
-        serde_json::from_value(self.kv("reseed")).unwrap()
+    /// Pushes the store folder again (`provedge store push --local` into the state the Worker
+    /// serves, while it serves it), as an operator does after changing it; returns the push's
+    /// summary line.
+    pub fn push(&mut self) -> String {
+        self.target
+            .push(&self.store, &self.run.join("state"), &self.run)
     }
 
-    /// Replaces the R2 object `key` with the store folder's file, the generation unchanged.
+    /// Replaces the R2 object `key` with the store folder's file, the generation unchanged:
+    /// behind the Worker's back, not a push.
     pub fn r2_put(&mut self, key: &str) {
-        assert_eq!(self.kv(&format!("r2put {key}")), "put");
+        let file = self.store.join(key);
+        assert_eq!(self.kv(&format!("r2put {key} {}", file.display())), "put");
     }
 
     /// Restarts workerd without the binding `name` (`STORE`, `BUCKET`): that store is down,
@@ -265,7 +319,12 @@ impl Worker {
 
     /// The KV value under `key` as text.
     pub fn kv_get(&mut self, key: &str) -> Option<String> {
-        serde_json::from_value(self.kv(&format!("get {key}"))).unwrap()
+        let base64: Option<String> =
+            serde_json::from_value(self.kv(&format!("get {key}"))).unwrap();
+        base64.map(|b| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+            String::from_utf8(bytes).expect("a text value")
+        })
     }
 
     /// One GET, with a User-Agent when given.
@@ -284,5 +343,6 @@ impl Drop for Worker {
         if !wait_exit(&mut self.child, Duration::from_secs(10)) {
             let _ = self.child.kill();
         }
+        let _ = std::fs::remove_dir_all(&self.run);
     }
 }
