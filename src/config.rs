@@ -74,6 +74,10 @@ pub struct MemoryConfig {
     pub record_entries: usize,
     /// Remembered routes by method, target and User-Agent (4096; 0 turns the memo off).
     pub route_entries: usize,
+    /// Last good answers, served when the store or a template fails (4096)…
+    pub last_good_entries: usize,
+    /// …holding at most this many bytes (16 MiB; 0 turns it off).
+    pub last_good_bytes: usize,
 }
 
 impl Default for MemoryConfig {
@@ -84,6 +88,8 @@ impl Default for MemoryConfig {
             render_bytes: crate::render::cache::DEFAULT_BYTES,
             record_entries: crate::store::records::DEFAULT_ENTRIES,
             route_entries: crate::route::memo::DEFAULT_ENTRIES,
+            last_good_entries: crate::last_good::DEFAULT_ENTRIES,
+            last_good_bytes: crate::last_good::DEFAULT_BYTES,
         }
     }
 }
@@ -237,8 +243,14 @@ impl Config {
 pub struct UploadConfig {
     /// Whether uploads are accepted at all (refused with 403 when not).
     pub enabled: bool,
-    /// Largest accepted body, in bytes.
+    /// Largest accepted body, in bytes; also the largest upload served back.
     pub max_bytes: usize,
+    /// Serve a phone's own uploads back on its next fetch of the same name: Polycom
+    /// `<mac>-phone.cfg`/`<mac>-web.cfg` overrides and Yealink `<mac>-local.cfg` (off by
+    /// default; needs `enabled`). Only to that device, proven by a full grant and its MAC in the
+    /// User-Agent, a client certificate or its own URL token; an upload over `max_bytes` is
+    /// ignored. Otherwise the name renders as usual.
+    pub serve_back: bool,
 }
 
 impl Default for UploadConfig {
@@ -246,6 +258,7 @@ impl Default for UploadConfig {
         UploadConfig {
             enabled: true,
             max_bytes: 1 << 20,
+            serve_back: false,
         }
     }
 }

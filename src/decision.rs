@@ -348,8 +348,8 @@ pub enum Stored {
 }
 
 /// A phone's upload (Polycom logs and overrides, Yealink `-local.cfg`, …) to be stored as bytes
-/// under [`Upload::key`], in the `uploads/` namespace: never executed, never served back by the
-/// engine.
+/// under [`Upload::key`], in the `uploads/` namespace: never executed, and served back only to
+/// the same device, and only for the override names of `uploads.serve_back`.
 #[derive(Debug)]
 pub struct Upload {
     pub(crate) key: StoreKey,

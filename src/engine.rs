@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::key::StoreKey;
+use crate::last_good::{ExactRequest, LastGood, RequestId};
 use crate::object::Conditions;
 use crate::pipeline::{checksum_target, Access, Goal, Job, RenderSettings, Step};
 use crate::policy::{Admission, Policy, Token};
@@ -66,6 +67,33 @@ impl Fetch {
     }
 }
 
+/// Everything that can change a device file's answer or who may have it (see
+/// [`crate::last_good`]): the tenant, the file, the device and model named, the MAC the
+/// User-Agent claims, the URL token presented and the identity a certificate proved.
+fn exact_request(job: &Job) -> RequestId {
+    let route = job.route();
+    let access = job.access();
+    let mac = route.mac().map(|m| m.bytes());
+    let claimed = route.user_agent().and_then(|u| u.mac).map(|m| m.bytes());
+    let identity = access.identity.map(|m| m.bytes());
+    let (token_kind, token): (&[u8], Option<&[u8]>) = match &access.token {
+        Token::NotUsed => (b"none", None),
+        Token::FirstBoot => (b"first-boot", None),
+        Token::Device(t) => (b"device", Some(t.as_bytes())),
+    };
+    ExactRequest::default()
+        .part("tenant", Some(access.namespace.as_bytes()))
+        .part("key", Some(route.key().as_str().as_bytes()))
+        .part("file", Some(route.file().as_bytes()))
+        .part("mac", mac.as_ref().map(|m| &m[..]))
+        .part("model", route.model().map(|m| m.as_str().as_bytes()))
+        .part("claimed", claimed.as_ref().map(|m| &m[..]))
+        .part("identity", identity.as_ref().map(|m| &m[..]))
+        .part("token-kind", Some(token_kind))
+        .part("token", token)
+        .finish()
+}
+
 /// The provisioning engine. Cheap to share: hosts build one per process or VM.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -78,6 +106,8 @@ pub struct Engine {
     routes: route::RouteMemo,
     /// Rendering settings and the host's secrets, shared by every job.
     settings: Arc<RenderSettings>,
+    /// The last good answer of each exact request, for store and render faults.
+    last_good: LastGood,
 }
 
 impl Default for Engine {
@@ -109,6 +139,7 @@ impl Engine {
         self.settings = Arc::new(RenderSettings {
             bootstrap: self.settings.bootstrap.clone(),
             secrets,
+            served_back_max: self.settings.served_back_max,
         });
         self
     }
@@ -120,6 +151,8 @@ impl Engine {
             settings: Arc::new(RenderSettings {
                 bootstrap: config.render.grandstream_bootstrap_pvalues.clone(),
                 secrets: crate::secrets::Secrets::default(),
+                served_back_max: (config.uploads.enabled && config.uploads.serve_back)
+                    .then_some(config.uploads.max_bytes),
             }),
             caches: Caches {
                 templates: TemplateCache::bounded(memory.template_entries),
@@ -127,6 +160,7 @@ impl Engine {
                 records: crate::store::RecordCache::bounded(memory.record_entries),
             },
             routes: route::RouteMemo::bounded(memory.route_entries),
+            last_good: LastGood::bounded(memory.last_good_entries, memory.last_good_bytes),
             config,
             rules,
         }
@@ -200,7 +234,14 @@ impl Engine {
                     job: Box::new(job),
                 })
             }
-            Step::Done(mut resp) => {
+            Step::Done(resp) => {
+                let exact = exact_request(&job);
+                let mut resp = if resp.status == 200 {
+                    self.last_good.remember(exact, &resp);
+                    resp
+                } else {
+                    self.last_good.stand_in(exact, resp)
+                };
                 if !(200..300).contains(&resp.status) {
                     resp.device = None;
                 }

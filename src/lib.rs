@@ -60,8 +60,10 @@
 //! ## No panics on the request path
 //!
 //! A panic kills a proxy-wasm VM. Every fallible step returns a value; indexing is checked;
-//! input sizes are bounded by [`route::Limits`]. Property tests feed arbitrary bytes through
-//! [`route::route`].
+//! input sizes are bounded by [`route::Limits`]. Clippy's `unwrap_used`, `expect_used`, `panic`
+//! and `indexing_slicing` are denied in the library outside its tests (`scripts/test-all` runs
+//! clippy), property tests feed arbitrary bytes through [`route::route`], and the fuzz targets
+//! (`fuzz/`, docs/fuzzing.md) drive every parser.
 //!
 //! ## Features
 //!
@@ -69,12 +71,23 @@
 //! itself builds for `wasm32-wasip1` and `wasm32-unknown-unknown` with
 //! `--no-default-features`.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod access;
 pub mod config;
 pub mod crypto;
 pub mod decision;
 pub mod engine;
 pub mod key;
+pub mod last_good;
 pub mod mac;
 pub mod model;
 pub mod object;

@@ -36,6 +36,8 @@ pub(crate) struct RenderSettings {
     pub bootstrap: Vec<String>,
     /// The host's secrets that variable layers' `{"secret": "NAME"}` values stand for.
     pub secrets: crate::secrets::Secrets,
+    /// `uploads.serve_back`: the largest upload served back to its phone; `None` when off.
+    pub served_back_max: Option<usize>,
 }
 
 /// What a job needs next.
@@ -424,6 +426,11 @@ impl Job {
                 profile_key,
                 template_keys,
                 template_uses,
+                upload_key: self
+                    .settings
+                    .served_back_max
+                    .filter(|_| served_back(t))
+                    .and_then(|_| StoreKey::upload(t.vendor(), t.file())),
             }),
         })
     }
@@ -527,6 +534,9 @@ impl Job {
                     &format!("device {} is a {} phone", device.mac, device.vendor),
                 ));
             }
+        }
+        if let Some(body) = self.served_back(plan, grant) {
+            return Ok(body);
         }
         let template = plan
             .template_keys
@@ -634,6 +644,14 @@ impl Job {
                 return Err(Response::fault(500, "key files have no template".into()))
             }
         };
+        // A name that promises ciphertext (Panasonic `.enc`, Obihai `.aes`) is never rendered
+        // into plaintext; a pre-encrypted file stored under it is still served as stored.
+        if !encryption.is_enabled() && crate::render::syntax::encrypted_by_name(t) {
+            return Err(Response::text(
+                404,
+                &format!("{} is an encrypted name and the device has no encryption", t.file()),
+            ));
+        }
         // Encrypted once per change of inputs and cached: the same ciphertext (and ETag) is
         // served until something changes, so phones' revalidations still get 304s.
         let body = encrypt(
@@ -714,6 +732,30 @@ impl Job {
         Ok(grant)
     }
 
+    /// The phone's own upload of this file, when `uploads.serve_back` is on (issue 19): only
+    /// for a device with a record, on a full grant, to a request that shows the file's MAC
+    /// (User-Agent, client certificate, or the device's own URL token, which a full grant under
+    /// a token means), and only up to `uploads.max_bytes`. Served exactly as uploaded: it is the
+    /// phone's own file, in whatever form (plain or phone-encrypted) the phone wrote it.
+    fn served_back(&self, plan: &RenderPlan, grant: Grant) -> Option<Body> {
+        let key = plan.upload_key.as_ref()?;
+        let max = self.settings.served_back_max?;
+        let mac = self.target.mac()?;
+        let device = plan.device?;
+        let shown = self.access.identity == Some(mac)
+            || self.route.user_agent().and_then(|u| u.mac) == Some(mac)
+            || matches!(self.access.token, Token::Device(_));
+        if grant != Grant::Full || device.mac != mac || !shown {
+            return None;
+        }
+        let bytes = self.found(key).filter(|b| b.len() <= max)?;
+        Some(Body {
+            bytes: bytes.to_vec(),
+            content_type: crate::render::syntax::static_content_type(self.target.file()),
+            etag: Some(crate::response::etag(bytes)),
+        })
+    }
+
     /// The 404 for a device the request may not have. With URL tokens the body is the same
     /// `not found` for a device that does not exist and for a wrong token, so a scanner cannot
     /// tell which MACs are in the store; the reason goes to the log note.
@@ -782,6 +824,8 @@ struct RenderPlan<'a> {
     /// What the file's template extends, includes and imports, at every level; for a template
     /// not read yet, what it used last time.
     template_uses: Vec<StoreKey>,
+    /// Where the phone's own upload of this file is, when uploads are served back.
+    upload_key: Option<StoreKey>,
 }
 
 impl Plan<'_> {
@@ -801,9 +845,23 @@ impl Plan<'_> {
             keys.extend(r.profile_key.iter());
             keys.extend(r.template_keys.iter());
             keys.extend(r.template_uses.iter());
+            keys.extend(r.upload_key.iter());
         }
         keys
     }
+}
+
+/// The names a phone uploads and expects back on its next fetch (vendors.md §1.5): Polycom's
+/// override files and Yealink's local configuration. Logs, directories and call lists are
+/// stored but never served back.
+fn served_back(t: &Route) -> bool {
+    let file = t.file();
+    t.subject_mac().is_some()
+        && match t.vendor() {
+            crate::Vendor::Polycom => file.ends_with("-phone.cfg") || file.ends_with("-web.cfg"),
+            crate::Vendor::Yealink => file.ends_with("-local.cfg"),
+            _ => false,
+        }
 }
 
 /// The template context: the file, the device, and the merged variables.

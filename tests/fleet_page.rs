@@ -199,9 +199,16 @@ fn sort_and_filter_come_from_the_query_never_seen_devices_first() {
         "000413123456",
         "0004f2123456",
         "00085d123456",
+        "000e08123456",
+        "001873123456",
+        "001fc1123456",
+        "0021a0123456",
         "0022ee123456",
         "00562b123456",
+        "0080f0123456",
         "0c383e123456",
+        "7c2f80123456",
+        "9cadef123456",
     ];
     let page = |query: &str| {
         let resp = admin_get(&server, &format!("/fleet{query}"), &[]);
@@ -210,22 +217,30 @@ fn sort_and_filter_come_from_the_query_never_seen_devices_first() {
     };
     let html = page("");
     assert_eq!(unseen(&html), never);
-    assert_eq!(rows(&html)[6..], ["000b82123456", "001565123456"]);
+    assert_eq!(rows(&html)[13..], ["000b82123456", "001565123456"]);
     // Never-seen devices stay first whatever the order.
     let html = page("?sort=mac&dir=desc");
     let mut reversed = never.to_vec();
     reversed.reverse();
-    assert_eq!(rows(&html)[..6], reversed);
-    assert_eq!(rows(&html)[6..], ["001565123456", "000b82123456"]);
-    // By vendor: aastra, algo, cisco, fanvil, polycom, snom; then grandstream, yealink.
+    assert_eq!(rows(&html)[..13], reversed);
+    assert_eq!(rows(&html)[13..], ["001565123456", "000b82123456"]);
+    // By vendor: aastra, algo, cisco (by MAC), fanvil, gigaset, htek, obihai, panasonic,
+    // polycom, snom; then grandstream, yealink.
     let html = page("?sort=vendor");
     assert_eq!(
         rows(&html),
         [
             "00085d123456",
             "0022ee123456",
+            "000e08123456",
+            "001873123456",
+            "0021a0123456",
             "00562b123456",
             "0c383e123456",
+            "7c2f80123456",
+            "001fc1123456",
+            "9cadef123456",
+            "0080f0123456",
             "0004f2123456",
             "000413123456",
             "000b82123456",
@@ -235,7 +250,7 @@ fn sort_and_filter_come_from_the_query_never_seen_devices_first() {
     assert!(html.contains("aria-sort=\"ascending\""));
     assert!(html.contains("id=\"sort-vendor\" href=\"/fleet?sort=vendor&amp;dir=desc\""));
     assert_eq!(
-        rows(&page("?sort=last"))[6..],
+        rows(&page("?sort=last"))[13..],
         ["001565123456", "000b82123456"]
     );
     // Filters: vendor, model, MAC with separators, file, client address.
@@ -366,7 +381,7 @@ fn the_page_lists_at_most_max_devices() {
         "the first three by MAC"
     );
     assert!(html.contains("id=\"truncated\""), "the page says so");
-    assert!(html.contains("8 device records"));
+    assert!(html.contains("15 device records"));
     let off = Server::start_with(Some(
         r#"{"server": {"admin_listen": "127.0.0.1:0", "fleet": {"enabled": false}}}"#,
     ));
@@ -438,8 +453,8 @@ fn provedge_fleet_serves_the_pages_from_a_folder() {
     let store = store_with_last_seen(&dir);
     let fleet = Fleet::start(store.to_str().unwrap(), None);
     let html = fleet.get("/fleet").text();
-    assert_eq!(rows(&html).len(), 8);
-    assert_eq!(rows(&html)[7], "001565123456", "the one seen comes last");
+    assert_eq!(rows(&html).len(), 15);
+    assert_eq!(rows(&html)[14], "001565123456", "the one seen comes last");
     assert!(html.contains("192.0.2.44") && html.contains("66.86.0.15"));
     assert!(html.contains("2027-01-15 08:00:00 UTC"));
     let device = fleet.get("/fleet/device/001565123456").text();

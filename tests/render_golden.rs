@@ -86,6 +86,32 @@ const CASES: &[(&str, Option<&str>, &str)] = &[
         None,
         "yealink/001565123456-contact.xml",
     ),
+    // Issue 19: the vendors that had routes but no example. Settled by the OUI of the path's MAC
+    // (Htek's `cfg<mac>.xml` too, which Grandstream shares). Panasonic and Obihai devices are
+    // set up for their vendor's encryption, so their goldens are ciphertext: see
+    // `encrypted_goldens_open_to_the_vendor_format` for what is inside.
+    ("/7C2F80123456.xml", None, "gigaset/7C2F80123456.xml"),
+    (
+        "/Config0080F0123456.cfg",
+        None,
+        "panasonic/Config0080F0123456.cfg",
+    ),
+    (
+        "/Config0080F0123456.enc",
+        None,
+        "panasonic/Config0080F0123456.enc",
+    ),
+    ("/cfg001fc1123456.xml", None, "htek/cfg001fc1123456.xml"),
+    ("/9cadef123456.xml", None, "obihai/9cadef123456.xml"),
+    ("/9cadef123456.aes", None, "obihai/9cadef123456.aes"),
+    ("/spa504G.cfg", None, "cisco/spa504G.cfg"),
+    ("/000e08123456.xml", None, "cisco/000e08123456.xml"),
+    (
+        "/SEP001873123456.cnf.xml",
+        None,
+        "cisco/SEP001873123456.cnf.xml",
+    ),
+    ("/SIP0021A0123456.cnf", None, "cisco/SIP0021A0123456.cnf"),
 ];
 
 fn golden_dir() -> std::path::PathBuf {
@@ -195,4 +221,61 @@ fn algo_checksums_are_the_md5_of_the_served_conf() {
         want
     );
     assert_eq!(store.get("/algom0022EE654321.md5", None).status, 404);
+}
+
+/// The Panasonic and Obihai goldens are ciphertext (their devices are set up for encryption);
+/// opened with the device's own setting they are the vendor's format: Panasonic's exact header
+/// line, CRLF line ends and an empty last line; Obihai's `<ParameterList>` XML.
+#[test]
+fn encrypted_goldens_open_to_the_vendor_format() {
+    use provedge::crypto::Encryption;
+    let setting = |mac: &str| -> Encryption {
+        let path = common::example_store_dir().join(format!("devices/{mac}.json"));
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        serde_json::from_value(record["encryption"].clone()).unwrap()
+    };
+    let panasonic = setting("0080f0123456");
+    for golden in ["Config0080F0123456.cfg", "Config0080F0123456.enc"] {
+        let file = std::fs::read(golden_dir().join("panasonic").join(golden)).unwrap();
+        assert!(
+            file.starts_with(b"U2FsdGVkX1"),
+            "{golden}: base64 of Salted__"
+        );
+        let plain = String::from_utf8(panasonic.decrypt(&file).unwrap()).unwrap();
+        assert!(plain.starts_with("# Panasonic SIP Phone Standard Format File #"));
+        assert!(plain.ends_with("\r\n") && !plain.replace("\r\n", "").contains('\n'));
+        assert!(plain.contains("SIP_AUTHID_1=\"1009\"\r\n"), "{plain}");
+    }
+    let obihai = setting("9cadef123456");
+    for golden in ["9cadef123456.xml", "9cadef123456.aes"] {
+        let file = std::fs::read(golden_dir().join("obihai").join(golden)).unwrap();
+        let plain = String::from_utf8(obihai.decrypt(&file).unwrap()).unwrap();
+        xml::check_well_formed(&plain).unwrap();
+        assert!(plain.contains("<ParameterList>"), "{plain}");
+    }
+}
+
+/// An encrypted name is never answered with plaintext: a device without an encryption setting
+/// gets 404 for Panasonic's `.enc` and Obihai's `.aes`, while its plain names still render.
+#[test]
+fn encrypted_names_need_an_encryption_setting() {
+    let mut store = MemStore::example();
+    for mac in ["0080f0123456", "9cadef123456"] {
+        let key = format!("devices/{mac}.json");
+        let mut record: serde_json::Value =
+            serde_json::from_slice(store.files.get(&key).unwrap()).unwrap();
+        record.as_object_mut().unwrap().remove("encryption");
+        store
+            .files
+            .insert(key, serde_json::to_vec(&record).unwrap());
+    }
+    assert_eq!(store.get("/Config0080F0123456.enc", None).status, 404);
+    assert_eq!(store.get("/9cadef123456.aes", None).status, 404);
+    let plain = store.get("/Config0080F0123456.cfg", None);
+    assert_eq!(plain.status, 200);
+    assert!(plain
+        .body
+        .starts_with(b"# Panasonic SIP Phone Standard Format File #"));
+    assert_eq!(store.get("/9cadef123456.xml", None).status, 200);
 }

@@ -731,6 +731,33 @@ fn a_changed_template_is_seen_after_the_generation_ttl() {
     assert_eq!((steady.kv, steady.r2), (0, 0), "{steady:?}");
 }
 
+/// Issue 18, point 2: a push that breaks a template. The request answered before gets its last
+/// good file from the engine, marked `x-provedge-stale: render-failed`; one never answered gets
+/// the clean 500, no body.
+#[test]
+fn a_broken_template_serves_the_last_good_file_in_workerd() {
+    let Some(tools) = tools() else { return };
+    let store = example_store();
+    let config = with_worker(serde_json::json!({
+        "generation_ttl_secs": 1, "kv_propagation_secs": 0, "cache": {"ttl_secs": 3600},
+    }));
+    let mut w = Worker::start(&tools, &store, &config, None);
+    let good = assert_rendered(&w, &store, "/cfg000b82123456.xml", Some(GS_UA));
+    std::fs::write(
+        store.join("templates/grandstream/cfg@mac.pvalues"),
+        "P30 = {{ broken(",
+    )
+    .unwrap();
+    let summary = w.push();
+    assert!(summary.starts_with("0 new, 1 changed, "), "{summary}");
+    std::thread::sleep(Duration::from_millis(1200));
+    let during = w.ua("/cfg000b82123456.xml", Some(GS_UA));
+    assert_eq!((during.status, &during.body), (200, &good.body), "{}", during.text());
+    assert_eq!(during.header("x-provedge-stale"), Some("render-failed"));
+    let never = w.ua("/cfg000b82123456", Some(GS_UA));
+    assert_eq!((never.status, never.body.len()), (500, 0), "{}", never.text());
+}
+
 /// Issue 14, point 2: what one isolate read under a generation is in the colo's Cache API, so a
 /// new isolate (workerd restarted, its cache kept) answers after one KV read, the generation.
 #[test]

@@ -54,6 +54,8 @@ pub enum KeyError {
     NotHex,
     /// A PBKDF2 iteration count of zero.
     ZeroIterations,
+    /// An RSA public key that is not PEM SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
+    PublicKey,
 }
 
 impl fmt::Display for CryptoError {
@@ -80,6 +82,9 @@ impl fmt::Display for KeyError {
             Self::Charset { allowed } => write!(f, "the key has a character outside {allowed}"),
             Self::NotHex => f.write_str("the key or IV has a character that is not a hex digit"),
             Self::ZeroIterations => f.write_str("the PBKDF2 iteration count must be at least 1"),
+            Self::PublicKey => f.write_str(
+                "the RSA public key is not PEM SubjectPublicKeyInfo or PKCS#1 (BEGIN PUBLIC KEY / BEGIN RSA PUBLIC KEY)",
+            ),
         }
     }
 }

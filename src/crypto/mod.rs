@@ -6,6 +6,7 @@
 //! | base64 OpenSSL container | Panasonic KX-UTG | [`panasonic`] | the above, `openssl -a` armour |
 //! | AES-ECB, key as-is | Yealink | [`yealink`] | no header; `_Security.enc` key files |
 //! | raw AES-128-CBC | Obihai | [`obihai`] | key and IV given, no header |
+//! | AES-256-ECB, key RSA-wrapped | Yealink (RSA mode) | [`yealink_rsa`] | `#!encrypt` header, key inline |
 //!
 //! [`Encryption`] is the per-device setting that picks one of these; the store deserialises it
 //! and the render step calls [`Encryption::encrypt`].
@@ -41,6 +42,7 @@ pub mod random;
 mod secret;
 pub mod settings;
 pub mod yealink;
+pub mod yealink_rsa;
 
 use std::fmt;
 
@@ -53,6 +55,7 @@ pub use panasonic::Panasonic;
 pub use secret::Password;
 pub use settings::Encryption;
 pub use yealink::{Padding, YealinkKey};
+pub use yealink_rsa::YealinkRsa;
 
 /// Decodes a hex salt (16 digits), e.g. from a `--salt` option.
 pub fn parse_salt(text: &str) -> Result<[u8; SALT_LEN], KeyError> {

@@ -11,6 +11,7 @@
 //! {"scheme": "none"}
 //! {"scheme": "openssl", "cipher": "aes-256-cbc", "md": "md5", "password": "…", "pbkdf2_iter": 10000}
 //! {"scheme": "yealink", "key": "0123456789abcdef", "padding": "space"}
+//! {"scheme": "yealink_rsa", "public_key": "-----BEGIN PUBLIC KEY-----\n…"}
 //! {"scheme": "obihai", "key_hex": "…32 hex…", "iv_hex": "…32 hex…"}
 //! {"scheme": "panasonic", "cipher": "aes-128-cbc", "md": "md5", "password": "…"}
 //! ```
@@ -27,7 +28,7 @@ use super::kdf::SALT_LEN;
 use super::yealink::Padding;
 use super::{
     Cipher, CryptoError, Digest, Kdf, KeyError, ObihaiKey, OpensslEnc, Panasonic, Password,
-    YealinkKey,
+    YealinkKey, YealinkRsa,
 };
 
 /// How a device's files are encrypted.
@@ -49,6 +50,9 @@ pub enum Encryption {
         /// Space (vendor tool) or PKCS#7 padding.
         padding: Padding,
     },
+    /// Yealink RSA mode: a fresh AES-256 key per file, wrapped with the operator's RSA public
+    /// key and carried in the file's `#!key_ciphertext` line.
+    YealinkRsa(YealinkRsa),
     /// Obihai raw AES-128-CBC.
     Obihai(ObihaiKey),
     /// Panasonic: the OpenSSL container in base64.
@@ -65,7 +69,13 @@ impl Encryption {
     /// and the plaintext ([`derived_salt`]), so every engine instance (Envoy workers, Worker
     /// isolates, replicas) turns the same inputs into the same bytes: an Algo `.conf` and its
     /// `.md5` agree wherever each was fetched, and ETags do not change per instance.
+    ///
+    /// RSA mode is the exception: PKCS#1 v1.5 padding is random by design, so its key and
+    /// padding come from the OS CSPRNG and every fetch gets different bytes.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if let Self::YealinkRsa(rsa) = self {
+            return rsa.encrypt(plaintext);
+        }
         let salt = match self {
             Self::Openssl(enc) | Self::Panasonic(Panasonic(enc)) => {
                 derived_salt(enc.password.as_bytes(), plaintext)
@@ -82,6 +92,7 @@ impl Encryption {
             Self::None => plaintext.to_vec(),
             Self::Openssl(enc) => enc.encrypt_with_salt(plaintext, salt),
             Self::Yealink { key, padding } => key.encrypt(plaintext, *padding),
+            Self::YealinkRsa(rsa) => rsa.encrypt_with_salt(plaintext, salt),
             Self::Obihai(key) => key.encrypt(plaintext),
             Self::Panasonic(p) => p.encrypt_with_salt(plaintext, salt),
         }
@@ -93,6 +104,9 @@ impl Encryption {
             Self::None => Ok(file.to_vec()),
             Self::Openssl(enc) => enc.decrypt(file),
             Self::Yealink { key, padding } => key.decrypt(file, *padding),
+            Self::YealinkRsa(_) => Err(CryptoError::Unsupported(
+                "Yealink RSA-mode files open only with the RSA private key, which provedge never holds",
+            )),
             Self::Obihai(key) => key.decrypt(file),
             Self::Panasonic(p) => p.decrypt(file),
         }
@@ -142,6 +156,9 @@ enum Raw {
         #[serde(default)]
         padding: Padding,
     },
+    YealinkRsa {
+        public_key: String,
+    },
     Obihai {
         key_hex: String,
         iv_hex: String,
@@ -184,6 +201,7 @@ impl TryFrom<Raw> for Encryption {
                 Self::Openssl(OpensslEnc::new(cipher, kdf, password))
             }
             Raw::Yealink { key, padding } => Self::Yealink { key, padding },
+            Raw::YealinkRsa { public_key } => Self::YealinkRsa(YealinkRsa::from_pem(&public_key)?),
             Raw::Obihai { key_hex, iv_hex } => {
                 Self::Obihai(ObihaiKey::from_hex(&key_hex, &iv_hex)?)
             }

@@ -60,7 +60,10 @@ impl Syntax {
             (Vendor::Fanvil, Some("cfg")) => Syntax::Xml,
             (Vendor::Cisco, Some("cfg")) => Syntax::Xml,
             (Vendor::Cisco, Some("cnf")) => Syntax::Text(TextFlavor::Plain),
-            (Vendor::Panasonic, Some("cfg")) => Syntax::Text(TextFlavor::Panasonic),
+            // Panasonic's and Obihai's encrypted names: the same file as `.cfg`/`.xml`,
+            // encrypted with the device's setting (vendors.md §7); see [`encrypted_by_name`].
+            (Vendor::Panasonic, Some("cfg" | "enc")) => Syntax::Text(TextFlavor::Panasonic),
+            (Vendor::Obihai, Some("aes")) => Syntax::Xml,
             (Vendor::Algo, Some("conf")) => Syntax::Text(TextFlavor::Plain),
             (Vendor::Aastra | Vendor::Htek | Vendor::Snom, Some("cfg" | "htm")) => {
                 Syntax::Text(TextFlavor::Plain)
@@ -100,6 +103,16 @@ pub fn template_name(route: &Route, syntax: Syntax) -> String {
     if let Some(mac) = route.subject_mac() {
         name = name.replace(&mac.compact(MacCase::Lower), "@mac");
     }
+    if encrypted_by_name(route) {
+        if let Some((stem, _)) = name.rsplit_once('.') {
+            let plain = if route.vendor() == Vendor::Panasonic {
+                "cfg"
+            } else {
+                "xml"
+            };
+            name = format!("{stem}.{plain}");
+        }
+    }
     if let Syntax::PValues { .. } = syntax {
         if let Some(stem) = name.strip_suffix(".xml") {
             name = stem.to_owned();
@@ -107,6 +120,19 @@ pub fn template_name(route: &Route, syntax: Syntax) -> String {
         name.push_str(".pvalues");
     }
     name
+}
+
+/// Whether the file's name says it is encrypted: Panasonic `Config<MAC>.enc` (KX-UTG,
+/// `openssl enc -a`) and Obihai `<mac>.aes` (`SYNC -A=aes …`). They are rendered from the plain
+/// name's template (`.cfg`, `.xml`), and served only to a device with an encryption setting: a
+/// phone told the file is encrypted must never receive plaintext under that name.
+pub fn encrypted_by_name(route: &Route) -> bool {
+    let file = route.file().to_ascii_lowercase();
+    match route.vendor() {
+        Vendor::Panasonic => file.ends_with(".enc"),
+        Vendor::Obihai => file.ends_with(".aes"),
+        _ => false,
+    }
 }
 
 /// The media type of a file served as stored, by extension.
@@ -191,6 +217,13 @@ mod tests {
                 Some(Syntax::Xml),
                 "@mac/phonebook.xml",
             ),
+            // Encrypted names render from the plain name's template.
+            (
+                "/Config0080F0123456.enc",
+                Some(Syntax::Text(TextFlavor::Panasonic)),
+                "config@mac.cfg",
+            ),
+            ("/9cadef123456.aes", Some(Syntax::Xml), "@mac.xml"),
         ];
         for (path, syntax, name) in cases {
             let route = r(path);

@@ -13,6 +13,7 @@ pub mod memo;
 mod path;
 mod pattern;
 mod table;
+pub mod ua_models;
 pub mod user_agent;
 pub mod yealink_codes;
 

@@ -3,8 +3,11 @@
 //! Each vendor's parser is a few lines of token handling rather than a regex: the formats are
 //! simple, the parsers are fast and small in wasm, and each states exactly what it relies on.
 //! A parser that recognises the vendor but not the MAC still reports the vendor: that alone
-//! settles ambiguous file names.
+//! settles ambiguous file names. Forms that do not name their maker (Gigaset's bare
+//! `N510 IP PRO/…`, Yealink's bare `W52P …`) are settled by the model tables and MAC ranges of
+//! [`super::ua_models`]. `tests/user_agents.rs` holds every published sample, with its source.
 
+use super::ua_models::{self, GIGASET_MODELS};
 use crate::mac::Mac;
 use crate::model::Model;
 use crate::vendor::Vendor;
@@ -26,6 +29,10 @@ impl UserAgent {
 /// Recognises a User-Agent. `None` when no known vendor sent it.
 pub fn parse(ua: &str) -> Option<UserAgent> {
     let ua = ua.trim();
+    // Every form below is ASCII; anything longer than a header line is not a phone.
+    if ua.len() > 512 {
+        return None;
+    }
     let parsers: [fn(&str) -> Option<UserAgent>; 12] = [
         grandstream,
         polycom,
@@ -100,7 +107,11 @@ fn yealink(ua: &str) -> Option<UserAgent> {
         }
     } else if let Some(m) = strip_prefix_ci(first, "yealink-") {
         (m, usize::MAX)
-    } else if matches!(first, "W52P" | "VP530P" | "VP530") && tokens.len() == 3 {
+    } else if matches!(first, "W52P" | "VP530P" | "VP530")
+        && tokens.len() == 3
+        && ua_models::mac_says(tokens.get(2).and_then(|t| mac_token(t)), Vendor::Yealink)
+    {
+        // No maker in the UA: Yealink only when the MAC is in a Yealink range.
         (first, 2)
     } else {
         return None;
@@ -112,7 +123,8 @@ fn yealink(ua: &str) -> Option<UserAgent> {
 /// SPA: `Cisco/SPA508G-7.4.4 (0002FDFF2103)(CBT141400UK)` (MAC then serial) or
 /// `Cisco/SPA525G-7.4.7 (CBT141900G7)` (serial only); Linksys: `Linksys/SPA-942-6.1.5(a)
 /// (88019FA42805)` (serial only, even when it looks like a MAC); MPP:
-/// `Cisco-CP-7832-3PCC/11.0.1 (00562b043615)`.
+/// `Cisco-CP-7832-3PCC/11.0.1 (00562b043615)`; MPP ATA: `Cisco/ATA191-MPP-11-1-0-MSR4
+/// (FCH2443D9R4)` (serial only). The model is the product up to its first `-`.
 fn cisco(ua: &str) -> Option<UserAgent> {
     if let Some(rest) = ua.strip_prefix("Cisco-CP-") {
         let (product, tail) = rest.split_once('/')?;
@@ -125,10 +137,13 @@ fn cisco(ua: &str) -> Option<UserAgent> {
     }
     if let Some(rest) = ua.strip_prefix("Cisco/") {
         let (product, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-        let model = product.rsplit_once('-').map_or(product, |(m, _)| m);
+        let model = product.split_once('-').map_or(product, |(m, _)| m);
         let groups: Vec<&str> = paren_groups(tail).collect();
         // Only when a second group (the serial) follows is the first one the MAC.
-        let mac = (groups.len() >= 2).then(|| mac_token(groups[0])).flatten();
+        let mac = match groups.as_slice() {
+            [first, _, ..] => mac_token(first),
+            _ => None,
+        };
         return Some(UserAgent::new(Vendor::Cisco, Model::new(model), mac));
     }
     let rest = ua.strip_prefix("Linksys/")?;
@@ -143,18 +158,47 @@ fn paren_groups(s: &str) -> impl Iterator<Item = &str> {
         .filter_map(|g| g.split_once(')').map(|(inner, _)| inner))
 }
 
-/// `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33 2010.12-00004-g9ba52f5 000413922D24 SXM:0
-/// UXM:0)`; older firmware omits the MAC.
+/// Every Snom form: desk phones `Mozilla/4.0 (compatible; snomD785-SIP 10.1.33.33
+/// 2010.12-00004-g9ba52f5 000413922D24 SXM:0 UXM:0)` (MAC from 8.7.5 on) and `snom320-SIP 8.4.18
+/// 1.1.3-s`; DECT bases `snomM700/03.23.0005 (MAC=000413XXXXXX; SER= 00000; HW=255)`; and the
+/// spellings `snom-D785 …` and `Snom M900 …`. "snom" must start a word; the model is the
+/// alphanumeric run after it (after one `-` or space) and must hold a digit (`snom lid 3605`,
+/// firmware 6.5, is Snom with no model). The MAC is a `MAC=` value or a 12-hex token.
 fn snom(ua: &str) -> Option<UserAgent> {
-    let at = find_ci(ua, "snom")?;
-    let rest = &ua[at + 4..];
-    let (model, tail) = rest.split_once("-SIP")?;
+    let bytes = ua.as_bytes();
+    let at = (0..ua.len()).find(|&i| {
+        bytes
+            .get(i..i + 4)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"snom"))
+            && (i == 0 || matches!(bytes.get(i - 1), Some(b' ' | b'(' | b';')))
+    })?;
+    // "snom" is ASCII, so `at + 4` is a character boundary.
+    let rest = ua.get(at + 4..)?;
+    let rest = rest
+        .strip_prefix('-')
+        .or_else(|| rest.strip_prefix(' '))
+        .unwrap_or(rest);
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    let word = &rest[..end];
+    let model = word
+        .bytes()
+        .any(|b| b.is_ascii_digit())
+        .then(|| Model::new(word))
+        .flatten();
+    let tail = &rest[end..];
     let mac = tail
-        .split_whitespace()
-        .map(|t| t.trim_end_matches(')'))
-        .find(|t| t.len() == 12)
-        .and_then(mac_token);
-    Some(UserAgent::new(Vendor::Snom, Model::new(model), mac))
+        .split(|c: char| c.is_whitespace() || matches!(c, ';' | '(' | ')'))
+        .find_map(|t| {
+            let t = t.strip_prefix("MAC=").unwrap_or(t);
+            (t.len() == 12).then(|| mac_token(t)).flatten()
+        });
+    // A bare word such as "snowmobile" is not a phone: a model, a MAC or firmware 6.5's `lid`.
+    if model.is_none() && mac.is_none() && !word.eq_ignore_ascii_case("lid") {
+        return None;
+    }
+    Some(UserAgent::new(Vendor::Snom, model, mac))
 }
 
 /// `Fanvil X5U-V2 2.12.16.17 0c383e557eb1`; the model may have a space (`X3S Pro`).
@@ -165,7 +209,7 @@ fn fanvil(ua: &str) -> Option<UserAgent> {
         .iter()
         .position(|t| t.starts_with(|c: char| c.is_ascii_digit()) && t.contains('.'))
         .unwrap_or(tokens.len());
-    let model = Model::new(&tokens[..version_at].join(" "));
+    let model = Model::new(&tokens.get(..version_at).unwrap_or_default().join(" "));
     let mac = tokens.get(version_at + 1).and_then(|t| mac_token(t));
     Some(UserAgent::new(Vendor::Fanvil, model, mac))
 }
@@ -176,24 +220,38 @@ fn aastra(ua: &str) -> Option<UserAgent> {
         .strip_prefix("Aastra")
         .or_else(|| ua.strip_prefix("Mitel"))?;
     let mut tokens = rest.split_whitespace();
-    let model = tokens.next().and_then(Model::new);
+    let model = tokens
+        .next()
+        .map(ua_models::aastra_model)
+        .and_then(Model::new);
     let mac = tokens
         .find_map(|t| t.strip_prefix("MAC:"))
         .and_then(mac_token);
     Some(UserAgent::new(Vendor::Aastra, model, mac))
 }
 
-/// `Gigaset N870 IP PRO/83.V2.11.0+build.a546b91;7C2F80E0D605`. Without the `Gigaset ` prefix
-/// the same shape is accepted only when the MAC's OUI is Gigaset's.
+/// `Gigaset N870 IP PRO/83.V2.11.0+build.a546b91;7C2F80E0D605[;Handset=50]`, and without the
+/// maker: `N510 IP PRO/42.245.00.000.000;7C2F804DF9A9`, `N720-DM-PRO/70.040.00.000.000`. A
+/// maker-less UA is Gigaset when its model is in [`GIGASET_MODELS`] or its MAC is in a Gigaset
+/// range; the version must start with a digit either way.
 fn gigaset(ua: &str) -> Option<UserAgent> {
     let prefixed = strip_prefix_ci(ua, "Gigaset ");
     let body = prefixed.unwrap_or(ua);
     let (model, tail) = body.split_once('/')?;
-    let mac = tail.split(';').nth(1).and_then(mac_token);
-    if prefixed.is_none() && mac.and_then(|m| Vendor::by_oui(&m)) != Some(Vendor::Gigaset) {
+    if !tail.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    Some(UserAgent::new(Vendor::Gigaset, Model::new(model), mac))
+    let mac = tail.split(';').nth(1).and_then(mac_token);
+    let model = Model::new(model);
+    if prefixed.is_none()
+        && !model
+            .as_ref()
+            .is_some_and(|m| GIGASET_MODELS.contains(&m.as_str()))
+        && !ua_models::mac_says(mac, Vendor::Gigaset)
+    {
+        return None;
+    }
+    Some(UserAgent::new(Vendor::Gigaset, model, mac))
 }
 
 /// `Panasonic_KX-UT113/01.133 (0080f0c8c381)`.
@@ -244,13 +302,6 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| &s[prefix.len()..])
-}
-
-fn find_ci(haystack: &str, needle: &str) -> Option<usize> {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 #[cfg(test)]

@@ -426,6 +426,35 @@ pub fn table() -> Vec<Row> {
         get("aastra device file", "/00085D123456.cfg")
             .answers(200, Golden("aastra/00085D123456.cfg"))
             .private(TEXT),
+        // Issue 19: Gigaset, Panasonic, Htek, Obihai, Cisco SPA and 79xx, settled by the OUI.
+        // The Panasonic and Obihai devices are set up for their vendors' encryption.
+        get("gigaset device file", "/7C2F80123456.xml")
+            .answers(200, Golden("gigaset/7C2F80123456.xml"))
+            .private(XML),
+        get(
+            "panasonic device file, encrypted",
+            "/Config0080F0123456.enc",
+        )
+        .answers(200, Golden("panasonic/Config0080F0123456.enc"))
+        .private(BIN),
+        get("htek device file", "/cfg001fc1123456.xml")
+            .answers(200, Golden("htek/cfg001fc1123456.xml"))
+            .private(XML),
+        get("obihai device file, encrypted", "/9cadef123456.aes")
+            .answers(200, Golden("obihai/9cadef123456.aes"))
+            .private(BIN),
+        get("cisco spa model file", "/spa504G.cfg")
+            .answers(200, Golden("cisco/spa504G.cfg"))
+            .shared(XML),
+        get("cisco spa device file", "/000e08123456.xml")
+            .answers(200, Golden("cisco/000e08123456.xml"))
+            .private(XML),
+        get("cisco 79x1 device file", "/SEP001873123456.cnf.xml")
+            .answers(200, Golden("cisco/SEP001873123456.cnf.xml"))
+            .private(XML),
+        get("cisco 7960 device file", "/SIP0021A0123456.cnf")
+            .answers(200, Golden("cisco/SIP0021A0123456.cnf"))
+            .private(TEXT),
         // Refusals.
         get("traversal", "/..%2f..%2fetc%2fpasswd").refused(400, "path traversal refused\n"),
         get("malformed MAC in a vendor's name", "/cfg000b8212345g.xml").refused(
