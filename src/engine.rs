@@ -250,6 +250,13 @@ impl Engine {
         }
     }
 
+    /// The key the policy counts `req`'s client by (its rate group within its tenant), for a
+    /// host whose count is shared beyond this engine (the Worker's `RATE_LIMIT` binding);
+    /// `None` when the policy would not count the request per client.
+    pub fn shared_client_key(&self, req: &Request) -> Option<String> {
+        self.policy.shared_client_key(req)
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -6,7 +6,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use provedge::access::{Done, LastSeenMarks, Trail};
-use provedge::policy::Policy;
 use provedge::store::placement::Backend;
 use provedge::{ClientIdentity, Config, Decision, Engine, Lookup, Stored, Summed};
 use worker::js_sys::{Promise, Reflect, Uint8Array};
@@ -29,9 +28,6 @@ struct Setup {
     cache: RefCell<StoreCache>,
     /// When each device's last-seen record was last written from this isolate.
     last_seen: LastSeenMarks,
-    /// A policy of the engine's configuration, for the key a client is counted by in the
-    /// `RATE_LIMIT` binding (its own rate tables stay empty: the engine counts).
-    policy: Policy,
 }
 
 thread_local! {
@@ -57,10 +53,8 @@ fn setup_for(text: Option<String>, env: &Env) -> Result<Rc<Setup>, String> {
             Config::from_document_with(&text, |name| env.secret(name).ok().map(|s| s.to_string()))?
         };
         let settings = WorkerSettings::from_document(&text)?;
-        let policy = Policy::new(config.policy.clone());
         let setup = Rc::new(Setup {
             engine: Engine::new(config)?.with_secrets(secrets),
-            policy,
             cache: RefCell::new(StoreCache::new(&settings)),
             last_seen: LastSeenMarks::new(
                 settings.last_seen_interval_secs,
@@ -186,7 +180,7 @@ async fn serve(
     let declared = declared_length(req.headers().get("content-length")?.as_deref());
     let engine = &setup.engine;
     // The count every isolate shares first (when `RATE_LIMIT` is bound), then the engine's.
-    let mut decision = match crate::shared_limit::refusal(env, &setup.policy, request).await {
+    let mut decision = match crate::shared_limit::refusal(env, engine, request).await {
         Some(refused) => Decision::Respond(refused),
         None => engine.handle(request, now),
     };

@@ -5,7 +5,7 @@
 //! client's count is per isolate (a client spread over isolates gets each one's allowance).
 //! Cloudflare counts a binding for every isolate of a location (colo). With it, the Worker
 //! first asks the binding, `RATE_LIMIT.limit({key})`, under the key the core's policy gives
-//! ([`Policy::shared_client_key`]: the client's rate group within its tenant), and a refusal is
+//! ([`Engine::shared_client_key`]: the client's rate group within its tenant), and a refusal is
 //! the core's own 429 ([`too_many_requests`]); an admitted request goes on to the engine, whose
 //! per-isolate limits still hold. The binding's limit and period are its own
 //! (`wrangler.toml`), the same for every tenant; requests the core would not count per client
@@ -13,8 +13,7 @@
 //! When the binding fails, the request is counted per isolate only, with a warning.
 
 use provedge::policy::shared_limit::too_many_requests;
-use provedge::policy::Policy;
-use provedge::{Request, Response};
+use provedge::{Engine, Request, Response};
 use worker::js_sys::{Object, Reflect};
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -26,11 +25,11 @@ pub const BINDING: &str = "RATE_LIMIT";
 
 /// The core's 429 when the binding refuses `request`'s client; `None` when it admits it, when
 /// the core does not count the request per client, or when nothing is bound.
-pub async fn refusal(env: &Env, policy: &Policy, request: &Request) -> Option<Response> {
+pub async fn refusal(env: &Env, engine: &Engine, request: &Request) -> Option<Response> {
     let limiter = Reflect::get(env, &JsValue::from_str(BINDING))
         .ok()
         .filter(JsValue::is_object)?;
-    let key = policy.shared_client_key(request)?;
+    let key = engine.shared_client_key(request)?;
     match admits(&limiter, &key).await {
         Ok(true) => None,
         Ok(false) => Some(too_many_requests(format!(
