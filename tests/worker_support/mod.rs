@@ -281,6 +281,17 @@ impl Worker {
             .collect()
     }
 
+    /// The local state it serves (`--persist-to` of wrangler and `provedge store push`), where
+    /// the Worker writes its last-seen records.
+    pub fn state(&self) -> PathBuf {
+        self.run.join("state")
+    }
+
+    /// The wrangler the tests run (`PROVEDGE_WRANGLER` for `provedge`).
+    pub fn wrangler(&self) -> &Path {
+        &self.target.wrangler
+    }
+
     /// The process id of the script (workerd runs below it).
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -77,7 +77,7 @@ use client_connections::{ClientConnections, ClientSlot};
 use http::State;
 use stores::Store;
 
-pub use fleet::standalone::run as run_fleet;
+pub use fleet::standalone::{run as run_fleet, Origin as FleetOrigin};
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -21,7 +21,7 @@ mod check;
 mod layout;
 mod manifest;
 mod upload;
-mod wrangler;
+pub(crate) mod wrangler;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,8 +35,6 @@ use manifest::{generation, Change, Location, Manifest, Plan, Target};
 use upload::Uploader;
 use wrangler::{Namespace, Storage, Wrangler};
 
-/// Where `--local` keeps its state without `--persist-to`: where `wrangler dev` keeps it.
-const DEFAULT_PERSIST_TO: &str = ".wrangler/state";
 /// Largest value Workers KV stores (25 MiB).
 const KV_MAX_VALUE: u64 = 25 << 20;
 /// Largest object `wrangler r2 object put` uploads (300 MiB).
@@ -53,7 +51,7 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The store folder (devices/, vars/, templates/, stored files, tenants/<name>/…);
+    /// The store folder (devices/, vars/, templates/, stored files, `tenants/<name>/…`);
     /// uploads/, last-seen/ and dotfiles are left out.
     dir: PathBuf,
     /// The configuration file the Worker runs with (`{"engine": {…}, "worker": {…}}`): its
@@ -218,11 +216,7 @@ fn target(args: &Args, placement: Placement) -> Result<(Target, Option<PathBuf>)
 
 /// wrangler against the namespace and storage the command line names.
 fn wrangler_for(args: &Args) -> Result<Wrangler, Failure> {
-    let storage = match (args.local, &args.persist_to) {
-        (false, _) => Storage::Remote,
-        (true, Some(dir)) => Storage::Local(dir.clone()),
-        (true, None) => Storage::Local(PathBuf::from(DEFAULT_PERSIST_TO)),
-    };
+    let storage = Storage::from_args(args.local, args.persist_to.as_deref());
     let namespace = match &args.kv_namespace_id {
         Some(id) => Namespace::Id(id.clone()),
         None => Namespace::Binding,
@@ -391,7 +385,7 @@ fn describe(args: &Args, keys: usize, target: &Target, bucket_from: Option<&Path
         (true, dir) => format!(
             ", local state in {}",
             dir.as_deref()
-                .unwrap_or(Path::new(DEFAULT_PERSIST_TO))
+                .unwrap_or(Path::new(wrangler::DEFAULT_PERSIST_TO))
                 .display()
         ),
     };

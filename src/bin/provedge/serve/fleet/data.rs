@@ -6,12 +6,14 @@
 //! **Listing.** A folder is listed (`read_dir`, on the blocking pool, never on the event loop);
 //! an origin store (`https://…`, `s3://…`) has no listing, so its devices are the keys of
 //! `store/manifest.json`, the manifest `provedge store push` keeps beside a Worker's store,
-//! and their last-seen records are read by key. Either way at most `server.fleet.max_devices`
-//! devices are read per page (the first by MAC), and each listed folder is read once.
+//! and their last-seen records are read by key; a Worker's KV namespace is listed by prefix
+//! through wrangler ([`KvStore`]). Either way at most `server.fleet.max_devices` devices are
+//! read per page (the first by MAC), and each listed folder or prefix is read once.
 //!
 //! **Reads.** Records in a folder are read straight from their files, not through the
 //! server's store cache, so a page of ten thousand devices does not push the phones' files out
-//! of it; an origin's go through the store's reader (its cache and timeouts), a few at a time.
+//! of it; an origin's go through the store's reader (its cache and timeouts), a few at a time;
+//! KV's in one `wrangler kv bulk get` a page.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -26,6 +28,7 @@ use serde_json::Value;
 use super::super::config::{BearerToken, FleetSettings};
 use super::super::stores::Store;
 use super::html::MASK;
+use super::kv::KvStore;
 use super::recent::Recent;
 use super::view::{Detail, Device, Listing, Seen};
 
@@ -36,12 +39,23 @@ const ORIGIN_BATCH: usize = 32;
 /// The key that lists an origin store's keys.
 const MANIFEST: &str = "store/manifest.json";
 
+/// Where the pages' records are.
+pub enum Source<'a> {
+    /// A store as `serve` opens it.
+    Store {
+        store: &'a Store,
+        /// The folder last-seen records are written under: `server.last_seen_dir`, or a
+        /// folder store's own; `None` reads them from the store (an origin a Worker writes to).
+        last_seen_dir: Option<&'a Path>,
+    },
+    /// A Worker's KV namespace, records and last-seen records alike (`provedge fleet
+    /// --kv-namespace-id`).
+    Kv(&'a KvStore),
+}
+
 /// What the fleet pages read, and who may read them.
 pub struct Site<'a> {
-    pub store: &'a Store,
-    /// The folder last-seen records are written under: `server.last_seen_dir`, or a folder
-    /// store's own; `None` reads them from the store (an origin a Worker writes to).
-    pub last_seen_dir: Option<&'a Path>,
+    pub source: Source<'a>,
     /// The tenants, and the variables each treats as secret.
     pub policy: &'a PolicyConfig,
     pub settings: &'a FleetSettings,
@@ -57,8 +71,8 @@ impl Site<'_> {
     pub async fn tenants(&self) -> Vec<String> {
         let mut names: BTreeSet<String> =
             self.policy.tenants.iter().map(|t| t.name.clone()).collect();
-        let mut folders: Vec<PathBuf> = self.store.folder().into_iter().collect();
-        folders.extend(self.last_seen_dir.map(Path::to_path_buf));
+        let mut folders: Vec<PathBuf> = self.folder().into_iter().collect();
+        folders.extend(self.last_seen_dir().map(Path::to_path_buf));
         let found = blocking(move || {
             let mut found = BTreeSet::new();
             for folder in folders {
@@ -75,8 +89,8 @@ impl Site<'_> {
         .await
         .unwrap_or_default();
         names.extend(found);
-        if self.store.folder().is_none() {
-            if let Ok(keys) = self.manifest_keys().await {
+        if self.folder().is_none() {
+            if let Ok(keys) = self.keys_under("tenants/").await {
                 for key in keys {
                     if let Some(name) = key
                         .strip_prefix("tenants/")
@@ -98,7 +112,7 @@ impl Site<'_> {
         let max = self.settings.max_devices;
         let ns = namespace(tenant);
         let mut problems = Vec::new();
-        let (with_record, records) = match self.store.folder() {
+        let (with_record, records) = match self.folder() {
             Some(root) => {
                 let dir = root.join(&ns).join("devices");
                 match blocking(move || list_macs(&dir, max)).await {
@@ -110,7 +124,7 @@ impl Site<'_> {
                     None => (BTreeSet::new(), 0),
                 }
             }
-            None => match self.manifest_keys().await {
+            None => match self.keys_under(&format!("{ns}devices/")).await {
                 Ok(keys) => macs_under(&keys, &format!("{ns}devices/"), max),
                 Err(e) => {
                     problems.push(e);
@@ -118,8 +132,8 @@ impl Site<'_> {
                 }
             },
         };
-        let (seen_macs, seen_count) = match self.last_seen_dir {
-            Some(dir) => {
+        let (seen_macs, seen_count) = match (self.last_seen_dir(), &self.source) {
+            (Some(dir), _) => {
                 let dir = dir.join(&ns).join("last-seen");
                 match blocking(move || list_macs(&dir, max)).await {
                     Some(Ok(found)) => found,
@@ -134,8 +148,18 @@ impl Site<'_> {
                     None => (BTreeSet::new(), 0),
                 }
             }
+            (None, Source::Kv(kv)) => {
+                let prefix = format!("{ns}last-seen/");
+                match kv.keys(&prefix).await {
+                    Ok(keys) => macs_under(&keys, &prefix, max),
+                    Err(e) => {
+                        problems.push(e);
+                        (BTreeSet::new(), 0)
+                    }
+                }
+            }
             // An origin's last-seen records are found by the devices' keys.
-            None => (with_record.clone(), 0),
+            (None, Source::Store { .. }) => (with_record.clone(), 0),
         };
         let mut macs: BTreeSet<Mac> = with_record.union(&seen_macs).copied().collect();
         let truncated = macs.len() > max || records > max || seen_count > max;
@@ -151,6 +175,21 @@ impl Site<'_> {
             .iter()
             .map(|m| last_seen_key(tenant, *m).as_str().to_owned())
             .collect();
+        if let Source::Kv(kv) = &self.source {
+            // Every value of the page in one wrangler run; the reads below find them kept.
+            let wanted: Vec<String> = macs
+                .iter()
+                .zip(record_keys.iter().zip(&seen_keys))
+                .flat_map(|(mac, (record, seen))| {
+                    [
+                        with_record.contains(mac).then(|| record.clone()),
+                        seen_macs.contains(mac).then(|| seen.clone()),
+                    ]
+                })
+                .flatten()
+                .collect();
+            let _ = kv.read(&wanted).await;
+        }
         let records_read = self.read_records(&record_keys, &with_record, &macs).await;
         let seen_read = self.read_seen(&seen_keys, &seen_macs, &macs).await;
         let mut seen_found = 0;
@@ -182,7 +221,7 @@ impl Site<'_> {
             read: devices.len(),
             devices,
             records,
-            seen: if self.last_seen_dir.is_some() {
+            seen: if self.lists_seen() {
                 seen_count
             } else {
                 seen_found
@@ -199,6 +238,11 @@ impl Site<'_> {
         let ns = namespace(tenant);
         let record_key = format!("{ns}devices/{}.json", mac.compact(MacCase::Lower));
         let seen_key = last_seen_key(tenant, mac);
+        if let Source::Kv(kv) = &self.source {
+            let _ = kv
+                .read(&[record_key.clone(), seen_key.as_str().to_owned()])
+                .await;
+        }
         let record = match self
             .store_read(std::slice::from_ref(&record_key))
             .await
@@ -285,7 +329,7 @@ impl Site<'_> {
         listed: &BTreeSet<Mac>,
         macs: &[Mac],
     ) -> Vec<Lookup> {
-        match self.store.folder() {
+        match self.folder() {
             Some(root) => read_files(root, keys, listed, macs).await,
             None => self.read_listed(keys, listed, macs).await,
         }
@@ -298,7 +342,7 @@ impl Site<'_> {
         listed: &BTreeSet<Mac>,
         macs: &[Mac],
     ) -> Vec<Lookup> {
-        match self.last_seen_dir {
+        match self.last_seen_dir() {
             Some(dir) => read_files(dir.to_path_buf(), keys, listed, macs).await,
             None => self.read_listed(keys, listed, macs).await,
         }
@@ -324,11 +368,46 @@ impl Site<'_> {
         out
     }
 
+    /// The store folder records are read from; `None` for an origin or KV.
+    fn folder(&self) -> Option<PathBuf> {
+        match &self.source {
+            Source::Store { store, .. } => store.folder(),
+            Source::Kv(_) => None,
+        }
+    }
+
+    /// The folder last-seen records are read from; `None` when they are read by key.
+    fn last_seen_dir(&self) -> Option<&Path> {
+        match &self.source {
+            Source::Store { last_seen_dir, .. } => *last_seen_dir,
+            Source::Kv(_) => None,
+        }
+    }
+
+    /// Whether last-seen records are listed (a folder, KV), not only looked up by the
+    /// devices' keys (an origin).
+    fn lists_seen(&self) -> bool {
+        self.last_seen_dir().is_some() || matches!(self.source, Source::Kv(_))
+    }
+
+    /// The keys under `prefix` of a store that is not a folder: KV's listing, or every key of
+    /// an origin's manifest (the caller picks the prefix's).
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, String> {
+        match &self.source {
+            Source::Kv(kv) => kv.keys(prefix).await.map(|keys| keys.to_vec()),
+            Source::Store { .. } => self.manifest_keys().await,
+        }
+    }
+
     /// Reads keys through the store's reader, answers in the order asked.
     async fn store_read(&self, keys: &[String]) -> Vec<Lookup> {
+        let store = match &self.source {
+            Source::Kv(kv) => return kv.read(keys).await,
+            Source::Store { store, .. } => store,
+        };
         let typed: Vec<Option<StoreKey>> = keys.iter().map(|k| StoreKey::new(k)).collect();
         let asked: Vec<StoreKey> = typed.iter().flatten().cloned().collect();
-        let (answers, _) = self.store.read(&asked).await;
+        let (answers, _) = store.read(&asked).await;
         let mut by_key: HashMap<StoreKey, Lookup> = answers.into_iter().collect();
         typed
             .iter()

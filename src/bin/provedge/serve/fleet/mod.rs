@@ -8,12 +8,13 @@
 //! engine's, as any unknown file), and with `server.metrics_token` set only to that token:
 //! `Authorization: Bearer <token>`, or `Basic` with any user and the token as password, which
 //! is what a browser sends after the `Basic` challenge. Not logged, not counted: it is not
-//! phone traffic. `provedge fleet --store …` serves the same pages from a store alone
-//! ([`standalone`]).
+//! phone traffic. `provedge fleet --store …` serves the same pages from a store alone, and
+//! `provedge fleet --kv-namespace-id …` from a Worker's KV ([`standalone`]).
 //!
 //! | module | what |
 //! |---|---|
 //! | [`data`] | what the pages read: listings, records, last-seen records, merged variables |
+//! | [`kv`] | a Worker's KV namespace as that data, through wrangler |
 //! | [`view`] | the pages' data, sorted and filtered |
 //! | [`html`] | the pages as HTML, every value escaped |
 //! | [`query`] | `?tenant=&sort=&dir=&q=`, parsed and written back into links |
@@ -24,6 +25,7 @@
 pub mod data;
 mod firmware;
 pub mod html;
+pub mod kv;
 pub mod query;
 pub mod recent;
 pub mod standalone;
@@ -37,14 +39,16 @@ use hyper::Method;
 use provedge::Mac;
 
 use super::http::{respond, Body, State};
-use data::Site;
+use data::{Site, Source};
 use query::Query;
 
 /// What the pages read in a running server.
 pub fn site(state: &State) -> Site<'_> {
     Site {
-        store: &state.store,
-        last_seen_dir: state.last_seen.dir(),
+        source: Source::Store {
+            store: &state.store,
+            last_seen_dir: state.last_seen.dir(),
+        },
         policy: &state.engine.config().policy,
         settings: &state.config.fleet,
         recent: Some(state.last_seen.recent()),

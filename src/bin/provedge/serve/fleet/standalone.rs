@@ -1,13 +1,14 @@
-//! `provedge fleet [--store DIR|URL] [--listen ADDR] [--config FILE]`: the fleet pages over a
-//! store, read-only, on a listener of their own (default `127.0.0.1:8090`).
+//! `provedge fleet [--store DIR|URL | --kv-namespace-id ID …] [--listen ADDR] [--config FILE]`:
+//! the fleet pages over a store, read-only, on a listener of their own (default
+//! `127.0.0.1:8090`).
 //!
-//! For a store no running `provedge serve` watches: a Worker deployment's records copied into
-//! a folder, an S3 bucket or HTTP server a fleet writes its last-seen records to, or a server's
-//! store read from another machine. The store is opened as `serve` opens it (the same
-//! `--config` file: `server.s3`, `server.origin`, `server.last_seen_dir`, the engine's tenants),
-//! and the pages are the admin listener's, without the recent fetches only a running server
-//! remembers. With `server.metrics_token` set they ask for it, as on the admin listener.
-//! Prints `listening on ADDR` once bound; stops on SIGTERM or Ctrl-C.
+//! For a store no running `provedge serve` watches: a Worker deployment's KV namespace (read
+//! through wrangler, [`super::kv`]), an S3 bucket or HTTP server a fleet writes its last-seen
+//! records to, or a server's store read from another machine. The store is opened as `serve`
+//! opens it (the same `--config` file: `server.s3`, `server.origin`, `server.last_seen_dir`,
+//! the engine's tenants), and the pages are the admin listener's, without the recent fetches
+//! only a running server remembers. With `server.metrics_token` set they ask for it, as on the
+//! admin listener. Prints `listening on ADDR` once bound; stops on SIGTERM or Ctrl-C.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,24 +26,48 @@ use tokio::sync::Semaphore;
 use super::super::config::{self, ServerConfig};
 use super::super::http::{respond, Body};
 use super::super::stores::Store;
-use super::data::Site;
+use super::data::{Site, Source};
+use super::kv::KvStore;
+use crate::store_push::wrangler::Wrangler;
 
 /// Connections served at once: an operator's browser or two.
 const CONNECTIONS: usize = 16;
 
+/// Values a KV page may keep per device it reads (a record and a last-seen record, and the
+/// variables of a few device pages), beyond a floor for small fleets.
+const KV_VALUES_PER_DEVICE: usize = 4;
+const KV_VALUES_FLOOR: usize = 1024;
+
 /// What the pages read, owned for the life of the command.
 struct Fleet {
-    store: Store,
-    last_seen_dir: Option<PathBuf>,
+    data: Data,
     policy: provedge::policy::PolicyConfig,
     server: ServerConfig,
 }
 
+/// Where the records are: a store and the folder of last-seen records, or a Worker's KV.
+enum Data {
+    Store {
+        store: Store,
+        last_seen_dir: Option<PathBuf>,
+    },
+    Kv(KvStore),
+}
+
 impl Fleet {
     fn site(&self) -> Site<'_> {
+        let source = match &self.data {
+            Data::Store {
+                store,
+                last_seen_dir,
+            } => Source::Store {
+                store,
+                last_seen_dir: last_seen_dir.as_deref(),
+            },
+            Data::Kv(kv) => Source::Kv(kv),
+        };
         Site {
-            store: &self.store,
-            last_seen_dir: self.last_seen_dir.as_deref(),
+            source,
             policy: &self.policy,
             settings: &self.server.fleet,
             recent: None,
@@ -51,9 +76,16 @@ impl Fleet {
     }
 }
 
+/// Where `provedge fleet` reads: `--store` (a folder or origin), or a KV namespace through
+/// wrangler with how long its answers are kept.
+pub enum Origin<'a> {
+    Store(Option<&'a Path>),
+    Kv { wrangler: Wrangler, cache: Duration },
+}
+
 /// Runs `provedge fleet`; exit code 2 for a store or configuration refused at start.
-pub fn run(store: Option<&Path>, listen: SocketAddr, config: Option<&Path>) -> ExitCode {
-    match start(store, listen, config) {
+pub fn run(origin: Origin<'_>, listen: SocketAddr, config: Option<&Path>) -> ExitCode {
+    match start(origin, listen, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
@@ -62,15 +94,30 @@ pub fn run(store: Option<&Path>, listen: SocketAddr, config: Option<&Path>) -> E
     }
 }
 
-fn start(store: Option<&Path>, listen: SocketAddr, config: Option<&Path>) -> Result<(), String> {
+fn start(origin: Origin<'_>, listen: SocketAddr, config: Option<&Path>) -> Result<(), String> {
     let (engine, mut server) = config::load(config)?;
     // The command is the page: `server.fleet.enabled` is for the admin listener.
     server.fleet.enabled = true;
-    let store = Store::open(store, &server)?;
-    let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
+    let data = match origin {
+        Origin::Store(store) => {
+            let store = Store::open(store, &server)?;
+            let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
+            Data::Store {
+                store,
+                last_seen_dir,
+            }
+        }
+        Origin::Kv { wrangler, cache } => {
+            let values = server
+                .fleet
+                .max_devices
+                .saturating_mul(KV_VALUES_PER_DEVICE)
+                .saturating_add(KV_VALUES_FLOOR);
+            Data::Kv(KvStore::new(wrangler, cache, values)?)
+        }
+    };
     let fleet = Arc::new(Fleet {
-        store,
-        last_seen_dir,
+        data,
         policy: engine.policy,
         server,
     });
@@ -82,7 +129,17 @@ fn start(store: Option<&Path>, listen: SocketAddr, config: Option<&Path>) -> Res
     rt.block_on(async move {
         let shutdown = super::super::shutdown_signal()?;
         let listener = TcpListener::from_std(listener).map_err(|e| format!("{bound}: {e}"))?;
+        if let Data::Kv(kv) = &fleet.data {
+            // A namespace wrangler cannot read (not logged in, a wrong id) is refused here, not
+            // on every page; the listing is kept for the first page.
+            kv.keys("devices/")
+                .await
+                .map_err(|e| format!("{}: {e}", kv.describe()))?;
+        }
         eprintln!("listening on {bound}");
+        if let Data::Kv(kv) = &fleet.data {
+            eprintln!("reading {} through wrangler", kv.describe());
+        }
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
