@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use provedge::{Decision, Engine, Lookup, Request, StoreKey};
+use provedge::{Config, Decision, Engine, Lookup, Request, StoreKey};
 
 const NOW: u64 = 1_800_000_000;
 
@@ -53,7 +53,10 @@ fn serve(engine: &Engine, files: &HashMap<String, Vec<u8>>, req: &Request) -> us
 
 fn bench(c: &mut Criterion) {
     let mut files = store();
-    let engine = Engine::default();
+    // As benches/load/run.sh runs the server: rate limits off (one client sends everything).
+    let config =
+        r#"{"policy": {"default": {"rate_limit": {"per_client": null, "per_mac": null}}}}"#;
+    let engine = Engine::new(Config::from_json(config).unwrap()).unwrap();
     let render = Request::get("/cfg000b82123456.xml");
     let size = serve(&engine, &files, &render);
     // The baseline: a stored file of the same size, served by the same engine.

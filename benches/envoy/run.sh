@@ -3,6 +3,13 @@
 # answers from its cache), rewrite mode (the filter rewrites :path and Envoy proxies to nginx
 # serving the pre-rendered file), and Envoy's own `direct_response` of the same bytes as the
 # baseline. Prints requests/s and p99 latency of each and their ratios to the baseline.
+# Two more baselines in the same Envoy: the floor filter (benches/floor-filter, a proxy-wasm
+# filter that only answers the same bytes) for render mode, and Envoy proxying the same upstream
+# request without any filter for rewrite mode. Then cold start: Envoy launched with the filter
+# until its first answer, less Envoy launched with `direct_response` alone (COLD_RUNS times,
+# medians), and the module's compile time under wasmtime (PyPI `wasmtime` in a venv under
+# ~/.cache/provedge) without and with wasmtime's compilation cache. Lines starting with `ROW `
+# are for benches/all.sh.
 #
 #   benches/envoy/run.sh                         # defaults: wrk -t1 -c16 -d10s, Envoy --concurrency 1
 #   THREADS=2 CONNECTIONS=32 DURATION=15s benches/envoy/run.sh
@@ -21,6 +28,11 @@ PORT=${PORT:-18580}
 DIRECT_PORT=${DIRECT_PORT:-18581}
 ADMIN_PORT=${ADMIN_PORT:-18582}
 ORIGIN_PORT=${ORIGIN_PORT:-18583}
+FLOOR_PORT=${FLOOR_PORT:-18584}
+PROXY_PORT=${PROXY_PORT:-18585}
+COLD_PORT=${COLD_PORT:-18586}
+COLD_RUNS=${COLD_RUNS:-5}
+WASMTIME_VERSION=${WASMTIME_VERSION:-27.0.2}
 FILE_PATH=/cfg000b82123456.xml
 UA="Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456"
 tools=${PROVEDGE_TOOLS:-$HOME/.cache/provedge}
@@ -52,12 +64,17 @@ if [ -x "$WASM_OPT" ]; then
   module=$target_dir/wasm32-wasip1/wasm/provedge_filter.opt.wasm
 fi
 echo "==> module: $module ($(stat -c %s "$module") bytes)"
+CARGO_TARGET_DIR=$target_dir/floor-filter cargo build --quiet --release --target wasm32-wasip1 \
+  --manifest-path benches/floor-filter/Cargo.toml
+floor=$target_dir/floor-filter/wasm32-wasip1/release/floor_filter.wasm
+echo "==> floor filter: $floor ($(stat -c %s "$floor") bytes)"
 
 work=$(mktemp -d /tmp/provedge-envoy-bench.XXXXXX)
 chmod 755 "$work"
 envoy_pid=
 cleanup() {
   [ -n "$envoy_pid" ] && kill "$envoy_pid" 2>/dev/null || true
+  [ -n "${cold_pid:-}" ] && kill "$cold_pid" 2>/dev/null || true
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   sleep 0.2
   rm -rf "$work"
@@ -137,6 +154,53 @@ static_resources:
                   value: $plugin
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: floor
+    address: {socket_address: {address: 127.0.0.1, port_value: $FLOOR_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: floor
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: floor
+                root_id: floor
+                vm_config:
+                  vm_id: floor
+                  runtime: envoy.wasm.runtime.v8
+                  code: {local: {filename: "$floor"}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: $body
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: proxy
+    address: {socket_address: {address: 127.0.0.1, port_value: $PROXY_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: proxy
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
   - name: direct
     address: {socket_address: {address: 127.0.0.1, port_value: $DIRECT_PORT}}
     filter_chains:
@@ -179,10 +243,16 @@ done
 curl -fs -A "$UA" "http://127.0.0.1:$PORT$FILE_PATH" >"$work/render.out"
 curl -fs -A "$UA" "http://127.0.0.1:$PORT/rewrite$FILE_PATH" >"$work/rewrite.out"
 curl -fs "http://127.0.0.1:$DIRECT_PORT$FILE_PATH" >"$work/direct.out"
+curl -fs "http://127.0.0.1:$FLOOR_PORT$FILE_PATH" >"$work/floor.out"
+# Envoy without the filter asks the origin for what rewrite mode asks it for.
+upstream_path=/grandstream${FILE_PATH}
+curl -fs "http://127.0.0.1:$PROXY_PORT$upstream_path" >"$work/proxy.out"
 cmp "$work/render.out" "$work/rendered.xml"
 cmp "$work/rewrite.out" "$work/rendered.xml"
 cmp "$work/direct.out" "$work/rendered.xml"
-echo "==> all three serve the same $(wc -c <"$work/rendered.xml")-byte file"
+cmp "$work/floor.out" "$work/rendered.xml"
+cmp "$work/proxy.out" "$work/rendered.xml"
+echo "==> all five serve the same $(wc -c <"$work/rendered.xml")-byte file"
 
 rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 p99() {
@@ -208,6 +278,8 @@ run() {
 run direct "http://127.0.0.1:$DIRECT_PORT$FILE_PATH"
 run render "http://127.0.0.1:$PORT$FILE_PATH"
 run rewrite "http://127.0.0.1:$PORT/rewrite$FILE_PATH"
+run floor "http://127.0.0.1:$FLOOR_PORT$FILE_PATH"
+run proxy "http://127.0.0.1:$PROXY_PORT$upstream_path"
 
 base_rps=$(rps "$work/wrk-direct.txt")
 base_p99=$(p99 "$work/wrk-direct.txt")
@@ -215,12 +287,155 @@ echo
 echo "== GET $FILE_PATH through Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)," \
   "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, --concurrency 1, $(nproc) cores"
 printf '%-16s %12s %10s %14s %12s\n' mode "req/s" "p99 (ms)" "req/s ratio" "p99 ratio"
-for name in direct render rewrite; do
+for name in direct render rewrite floor proxy; do
   r=$(rps "$work/wrk-$name.txt")
   p=$(p99 "$work/wrk-$name.txt")
   awk -v n="$name" -v r="$r" -v p="$p" -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
-    label = (n == "direct") ? "direct_response" : n
+    label = (n == "direct") ? "direct_response" : (n == "floor") ? "floor filter" : (n == "proxy") ? "proxy, no filter" : n
     printf "%-16s %12.0f %10.3f %14.2f %12.2f\n", label, r, p, r / br, p / bp
   }'
 done
 echo "filter counters: $(curl -s "http://127.0.0.1:$ADMIN_PORT/stats" | grep -E 'wasmcustom.provedge.(cache.hit.local|requests.grandstream.200)' | tr '\n' ' ')"
+row_ratio() { # name, figure file, baseline file, target ratio
+  awk -v n="$1" -v a="$(rps "$2")" -v b="$(rps "$3")" -v t="$4" -v bn="$5" 'BEGIN {
+    printf "ROW %s|%.0f req/s|%.0f req/s (%s)|%.2f|>= %.1fx|%s\n", n, a, b, bn, a / b, t, (a / b >= t) ? "yes" : "no"
+  }'
+}
+row_ratio "4. Envoy render mode / floor filter" "$work/wrk-render.txt" "$work/wrk-floor.txt" 0.9 "floor filter"
+row_ratio "4. Envoy rewrite mode / proxy without filter" "$work/wrk-rewrite.txt" "$work/wrk-proxy.txt" 0.9 "Envoy proxy, no filter"
+kill "$envoy_pid" 2>/dev/null || true
+wait "$envoy_pid" 2>/dev/null || true
+envoy_pid=
+
+# Cold start: a fresh Envoy with one listener, from launch to its first 200, for provedge's
+# filter, the floor filter and `direct_response` (Envoy's own start-up, subtracted).
+cold_config() { # kind -> yaml on stdout
+  local http_filter route
+  route='{match: {prefix: "/"}, route: {cluster: store}}'
+  case $1 in
+    provedge) http_filter="          - name: envoy.filters.http.wasm
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: provedge
+                root_id: provedge
+                allow_on_headers_stop_iteration: true
+                vm_config: {vm_id: provedge, runtime: envoy.wasm.runtime.v8, code: {local: {filename: \"$module\"}}}
+                configuration: {\"@type\": type.googleapis.com/google.protobuf.StringValue, value: $plugin}" ;;
+    floor) http_filter="          - name: envoy.filters.http.wasm
+            typed_config:
+              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: floor
+                root_id: floor
+                vm_config: {vm_id: floor, runtime: envoy.wasm.runtime.v8, code: {local: {filename: \"$floor\"}}}
+                configuration: {\"@type\": type.googleapis.com/google.protobuf.StringValue, value: $body}" ;;
+    direct) http_filter=""
+      route="{match: {prefix: \"/\"}, direct_response: {status: 200, body: {inline_string: $body}}}" ;;
+  esac
+  cat <<YAML
+static_resources:
+  listeners:
+  - name: cold
+    address: {socket_address: {address: 127.0.0.1, port_value: $COLD_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: cold
+          route_config:
+            virtual_hosts:
+            - {name: all, domains: ["*"], routes: [$route]}
+          http_filters:
+$http_filter
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  clusters:
+  - name: store
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: store
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $ORIGIN_PORT}}}
+YAML
+}
+# Launches Envoy and polls every millisecond until a GET answers 200: prints the milliseconds.
+cold_once() {
+  python3 - "$ENVOY" "$work/cold-$1.yaml" "$COLD_PORT" "$FILE_PATH" "$UA" "$work/cold.log" <<'PY'
+import http.client, subprocess, sys, time
+envoy, config, port, path, ua, log = sys.argv[1:]
+start = time.monotonic()
+proc = subprocess.Popen([envoy, "-c", config, "--concurrency", "1", "--base-id", "4712", "-l", "warn"],
+                        stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+try:
+    while time.monotonic() - start < 60:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", int(port), timeout=5)
+            c.request("GET", path, headers={"User-Agent": ua})
+            if c.getresponse().status == 200:
+                print(f"{(time.monotonic() - start) * 1000:.1f}")
+                break
+        except OSError:
+            time.sleep(0.001)
+    else:
+        sys.exit("no answer from the cold Envoy in 60 s")
+finally:
+    proc.terminate()
+    proc.wait()
+PY
+}
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+for kind in direct floor provedge; do cold_config "$kind" >"$work/cold-$kind.yaml"; done
+: >"$work/cold.txt"
+for _ in $(seq "$COLD_RUNS"); do
+  for kind in direct floor provedge; do echo "$kind $(cold_once "$kind")" >>"$work/cold.txt"; done
+done
+cold() { awk -v k="$1" '$1 == k { print $2 }' "$work/cold.txt" | median; }
+echo
+echo "== cold start: launch to first 200, median of $COLD_RUNS (ms)"
+printf '%-18s %8s\n' direct_response "$(cold direct)" "floor filter" "$(cold floor)" provedge "$(cold provedge)"
+awk -v p="$(cold provedge)" -v f="$(cold floor)" -v d="$(cold direct)" 'BEGIN {
+  printf "ROW 4. Envoy cold start (module load to first answer)|%.1f ms|%.1f ms (floor filter)|%.2f|<= 50 ms|%s\n", p - d, f - d, (p - d) / (f - d > 0 ? f - d : 1), (p - d <= 50) ? "yes" : "no"
+}'
+
+# The module under wasmtime, as ngx_wasm_module loads it: compile time without a cache, and with
+# wasmtime's compilation cache (first start compiles and stores, later starts load).
+venv=$tools/wasmtime-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import wasmtime" 2>/dev/null; then
+  echo "==> installing wasmtime==$WASMTIME_VERSION (PyPI) in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "wasmtime==$WASMTIME_VERSION"
+fi
+"$venv/bin/python" - "$module" "$floor" "$work/wasmtime-cache" "$COLD_RUNS" <<'PY'
+import importlib.metadata, os, statistics, sys, time, wasmtime
+module, floor, cache_dir, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+os.makedirs(cache_dir, exist_ok=True)
+# Outside the cache directory: wasmtime's cache cleaner removes files it did not write there.
+toml = cache_dir + ".toml"
+with open(toml, "w") as f:
+    f.write(f'[cache]\nenabled = true\ndirectory = "{os.path.abspath(cache_dir)}"\n')
+def compile_ms(path, cached):
+    config = wasmtime.Config()
+    if cached:
+        config.cache = toml
+    engine = wasmtime.Engine(config)
+    data = open(path, "rb").read()
+    start = time.perf_counter()
+    wasmtime.Module(engine, data)
+    return (time.perf_counter() - start) * 1000
+res = {}
+for name, path in (("provedge", module), ("floor", floor)):
+    res[name, "none"] = statistics.median(compile_ms(path, False) for _ in range(runs))
+    compile_ms(path, True)  # fills the cache
+    res[name, "hit"] = statistics.median(compile_ms(path, True) for _ in range(runs))
+print(f"== wasmtime {importlib.metadata.version('wasmtime')} compile, median of {runs} (ms)")
+for (name, mode), ms in res.items():
+    print(f"{name:10} {'no cache' if mode == 'none' else 'cache hit':10} {ms:10.1f}")
+p, f = res["provedge", "none"], res["floor", "none"]
+print(f"ROW 4. wasmtime compile, no cache|{p:.0f} ms|{f:.1f} ms (floor filter)|{p / f:.0f}|report|-")
+p, f = res["provedge", "hit"], res["floor", "hit"]
+print(f"ROW 4. wasmtime compile, cache hit|{p:.1f} ms|{f:.1f} ms (floor filter)|{p / f:.1f}|<= 50 ms|{'yes' if p <= 50 else 'no'}")
+PY
