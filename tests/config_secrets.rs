@@ -21,6 +21,9 @@ fn configuration_and_vars_name_secrets_the_host_holds() {
     let (config, secrets) = Config::from_document_with(text, host_secret).unwrap();
     let tokens = config.policy.default.url_tokens.as_ref().unwrap();
     assert_eq!(tokens.first_boot, "boot-from-secret");
+    let fresh = Engine::new(config.clone())
+        .unwrap()
+        .with_secrets(secrets.clone());
     let engine = Engine::new(config).unwrap().with_secrets(secrets);
     // The store holds only the name of the XML password.
     let mut store = MemStore::example();
@@ -49,16 +52,20 @@ fn configuration_and_vars_name_secrets_the_host_holds() {
         );
         assert!(String::from_utf8(plain).unwrap().contains("<gs_provision"));
     }
-    // A name the configuration does not list is a fault naming it, never plaintext.
+    // A name the configuration does not list is a fault naming it, never plaintext: the
+    // request answered before gets its last good (encrypted) file, marked stale…
     store.put(
         "vars/vendors/grandstream.json",
         r#"{"encryption": {"scheme": "openssl", "password": {"secret": "UNLISTED"}}}"#,
     );
-    let resp = store.serve(
-        &engine,
-        &Request::get("/boot-from-secret/cfg000b82123456.xml"),
-    );
-    assert_eq!(resp.status, 500);
+    let path = "/boot-from-secret/cfg000b82123456.xml";
+    let stale = store.serve(&engine, &Request::get(path));
+    assert_eq!((stale.status, &stale.body[..8]), (200, &b"Salted__"[..]));
+    assert_eq!(stale.header("x-provedge-stale"), Some("render-failed"));
+    assert!(stale.note.unwrap().contains("UNLISTED"));
+    // …and an engine that never answered it gives the clean 500.
+    let resp = store.serve(&fresh, &Request::get(path));
+    assert_eq!((resp.status, resp.body.len()), (500, 0));
     assert!(resp.note.unwrap().contains("UNLISTED"));
 }
 

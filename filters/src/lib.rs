@@ -129,6 +129,32 @@ fn status_label(status: u16) -> String {
     }
 }
 
+/// The core's request from what the proxy gives: the request's headers as bytes (pseudo-headers
+/// included) and `source.address` (`ip:port` or a bare address). Values that are not UTF-8 are
+/// read lossily: the core then refuses or ignores them, never the VM. Fuzzed by
+/// `fuzz/fuzz_targets/filter_request.rs`.
+pub fn core_request(headers: Vec<(String, Vec<u8>)>, source_address: Option<&str>) -> Request {
+    let mut req = Request::get("/");
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(&value).into_owned();
+        match name.as_str() {
+            ":method" => req.method = Method::parse(&value),
+            ":path" => req.target = value,
+            // HTTP/1's Host arrives as :authority; tenants are chosen by Host.
+            ":authority" => req.headers.push(("host".into(), value)),
+            n if n.starts_with(':') => {}
+            _ => req.headers.push((name, value)),
+        }
+    }
+    req.peer = source_address.and_then(|a| {
+        a.parse::<SocketAddr>()
+            .map(|s| s.ip())
+            .or_else(|_| a.parse::<IpAddr>())
+            .ok()
+    });
+    req
+}
+
 /// What every context of one plugin instance shares.
 struct Shared {
     settings: Settings,
@@ -411,24 +437,10 @@ impl Filter {
     /// The request as the core sees it. Header values that are not UTF-8 are read lossily:
     /// the core then refuses or ignores them, never the VM.
     fn request(&self) -> Request {
-        let mut req = Request::get("/");
-        for (name, value) in self.get_http_request_headers_bytes() {
-            let value = String::from_utf8_lossy(&value).into_owned();
-            match name.as_str() {
-                ":method" => req.method = Method::parse(&value),
-                ":path" => req.target = value,
-                // HTTP/1's Host arrives as :authority; tenants are chosen by Host.
-                ":authority" => req.headers.push(("host".into(), value)),
-                n if n.starts_with(':') => {}
-                _ => req.headers.push((name, value)),
-            }
-        }
-        req.peer = self.property(vec!["source", "address"]).and_then(|a| {
-            a.parse::<SocketAddr>()
-                .map(|s| s.ip())
-                .or_else(|_| a.parse::<IpAddr>())
-                .ok()
-        });
+        let mut req = core_request(
+            self.get_http_request_headers_bytes(),
+            self.property(vec!["source", "address"]).as_deref(),
+        );
         if self.shared.settings.identity_from_connection {
             let source = self.proxy().identity();
             if let Some(subject) = source.subject(|path| self.property(path.to_vec())) {
