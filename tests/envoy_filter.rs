@@ -477,6 +477,7 @@ fn origin_failures_cache_expiry_revalidation_and_stale_if_error() {
         (Behaviour::Huge, "000b82000004"),
         (Behaviour::JunkBody, "000b82000005"),
         (Behaviour::HostileHeaders, "000b82000006"),
+        (Behaviour::Truncated, "000b82000009"),
         (Behaviour::Status(500), "000b82000007"),
         (Behaviour::Status(304), "000b82000008"),
     ];

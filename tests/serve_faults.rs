@@ -1,8 +1,8 @@
 //! Faults at the origin, natively: `provedge serve --store http://…` in front of an origin that
-//! hangs up, is slower than its timeout, answers garbage, too much, junk, hostile headers, a 500
-//! or a 304 nobody asked for. A request answered before gets its last good file (the core's,
-//! marked `X-Provedge-Stale`); one never answered gets a clean 5xx with no body, in bounded
-//! time; the server stays up. (The same origin drives the Envoy filter in
+//! hangs up, is slower than its timeout, answers garbage, too much, junk, half a body, hostile
+//! headers, a 500 or a 304 nobody asked for. A request answered before gets its last good file
+//! (the core's, marked `X-Provedge-Stale`); one never answered gets a clean 5xx with no body, in
+//! bounded time; the server stays up. (The same origin drives the Envoy filter in
 //! `tests/envoy_filter.rs`, and the Worker's KV is taken away in `tests/worker_workerd.rs`.)
 
 mod envoy_support;
@@ -34,6 +34,7 @@ fn a_failing_or_hostile_origin_gives_the_last_good_file_or_a_clean_5xx() {
         Behaviour::Garbage,
         Behaviour::Huge,
         Behaviour::JunkBody,
+        Behaviour::Truncated,
         Behaviour::HostileHeaders,
         Behaviour::Status(500),
         Behaviour::Status(304),

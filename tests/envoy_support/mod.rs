@@ -152,6 +152,8 @@ pub enum Behaviour {
     Huge,
     /// A 200 of binary junk for every key.
     JunkBody,
+    /// The right answer, cut off halfway through its body (its `Content-Length` kept).
+    Truncated,
     /// Serve the store, but ignore `Range` (answer 200 with the whole file), as
     /// `python3 -m http.server` does.
     IgnoreRange,
@@ -279,6 +281,13 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
         }
         Behaviour::Huge => response(200, &[], &vec![b'x'; 70_000]),
         Behaviour::JunkBody => response(200, &[], b"\x00\x01\xfe{{ not json, not a template %}"),
+        Behaviour::Truncated => {
+            let mut r = file_response(store, &method, &path, &headers, true);
+            let head = r.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+            let body_len = r.len() - head;
+            r.truncate(head + body_len / 2);
+            r
+        }
         Behaviour::Slow(wait) => {
             std::thread::sleep(wait);
             file_response(store, &method, &path, &headers, true)
