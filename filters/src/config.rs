@@ -26,8 +26,8 @@ use provedge::{Config, Engine, Origin, OriginConfig};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use crate::record::LastSeenConfig;
 use crate::proxy::ProxySetting;
+pub use crate::record::LastSeenConfig;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,9 +94,11 @@ impl Settings {
             .validate()
             .map_err(|e| e.within("cache").to_string())?;
         if raw.proxy == ProxySetting::Nginx && !routes.is_empty() {
-            return Err("routes: nginx has no route names; give each `location` its own \
+            return Err(
+                "routes: nginx has no route names; give each `location` its own \
                         configuration instead"
-                .into());
+                    .into(),
+            );
         }
         if raw.last_seen.max_devices == 0 {
             return Err("last_seen.max_devices: must be at least 1".into());

@@ -32,10 +32,13 @@
 //!
 //! Nothing here may panic: a panic kills the VM and every request on it. Request and origin
 //! headers are read as bytes (the SDK's `String` getters unwrap UTF-8), sizes are checked before
-//! bodies are copied in, and every host call's error is a value. What remains is the SDK's own
-//! trust in its host: it unwraps statuses Envoy and ngx_wasm_module do not return, and header
-//! *names* as UTF-8, which both proxies enforce (HTTP tokens).
+//! bodies are copied in, and every host call's error is a value. The answers to the filter's
+//! own origin calls are read through [`call_response`], since Envoy answers reads of a call cut
+//! short with a status the SDK's getters panic on. What remains is the SDK's own trust in its
+//! host for the phone's request: it unwraps statuses Envoy and ngx_wasm_module do not return
+//! there, and header *names* as UTF-8, which both proxies enforce (HTTP tokens).
 
+mod call_response;
 mod config;
 mod proxy;
 mod record;
@@ -58,11 +61,11 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 
 use config::Settings;
-use proxy::{IdentitySource, Proxy};
 use provedge::origin::answer::{self, Reply};
 use provedge::origin::cache::{Cache, Entry, Hit, Outcome, Settled, SharedTier};
 use provedge::origin::checksum::{self, Asked, Piece, Version};
 use provedge::origin::{Origin, OriginRequest};
+use proxy::{IdentitySource, Proxy};
 use record::{LastSeenWrites, Offered};
 use stream::{Phase, Streaming};
 
@@ -210,7 +213,7 @@ impl Context for Root {
             return;
         };
         shared.last_seen.settled();
-        let status = self.get_http_call_response_header_bytes(":status");
+        let status = crate::call_response::header(":status");
         match answer::stored(status.as_deref()) {
             Stored::Done { .. } => shared.metrics.inc("provedge.last_seen.written"),
             _ => shared.metrics.inc("provedge.origin.error.last_seen"),
@@ -620,10 +623,10 @@ impl Filter {
         let shared = Rc::clone(&self.shared);
         let now = self.now_ms();
         let memo = checksum::memo_key(run.sum.key().as_str());
-        let status = self.get_http_call_response_header_bytes(":status");
-        let etag = self.get_http_call_response_header_bytes("etag");
-        let last_modified = self.get_http_call_response_header_bytes("last-modified");
-        let content_range = self.get_http_call_response_header_bytes("content-range");
+        let status = crate::call_response::header(":status");
+        let etag = crate::call_response::header("etag");
+        let last_modified = crate::call_response::header("last-modified");
+        let content_range = crate::call_response::header("content-range");
         let reply = Reply {
             status: status.as_deref(),
             etag: etag.as_deref(),
@@ -680,9 +683,7 @@ impl Filter {
         }
         let body = match len {
             0 => Some(Vec::new()),
-            n => self
-                .get_http_call_response_body(0, n)
-                .filter(|b| b.len() == n),
+            n => crate::call_response::body(0, n).filter(|b| b.len() == n),
         };
         let (Some(body), Some((hasher, _))) = (body, run.progress.as_mut()) else {
             shared.metrics.inc("provedge.origin.error.no_response");
@@ -1022,9 +1023,9 @@ impl Context for Filter {
         };
         let shared = Rc::clone(&self.shared);
         let now = self.now_ms();
-        let status = self.get_http_call_response_header_bytes(":status");
-        let etag = self.get_http_call_response_header_bytes("etag");
-        let last_modified = self.get_http_call_response_header_bytes("last-modified");
+        let status = crate::call_response::header(":status");
+        let etag = crate::call_response::header("etag");
+        let last_modified = crate::call_response::header("last-modified");
         let reply = Reply {
             status: status.as_deref(),
             etag: etag.as_deref(),
@@ -1032,8 +1033,7 @@ impl Context for Filter {
             body_size,
         };
         let answer = answer::classify(&shared.settings.origin, &reply, now, || {
-            self.get_http_call_response_body(0, body_size)
-                .unwrap_or_default()
+            crate::call_response::body(0, body_size).unwrap_or_default()
         });
         let settled = shared.cache.borrow_mut().settle(
             call.key.as_str(),
@@ -1069,7 +1069,7 @@ impl Filter {
         let Some(upload) = self.upload.take() else {
             return;
         };
-        let status = self.get_http_call_response_header_bytes(":status");
+        let status = crate::call_response::header(":status");
         let outcome = answer::stored(status.as_deref());
         if matches!(outcome, Stored::Failed(_)) {
             self.shared.metrics.inc("provedge.origin.error.upload");

@@ -82,11 +82,10 @@ impl IdentitySource {
     pub fn subject(self, read: impl Fn(&[&str]) -> Option<String>) -> Option<String> {
         match self {
             IdentitySource::Connection { subject, .. } => read(subject),
-            IdentitySource::NginxVariables { verify, subject } => {
-                (read(verify).as_deref() == Some("SUCCESS"))
-                    .then(|| read(subject))
-                    .flatten()
-            }
+            IdentitySource::NginxVariables { verify, subject } => (read(verify).as_deref()
+                == Some("SUCCESS"))
+            .then(|| read(subject))
+            .flatten(),
         }
     }
 }
@@ -236,7 +235,10 @@ mod tests {
     fn only_present_headers_are_removed() {
         let present = |name: &str| name == "authorization" || name == "range";
         assert_eq!(
-            removals(["cookie", "authorization", "if-none-match", "range"], present),
+            removals(
+                ["cookie", "authorization", "if-none-match", "range"],
+                present
+            ),
             ["authorization", "range"]
         );
         assert!(removals(["cookie"], |_| false).is_empty());
@@ -248,7 +250,10 @@ mod tests {
         let envoy = || None;
         assert_eq!(ProxySetting::Auto.resolve(nginx), Proxy::Nginx);
         assert_eq!(ProxySetting::Auto.resolve(envoy), Proxy::Envoy);
-        assert_eq!(ProxySetting::Auto.resolve(|| Some(Vec::new())), Proxy::Envoy);
+        assert_eq!(
+            ProxySetting::Auto.resolve(|| Some(Vec::new())),
+            Proxy::Envoy
+        );
         assert_eq!(ProxySetting::Envoy.resolve(nginx), Proxy::Envoy);
         assert_eq!(ProxySetting::Nginx.resolve(envoy), Proxy::Nginx);
     }

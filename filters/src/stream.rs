@@ -27,7 +27,7 @@ use provedge::origin::cache::{Entry, Hit};
 use provedge::origin::checksum::Asked;
 use provedge::origin::{Origin, NOT_FORWARDED};
 use provedge::{Lookup, Response, Stream};
-use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::traits::HttpContext;
 use proxy_wasm::types::Action;
 
 use crate::proxy::removals;
@@ -350,10 +350,10 @@ impl Filter {
     pub(crate) fn take_head(&mut self, stream: Stream, stale: Option<Arc<Entry>>) -> Action {
         let shared = Rc::clone(&self.shared);
         let now = self.now_ms();
-        let status = self.get_http_call_response_header_bytes(":status");
-        let length = self.get_http_call_response_header_bytes("content-length");
-        let etag = self.get_http_call_response_header_bytes("etag");
-        let last_modified = self.get_http_call_response_header_bytes("last-modified");
+        let status = crate::call_response::header(":status");
+        let length = crate::call_response::header("content-length");
+        let etag = crate::call_response::header("etag");
+        let last_modified = crate::call_response::header("last-modified");
         let reply = HeadReply {
             status: status.as_deref(),
             content_length: length.as_deref(),
