@@ -649,7 +649,10 @@ impl Job {
         if !encryption.is_enabled() && crate::render::syntax::encrypted_by_name(t) {
             return Err(Response::text(
                 404,
-                &format!("{} is an encrypted name and the device has no encryption", t.file()),
+                &format!(
+                    "{} is an encrypted name and the device has no encryption",
+                    t.file()
+                ),
             ));
         }
         // Encrypted once per change of inputs and cached: the same ciphertext (and ETag) is

@@ -462,12 +462,22 @@ fn origin_failures_cache_expiry_revalidation_and_stale_if_error() {
     // request stands in, marked stale (the core's, as in every host).
     std::thread::sleep(Duration::from_millis(2100));
     let gone = e.ua(path, Some(GS_UA));
-    assert_eq!((gone.status, &gone.body), (200, &changed.body), "{}", gone.text());
+    assert_eq!(
+        (gone.status, &gone.body),
+        (200, &changed.body),
+        "{}",
+        gone.text()
+    );
     assert_eq!(gone.header("x-provedge-stale"), Some("store-unavailable"));
     assert!(e.counter("provedge.origin.error.status_5xx") > 0);
     // A request never answered before has none: the clean 503, no body.
     let never = e.ua("/cfg000b82123456", Some(GS_UA));
-    assert_eq!((never.status, never.body.len()), (503, 0), "{}", never.text());
+    assert_eq!(
+        (never.status, never.body.len()),
+        (503, 0),
+        "{}",
+        never.text()
+    );
 
     // Keys never cached, against each kind of failing or hostile origin: a clean 5xx, in time.
     let cases = [

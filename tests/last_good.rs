@@ -40,10 +40,7 @@ fn a_broken_template_serves_the_last_good_file_of_that_request() {
     let revalidated = store.serve(&engine, &get(GS).with_header("If-None-Match", &etag));
     assert_eq!(revalidated.status, 304);
     // Fixed: fresh again, no longer marked.
-    store.put(
-        GS_TEMPLATE,
-        MemStore::example().files[GS_TEMPLATE].clone(),
-    );
+    store.put(GS_TEMPLATE, MemStore::example().files[GS_TEMPLATE].clone());
     let after = store.serve(&engine, &get(GS));
     assert_eq!((after.status, stale(&after)), (200, None));
 }
@@ -57,7 +54,10 @@ fn a_store_failure_or_an_unparsable_record_is_stale_for_the_same_request_only() 
     // The store fails for the device's record.
     store.failing.push("devices/000b82123456.json".into());
     let down = store.serve(&engine, &get(GS));
-    assert_eq!((down.status, stale(&down)), (200, Some("store-unavailable")));
+    assert_eq!(
+        (down.status, stale(&down)),
+        (200, Some("store-unavailable"))
+    );
     assert_eq!(down.body, good.body);
     // A request never answered before has nothing to fall back on: a clean 503, no body.
     let other = store.serve(&engine, &get("/cfg000b82123456"));
@@ -67,7 +67,10 @@ fn a_store_failure_or_an_unparsable_record_is_stale_for_the_same_request_only() 
     // The record no longer parses.
     store.put("devices/000b82123456.json", b"{ not json".to_vec());
     let broken = store.serve(&engine, &get(GS));
-    assert_eq!((broken.status, stale(&broken)), (200, Some("render-failed")));
+    assert_eq!(
+        (broken.status, stale(&broken)),
+        (200, Some("render-failed"))
+    );
     assert_eq!(broken.body, good.body);
     // A fresh engine (a restarted host) knows no last good file: the clean 500.
     let fresh = store.serve(&Engine::default(), &get(GS));
@@ -115,8 +118,8 @@ fn a_stale_file_goes_only_to_the_token_that_was_given_it() {
 
 #[test]
 fn the_bound_holds_and_zero_bytes_turns_it_off() {
-    let engine = Engine::new(Config::from_json(r#"{"memory":{"last_good_bytes":0}}"#).unwrap())
-        .unwrap();
+    let engine =
+        Engine::new(Config::from_json(r#"{"memory":{"last_good_bytes":0}}"#).unwrap()).unwrap();
     let mut store = MemStore::example();
     assert_eq!(store.serve(&engine, &get(GS)).status, 200);
     store.put(GS_TEMPLATE, b"P30 = {{ broken(".to_vec());
@@ -131,8 +134,7 @@ mod serve_support;
 #[test]
 fn the_native_server_serves_the_last_good_file_while_a_template_is_broken() {
     // Files are re-checked on every read (`store_recheck_ms: 0`), so the edit shows at once.
-    let server =
-        serve_support::Server::start_with(Some(r#"{"server": {"store_recheck_ms": 0}}"#));
+    let server = serve_support::Server::start_with(Some(r#"{"server": {"store_recheck_ms": 0}}"#));
     let good = server.get(GS, Some(GS_UA));
     assert_eq!(good.status, 200);
     let template = server.store.join(GS_TEMPLATE);

@@ -753,10 +753,20 @@ fn a_broken_template_serves_the_last_good_file_in_workerd() {
     assert!(summary.starts_with("0 new, 1 changed, "), "{summary}");
     std::thread::sleep(Duration::from_millis(1200));
     let during = w.ua("/cfg000b82123456.xml", Some(GS_UA));
-    assert_eq!((during.status, &during.body), (200, &good.body), "{}", during.text());
+    assert_eq!(
+        (during.status, &during.body),
+        (200, &good.body),
+        "{}",
+        during.text()
+    );
     assert_eq!(during.header("x-provedge-stale"), Some("render-failed"));
     let never = w.ua("/cfg000b82123456", Some(GS_UA));
-    assert_eq!((never.status, never.body.len()), (500, 0), "{}", never.text());
+    assert_eq!(
+        (never.status, never.body.len()),
+        (500, 0),
+        "{}",
+        never.text()
+    );
 }
 
 /// Issue 14, point 2: what one isolate read under a generation is in the colo's Cache API, so a

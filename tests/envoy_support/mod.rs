@@ -283,7 +283,10 @@ fn serve(mut conn: TcpStream, store: &Path, behaviour: &Mutex<Behaviour>, seen: 
         Behaviour::JunkBody => response(200, &[], b"\x00\x01\xfe{{ not json, not a template %}"),
         Behaviour::Truncated => {
             let mut r = file_response(store, &method, &path, &headers, true);
-            let head = r.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+            let head = r
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(0, |p| p + 4);
             let body_len = r.len() - head;
             r.truncate(head + body_len / 2);
             r
