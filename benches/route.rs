@@ -97,6 +97,16 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // As the engine routes: phones repeat their requests, so it remembers routes by method,
+    // target and User-Agent (`memory.route_entries`); warm, every request of the corpus hits.
+    let memo = route::RouteMemo::default();
+    group.bench_function("provedge::RouteMemo::route (engine, warm)", |b| {
+        b.iter(|| {
+            for r in &corpus {
+                let _ = black_box(memo.route(black_box(r), &cfg));
+            }
+        })
+    });
     for (name, text) in RULE_FILES {
         let mut pcre2 = nginx::Pcre2Rules::parse(text);
         group.bench_function(format!("baseline: nginx rules, PCRE2-JIT ({name})"), |b| {

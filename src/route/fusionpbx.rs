@@ -22,8 +22,14 @@ pub(crate) const ENDPOINTS: &[&str] = &[
 
 /// Whether the path is FusionPBX's provisioning endpoint.
 pub(super) fn is_endpoint(path: &Path) -> bool {
-    let lower = path.joined().to_ascii_lowercase();
-    ENDPOINTS.iter().any(|end| lower.ends_with(end))
+    let joined = path.joined().as_bytes();
+    ENDPOINTS.iter().any(|end| {
+        joined
+            .len()
+            .checked_sub(end.len())
+            .and_then(|start| joined.get(start..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(end.as_bytes()))
+    })
 }
 
 pub(super) fn route(

@@ -17,14 +17,44 @@ use crate::request::{Method, Request};
 /// By default at most this many routes are remembered (cleared wholesale when full, like the
 /// engine's other caches; `memory.route_entries`).
 pub const DEFAULT_ENTRIES: usize = 4096;
-/// Requests whose target and User-Agent together are longer are routed without the memo.
+/// Requests whose target and User-Agent together are longer are routed without the memo (and
+/// not kept).
 const MAX_KEY: usize = 512;
 
-/// Routes by a key that spells method, target and User-Agent, joined by `\n` (requests with a
-/// `\n` in either are routed without the memo, so the key is unambiguous).
+/// Routes by a hash of method, target and User-Agent. The entry keeps the three fields, and a
+/// hit must match them exactly, so two requests whose hashes collide only cost a miss (the later
+/// one takes the slot). Nothing is allocated to look a request up.
 pub struct RouteMemo {
-    entries: Mutex<HashMap<String, Route>>,
+    entries: Mutex<HashMap<u64, Entry>>,
     max_entries: usize,
+}
+
+/// A remembered route and the request fields it was routed from.
+struct Entry {
+    method: Method,
+    target: Box<str>,
+    user_agent: Option<Box<str>>,
+    route: Route,
+}
+
+impl Entry {
+    fn is_for(&self, req: &Request, user_agent: Option<&str>) -> bool {
+        self.method == req.method
+            && *self.target == *req.target
+            && self.user_agent.as_deref() == user_agent
+    }
+}
+
+/// The memo's key for a request. Absent and empty User-Agents hash differently (the seed
+/// says which), as they route differently.
+fn key(req: &Request, user_agent: Option<&str>) -> u64 {
+    use xxhash_rust::xxh3::xxh3_64_with_seed as hash;
+    let method = hash(req.method.as_str().as_bytes(), 0);
+    let target = hash(req.target.as_bytes(), method);
+    match user_agent {
+        Some(ua) => hash(ua.as_bytes(), target ^ 1),
+        None => target,
+    }
 }
 
 impl Default for RouteMemo {
@@ -59,34 +89,34 @@ impl RouteMemo {
     /// routed before.
     pub fn route(&self, req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
         let user_agent = req.user_agent();
-        let unambiguous =
-            !req.target.contains('\n') && !user_agent.is_some_and(|u| u.contains('\n'));
         if self.max_entries == 0
             || matches!(req.method, Method::Other(_))
             || req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY
-            || !unambiguous
         {
             return route(req, cfg);
         }
         check_headers(req, &cfg.limits)?;
-        let mut key = String::with_capacity(8 + req.target.len() + user_agent.map_or(0, str::len));
-        key.push_str(req.method.as_str());
-        key.push('\n');
-        key.push_str(&req.target);
-        if let Some(ua) = user_agent {
-            // Absent and empty User-Agents differ: the marker keeps them apart.
-            key.push_str("\nua:");
-            key.push_str(ua);
-        }
-        if let Some(hit) = self.entries.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(hit);
+        let key = key(req, user_agent);
+        let hit = self.entries.lock().ok().and_then(|m| {
+            m.get(&key)
+                .filter(|e| e.is_for(req, user_agent))
+                .map(|e| e.route.clone())
+        });
+        if let Some(route) = hit {
+            return Ok(route);
         }
         let routed = route_checked(req, cfg)?;
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.max_entries {
                 entries.clear();
             }
-            entries.insert(key, routed.clone());
+            let entry = Entry {
+                method: req.method.clone(),
+                target: req.target.as_str().into(),
+                user_agent: user_agent.map(Box::from),
+                route: routed.clone(),
+            };
+            entries.insert(key, entry);
         }
         Ok(routed)
     }
@@ -131,5 +161,40 @@ mod tests {
         };
         assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
         assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
+    }
+
+    #[test]
+    fn a_colliding_slot_is_a_miss_not_another_route() {
+        let memo = RouteMemo::default();
+        let cfg = RouteConfig::default();
+        let asked = Request::get("/cfg000b82123456.xml");
+        let other = Request::get("/0004f2123456-phone.cfg");
+        // Plant `other`'s route in the slot `asked` hashes to, as a collision would.
+        let planted = Entry {
+            method: Method::Get,
+            target: other.target.as_str().into(),
+            user_agent: None,
+            route: route(&other, &cfg).unwrap(),
+        };
+        memo.entries
+            .lock()
+            .unwrap()
+            .insert(key(&asked, None), planted);
+        assert_eq!(
+            memo.route(&asked, &cfg).unwrap(),
+            route(&asked, &cfg).unwrap()
+        );
+    }
+
+    #[test]
+    fn absent_and_empty_user_agents_are_different_requests() {
+        let memo = RouteMemo::default();
+        let cfg = RouteConfig::default();
+        let bare = Request::get("/cfg.xml");
+        let empty = bare.clone().with_header("user-agent", "");
+        assert_ne!(key(&bare, None), key(&empty, Some("")));
+        for req in [&bare, &empty, &bare, &empty] {
+            assert_eq!(memo.route(req, &cfg), route(req, &cfg));
+        }
     }
 }

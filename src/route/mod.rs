@@ -9,6 +9,7 @@
 mod error;
 pub(crate) mod export_view;
 mod fusionpbx;
+mod index;
 pub mod memo;
 mod path;
 mod pattern;
@@ -17,7 +18,9 @@ pub mod ua_models;
 pub mod user_agent;
 pub mod yealink_codes;
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -128,7 +131,8 @@ pub struct Route {
     subject: Subject,
     kind: Kind,
     model: Option<Model>,
-    file: String,
+    /// Shared, so the engine's remembered routes clone without copying it.
+    file: Arc<str>,
     key: StoreKey,
     user_agent: Option<UserAgent>,
     query_mac: Option<Mac>,
@@ -397,17 +401,12 @@ fn route_checked(req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> 
         });
     }
     let path = Path::parse(req.raw_path(), cfg.limits.max_target)?;
-    let joined = path.joined();
     let evidence = Evidence {
         forced: None,
         user_agent: req.user_agent().and_then(user_agent::parse),
         query_mac: None,
-        configured: cfg.default_vendor(&joined),
-        directory: path
-            .directories()
-            .iter()
-            .rev()
-            .find_map(|d| Vendor::from_name(d)),
+        configured: cfg.default_vendor(path.joined()),
+        directory: path.directories().rev().find_map(Vendor::from_name),
     };
     if fusionpbx::is_endpoint(&path) {
         return fusionpbx::route(req, evidence, cfg);
@@ -538,28 +537,26 @@ fn recognise(
 ) -> Result<Route, RouteError> {
     let Some(name) = path.file_name() else {
         return Err(RouteError::Unrecognised {
-            file: path.joined(),
+            file: path.joined().to_owned(),
         });
     };
     let gs = &cfg.grandstream;
     let variants = [
         strip_affixes(name, &gs.config_prefix, &gs.config_postfix)
-            .map(|n| (n, Only::GrandstreamConfig)),
+            .map(|n| (Cow::Owned(n), Only::GrandstreamConfig)),
         strip_affixes(name, &gs.firmware_prefix, &gs.firmware_postfix)
-            .map(|n| (n, Only::GrandstreamFirmware)),
-        Some((name.to_owned(), Only::Any)),
+            .map(|n| (Cow::Owned(n), Only::GrandstreamFirmware)),
+        Some((Cow::Borrowed(name), Only::Any)),
     ];
     for (variant, only) in variants.iter().flatten() {
-        for family in table::FAMILIES.iter().filter(|f| only.admits(f)) {
-            let depth = family.depth();
-            let tail;
+        for &index::Candidate { family, depth } in index::candidates(variant) {
+            if !only.admits(family) {
+                continue;
+            }
             let input = match (depth, only) {
-                (1, _) => variant.as_str(),
+                (1, _) => variant.as_ref(),
                 (_, Only::Any) => match path.tail(depth) {
-                    Some(t) => {
-                        tail = t;
-                        tail.as_str()
-                    }
+                    Some(tail) => tail,
                     None => continue,
                 },
                 _ => continue,
@@ -567,16 +564,20 @@ fn recognise(
             let Some(caps) = pattern::matches(family.pattern, input) else {
                 continue;
             };
-            let claims: Vec<Claim> = match only {
-                Only::Any => family.claims.to_vec(),
-                _ => family
-                    .claims
-                    .iter()
-                    .copied()
-                    .filter(|c| c.vendor == Vendor::Grandstream)
-                    .collect(),
+            let grandstream_only: Vec<Claim>;
+            let claims = match only {
+                Only::Any => family.claims,
+                _ => {
+                    grandstream_only = family
+                        .claims
+                        .iter()
+                        .copied()
+                        .filter(|c| c.vendor == Vendor::Grandstream)
+                        .collect();
+                    &grandstream_only
+                }
             };
-            match resolve(&claims, caps.mac, evidence, cfg) {
+            match resolve(claims, caps.mac, evidence, cfg) {
                 Resolution::Chosen(vendor) => {
                     return build(family, vendor, &caps, method, evidence)
                 }
@@ -595,10 +596,11 @@ fn recognise(
     }
     // Only now, on the failure path, look for a name that has a vendor's shape around a
     // malformed MAC, so the refusal can say so.
-    let near_miss = table::FAMILIES
+    // (A near miss keeps the literal after the MAC slot, so the index's candidates suffice.)
+    let near_miss = index::candidates(name)
         .iter()
-        .filter(|f| f.depth() == 1)
-        .find_map(|f| pattern::mac_near_miss(f.pattern, name))
+        .filter(|c| c.depth == 1)
+        .find_map(|c| pattern::mac_near_miss(c.family.pattern, name))
         .map(|(found, error)| RouteError::InvalidMac {
             found: found.to_owned(),
             error,
@@ -689,7 +691,7 @@ fn route_for(
         subject,
         kind,
         model,
-        file,
+        file: file.into(),
         key,
         user_agent,
         query_mac,

@@ -10,10 +10,15 @@ use percent_encoding::percent_decode_str;
 
 use super::RouteError;
 
-/// A decoded, checked request path: its non-empty segments.
+/// A decoded, checked request path, held as one string: its non-empty segments, each after a
+/// `/` (`/a/b`, with a final `/` when the path names a directory, and `/` alone when it has no
+/// segment). One string rather than a string per segment: the file name, a tail spanning
+/// directories and the whole path are all slices of it, so routing allocates once for the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Path {
-    segments: Vec<String>,
+    joined: String,
+    /// Where the last segment starts in `joined`.
+    last: usize,
     /// The path ended in `/` (a directory, not a file).
     trailing_slash: bool,
 }
@@ -40,18 +45,33 @@ impl Path {
         if decoded.contains('\\') {
             return Err(RouteError::Traversal);
         }
-        let mut segments = Vec::new();
+        let mut joined = String::with_capacity(decoded.len() + 1);
+        let mut last = 0;
         for seg in decoded.split('/') {
             match seg {
                 "" => {}
                 "." | ".." => return Err(RouteError::Traversal),
-                s => segments.push(s.to_owned()),
+                s => {
+                    joined.push('/');
+                    last = joined.len();
+                    joined.push_str(s);
+                }
             }
         }
+        let trailing_slash = decoded.ends_with('/');
+        if trailing_slash || joined.is_empty() {
+            joined.push('/');
+        }
         Ok(Path {
-            trailing_slash: decoded.ends_with('/'),
-            segments,
+            joined,
+            last,
+            trailing_slash,
         })
+    }
+
+    /// The segments, in order.
+    fn segments(&self) -> impl DoubleEndedIterator<Item = &str> {
+        self.joined.split('/').filter(|s| !s.is_empty())
     }
 
     /// The file name: the last segment, unless the path names a directory.
@@ -59,38 +79,33 @@ impl Path {
         if self.trailing_slash {
             return None;
         }
-        self.segments.last().map(String::as_str)
+        self.joined.get(self.last..).filter(|name| !name.is_empty())
     }
 
     /// The last `n` segments joined with `/` (for names that span a directory, such as
     /// Cisco's `Cisco/CP-8841-3PCC/<mac>.cfg`).
-    pub fn tail(&self, n: usize) -> Option<String> {
+    pub fn tail(&self, n: usize) -> Option<&str> {
         if self.trailing_slash || n == 0 {
             return None;
         }
-        let start = self.segments.len().checked_sub(n)?;
-        self.segments.get(start..).map(|tail| tail.join("/"))
+        // The n-th `/` from the end starts the tail; segments are never empty, so each `/`
+        // begins one.
+        let (start, _) = self.joined.rmatch_indices('/').nth(n - 1)?;
+        self.joined.get(start + 1..)
     }
 
-    /// The directory segments before the file name.
-    pub fn directories(&self) -> &[String] {
-        if self.trailing_slash {
-            return &self.segments;
+    /// The directory segments before the file name, nearest the root first.
+    pub fn directories(&self) -> impl DoubleEndedIterator<Item = &str> {
+        let mut segments = self.segments();
+        if !self.trailing_slash {
+            segments.next_back();
         }
-        self.segments.split_last().map_or(&[], |(_, dirs)| dirs)
+        segments
     }
 
     /// The whole decoded path, `/`-joined with a leading `/`.
-    pub fn joined(&self) -> String {
-        let mut s = String::new();
-        for seg in &self.segments {
-            s.push('/');
-            s.push_str(seg);
-        }
-        if self.trailing_slash || s.is_empty() {
-            s.push('/');
-        }
-        s
+    pub fn joined(&self) -> &str {
+        &self.joined
     }
 }
 
@@ -116,11 +131,23 @@ mod tests {
     fn decodes_and_splits() {
         let p = Path::parse("/prov/yealink/%30015651234560.cfg", 1024).unwrap();
         assert_eq!(p.file_name(), Some("0015651234560.cfg"));
-        assert_eq!(p.directories(), ["prov", "yealink"]);
-        assert_eq!(p.tail(2).as_deref(), Some("yealink/0015651234560.cfg"));
+        assert_eq!(p.directories().collect::<Vec<_>>(), ["prov", "yealink"]);
+        assert_eq!(p.tail(1), Some("0015651234560.cfg"));
+        assert_eq!(p.tail(2), Some("yealink/0015651234560.cfg"));
+        assert_eq!(p.tail(3), Some("prov/yealink/0015651234560.cfg"));
+        assert_eq!(p.tail(4), None);
+        assert_eq!(p.joined(), "/prov/yealink/0015651234560.cfg");
+        let doubled = Path::parse("//prov//cfg.xml", 1024).unwrap();
+        assert_eq!(doubled.joined(), "/prov/cfg.xml");
+        assert_eq!(doubled.tail(2), Some("prov/cfg.xml"));
+        let root = Path::parse("/", 1024).unwrap();
+        assert_eq!((root.file_name(), root.joined()), (None, "/"));
+        assert_eq!(root.directories().count(), 0);
         let dir = Path::parse("/app/provision/", 1024).unwrap();
         assert_eq!(dir.file_name(), None);
         assert_eq!(dir.joined(), "/app/provision/");
+        assert_eq!(dir.directories().collect::<Vec<_>>(), ["app", "provision"]);
+        assert_eq!(dir.tail(1), None);
         assert_eq!(
             Path::parse("http://pbx/cfg.xml", 1024).unwrap().file_name(),
             Some("cfg.xml")
