@@ -103,6 +103,18 @@ struct Inner {
     bytes: usize,
 }
 
+/// Whether `resp`'s body is `old`'s, given equal headers and lengths. Every answer asks this
+/// (a phone's steady traffic is the same 200 again), so an ETag among the equal headers
+/// settles it: the core's ETags are digests of the body ([`crate::response::etag`]; a weak one
+/// is not trusted), while
+/// comparing bodies byte by byte is what cost most of a cached answer in wasm (no vectorised
+/// `memcmp` there).
+fn same_body(old: &Remembered, resp: &Response) -> bool {
+    resp.header("etag")
+        .is_some_and(|tag| !tag.starts_with("W/"))
+        || old.body == resp.body
+}
+
 /// A good answer, as sent (its ETag included, so a phone holding it gets its 304).
 #[derive(Clone)]
 struct Remembered {
@@ -149,7 +161,7 @@ impl LastGood {
             return;
         };
         if let Some(old) = inner.entries.get(&id) {
-            if old.body == resp.body && old.headers == resp.headers {
+            if old.headers == resp.headers && old.body.len() == size && same_body(old, resp) {
                 return;
             }
         }
@@ -283,5 +295,31 @@ mod tests {
         let off = LastGood::bounded(10, 0);
         off.remember(id("a"), &good("x"));
         assert!(off.is_empty());
+    }
+
+    #[test]
+    fn a_changed_body_replaces_the_answer_unless_a_strong_etag_says_it_is_the_same() {
+        let cache = LastGood::default();
+        let fault = || Response::fault(503, "down".into());
+        let untagged = |body: &str| Response::text(200, body);
+        // Same headers and length, other bytes, no ETag: the bytes decide.
+        cache.remember(id("a"), &untagged("password = one"));
+        cache.remember(id("a"), &untagged("password = two"));
+        assert!(String::from_utf8_lossy(&cache.stand_in(id("a"), fault()).body).contains("two"));
+        // A weak ETag does not vouch for the bytes either.
+        let weak = |body: &str| {
+            let mut resp = untagged(body);
+            resp.headers.push(("etag".into(), "W/\"v\"".into()));
+            resp
+        };
+        cache.remember(id("b"), &weak("password = one"));
+        cache.remember(id("b"), &weak("password = two"));
+        assert!(String::from_utf8_lossy(&cache.stand_in(id("b"), fault()).body).contains("two"));
+        // A strong ETag (a digest of the body, as the core's are) does; a new ETag replaces.
+        cache.remember(id("c"), &good("password = one"));
+        let mut changed = untagged("password = two");
+        changed.headers.push(("etag".into(), "\"v2\"".into()));
+        cache.remember(id("c"), &changed);
+        assert!(String::from_utf8_lossy(&cache.stand_in(id("c"), fault()).body).contains("two"));
     }
 }
