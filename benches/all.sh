@@ -8,7 +8,8 @@
 # Rows come from the scripts that measure them, each printing `ROW name|figure|baseline|ratio|
 # target|met` lines among its usual output (kept in the log this script names):
 #   1-3  cargo bench --bench route --bench render  (benches/criterion-rows.py reads the estimates)
-#   3    benches/wasm-crypto/v8                    render + encrypt in V8
+#   3    benches/wasm-crypto/v8                    render + encrypt in V8 (Node's WASI)
+#   3    tests/worker_workerd.rs (ignored test)    render + encrypt in workerd
 #   4    benches/envoy/run.sh                      Envoy + filter, floor filter, cold start, wasmtime
 #   5    benches/load/run.sh                       native server vs nginx static, 64/256 connections
 #   6    benches/memory/run.sh                     RSS with 10k and 100k devices
@@ -61,6 +62,14 @@ criterion_rows() {
 }
 section "rows 1-3: route, nginx rules, render (criterion)" criterion_rows
 section "row 3: render + encrypt in V8" env CARGO_TARGET_DIR="$target_dir/wasm-crypto" benches/wasm-crypto/v8
+# The Worker in real workerd (Miniflare, as scripts/test-all installs it): workerd's CPU per
+# request for a full render + encryption of a 20 KiB file, against a refused request.
+workerd_row() {
+  scripts/build-worker &&
+    PROVEDGE_REQUIRE_INTEROP=1 cargo test --release --test worker_workerd measure_costs_per_request \
+      -- --ignored --nocapture --test-threads 1
+}
+section "row 3: render + encrypt in workerd" workerd_row
 section "row 4: Envoy" env "${envoy[@]}" benches/envoy/run.sh
 section "row 5: native server vs nginx static" env "${load[@]}" CONNECTIONS="64 256" SCENARIOS=get \
   SERVERS="provedge nginx-static" benches/load/run.sh
