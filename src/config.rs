@@ -72,6 +72,10 @@ pub struct MemoryConfig {
     pub render_bytes: usize,
     /// Parsed device records (16384).
     pub record_entries: usize,
+    /// Parsed variable files (256)…
+    pub vars_entries: usize,
+    /// …parsed from at most this many bytes of JSON (4 MiB; parsed, a few times that).
+    pub vars_bytes: usize,
     /// Remembered routes by method, target and User-Agent (4096; 0 turns the memo off).
     pub route_entries: usize,
     /// Last good answers, served when the store or a template fails (4096)…
@@ -87,6 +91,8 @@ impl Default for MemoryConfig {
             render_entries: crate::render::cache::DEFAULT_ENTRIES,
             render_bytes: crate::render::cache::DEFAULT_BYTES,
             record_entries: crate::store::records::DEFAULT_ENTRIES,
+            vars_entries: crate::render::layers::DEFAULT_ENTRIES,
+            vars_bytes: crate::render::layers::DEFAULT_BYTES,
             route_entries: crate::route::memo::DEFAULT_ENTRIES,
             last_good_entries: crate::last_good::DEFAULT_ENTRIES,
             last_good_bytes: crate::last_good::DEFAULT_BYTES,

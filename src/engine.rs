@@ -158,6 +158,7 @@ impl Engine {
                 templates: TemplateCache::bounded(memory.template_entries),
                 renders: RenderCache::bounded(memory.render_entries, memory.render_bytes),
                 records: crate::store::RecordCache::bounded(memory.record_entries),
+                layers: crate::render::LayerCache::bounded(memory.vars_entries, memory.vars_bytes),
             },
             routes: route::RouteMemo::bounded(memory.route_entries),
             last_good: LastGood::bounded(memory.last_good_entries, memory.last_good_bytes),

@@ -21,6 +21,9 @@ use crate::model::Model;
 use crate::object::Conditions;
 use crate::policy::Token;
 use crate::render::cache::{InputHash, Rendered};
+use crate::render::layers::{Layer, LayerError};
+use crate::render::substitution::Data;
+use crate::render::template::Compiled;
 use crate::render::{grandstream, references, text, xml, Caches, Syntax, TextFlavor};
 use crate::response::{Lookup, Response};
 use crate::route::{self, Kind, Route, RouteConfig, Scope};
@@ -306,20 +309,19 @@ impl Job {
         }
     }
 
-    fn json_object(&self, key: &StoreKey) -> Result<Option<Map<String, Value>>, Response> {
+    /// A variable file as parsed (once per change of its bytes: [`crate::render::LayerCache`]).
+    fn layer(&self, key: &StoreKey, caches: &Caches) -> Result<Option<Layer>, Response> {
         let Some(bytes) = self.found(key) else {
             return Ok(None);
         };
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Some(map)),
-            Ok(_) => Err(Response::fault(500, format!("{key}: not a JSON object"))),
-            Err(e) => Err(Response::fault(
+        match caches.layers.parse(&self.access.namespaced(key), bytes) {
+            Ok(layer) => Ok(Some(layer)),
+            Err(LayerError::NotAnObject) => {
+                Err(Response::fault(500, format!("{key}: not a JSON object")))
+            }
+            Err(LayerError::Malformed { line, column }) => Err(Response::fault(
                 500,
-                format!(
-                    "{key}: malformed JSON at line {} column {}",
-                    e.line(),
-                    e.column()
-                ),
+                format!("{key}: malformed JSON at line {line} column {column}"),
             )),
         }
     }
@@ -376,10 +378,7 @@ impl Job {
         let device = device.filter(|d| d.vendor == t.vendor() || t.scope() == Scope::Device);
         // What names the keys: the record read for this request, else the earlier one.
         let naming = device.or(earlier.as_deref());
-        let model = t
-            .model()
-            .cloned()
-            .or_else(|| naming.and_then(|d| d.model.clone()));
+        let model = t.model().cloned().or_else(|| naming.and_then(|d| d.model));
         let profile_key = match naming.and_then(|d| d.profile.as_deref().map(|p| (d.mac, p))) {
             Some((mac, p)) => Some(store::profile_vars_key(p).ok_or_else(|| {
                 Response::fault(
@@ -523,7 +522,8 @@ impl Job {
             let plain = self
                 .stored(static_key)
                 .map_err(|_| self.not_found("no device record"))?;
-            let encryption = encryption_of(&self.layers(plan)?, None, &self.settings.secrets)?;
+            let layers = self.layers(plan, caches)?;
+            let encryption = encryption_of(&layers.view(None), None, &self.settings.secrets)?;
             return encrypt(plain, &encryption, plan.syntax, t);
         }
         let grant = self.grant(plan.device, Source::Rendered)?;
@@ -552,7 +552,8 @@ impl Job {
                 etag: Some(hit.etag.clone()),
             });
         }
-        let layers = self.layers(plan)?;
+        let layers = self.layers(plan, caches)?;
+        let layers = layers.view(plan.device);
         let encryption = encryption_of(&layers, plan.device, &self.settings.secrets)?;
         if plan.syntax == Syntax::YealinkKeyFile {
             return match &encryption {
@@ -599,16 +600,23 @@ impl Job {
                 templates.push((key, utf8(key, bytes)?));
             }
         }
-        let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
-        let rendered = caches
+        let compiled = caches
             .templates
-            .render(
+            .compiled(
                 &self.access.namespaced(template_key),
                 &templates,
                 plan.syntax,
-                crate::render::template::to_value(ctx),
             )
             .map_err(|e| Response::fault(500, e.to_string()))?;
+        let rendered = match self.substitute(&compiled, plan, &layers, grant) {
+            Some(text) => text,
+            None => {
+                let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
+                compiled
+                    .render(crate::render::template::to_value(ctx))
+                    .map_err(|e| Response::fault(500, e.to_string()))?
+            }
+        };
         let bytes = match plan.syntax {
             Syntax::PValues { binary } => {
                 let pvalues = grandstream::parse_pvalues(&rendered).map_err(|e| {
@@ -629,7 +637,7 @@ impl Job {
                     }
                     (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
                     (true, None) => return Err(Response::text(404, &format!("no {}", t.file()))),
-                    (false, mac) => grandstream::to_xml(mac, &pvalues).into_bytes(),
+                    (false, mac) => grandstream::to_xml_bytes(mac, &pvalues),
                 }
             }
             Syntax::Xml => {
@@ -684,19 +692,45 @@ impl Job {
         })
     }
 
-    fn layers(&self, plan: &RenderPlan) -> Result<Layers, Response> {
-        Ok(Layers {
-            global: self.json_object(&self.keys.global)?,
-            vendor: self.json_object(&self.keys.vendor)?,
+    fn layers(&self, plan: &RenderPlan, caches: &Caches) -> Result<ReadLayers, Response> {
+        Ok(ReadLayers {
+            global: self.layer(&self.keys.global, caches)?,
+            vendor: self.layer(&self.keys.vendor, caches)?,
             model: match &plan.model_vars_key {
-                Some(k) => self.json_object(k)?,
+                Some(k) => self.layer(k, caches)?,
                 None => None,
             },
             profile: match &plan.profile_key {
-                Some(k) => self.json_object(k)?,
+                Some(k) => self.layer(k, caches)?,
                 None => None,
             },
-            device: plan.device.as_ref().map(|d| d.vars.clone()),
+        })
+    }
+
+    /// The render without minijinja's interpreter, when the template is a substitution
+    /// ([`crate::render::substitution`]) and its data allows; `None` renders with minijinja.
+    /// The context is the one [`context`] builds, read in place: only the names the template
+    /// reads are built, and the variables are the layers merged as they are read.
+    fn substitute(
+        &self,
+        compiled: &Compiled,
+        plan: &RenderPlan,
+        layers: &Layers,
+        grant: Grant,
+    ) -> Option<String> {
+        let substitution = compiled.substitution()?;
+        let t = &self.target;
+        if grant != Grant::Full {
+            // A first-boot context is stripped: read the one minijinja would get.
+            let ctx = context(t, plan, layers, grant, &self.access.secret_vars);
+            return compiled.substitute(&|name| ctx.get(name).map(Data::of));
+        }
+        let wanted = |name: &str| substitution.roots().any(|r| r == name);
+        let roots = context_names(t, plan, grant, &wanted);
+        let vars = Data::layers(layers);
+        compiled.substitute(&|name| match name {
+            "vars" => Some(vars),
+            name => roots.get(name).map(Data::of),
         })
     }
 
@@ -811,6 +845,27 @@ struct Plan<'a> {
     render: Option<RenderPlan<'a>>,
 }
 
+/// The variable files a render read, as parsed (shared with the layer cache).
+struct ReadLayers {
+    global: Option<Layer>,
+    vendor: Option<Layer>,
+    model: Option<Layer>,
+    profile: Option<Layer>,
+}
+
+impl ReadLayers {
+    /// The layers in precedence order, the device's own variables last.
+    fn view<'a>(&'a self, device: Option<&'a DeviceRecord>) -> Layers<'a> {
+        Layers {
+            global: self.global.as_deref(),
+            vendor: self.vendor.as_deref(),
+            model: self.model.as_deref(),
+            profile: self.profile.as_deref(),
+            device: device.map(|d| &d.vars),
+        }
+    }
+}
+
 /// What a render needs; borrows the job's parsed device record rather than copying it each round.
 struct RenderPlan<'a> {
     syntax: Syntax,
@@ -875,40 +930,63 @@ fn context(
     grant: Grant,
     secret_vars: &[String],
 ) -> Value {
-    let first_boot = grant != Grant::Full;
-    let mut ctx = json!({
-        "first_boot": first_boot,
-        "mac": t.mac().map(|m| m.to_string()),
-        "mac_upper": t.mac().map(|m| m.compact(MacCase::Upper)),
-        "vendor": t.vendor().name(),
-        "model": plan.model.as_ref().map(Model::as_str),
-        "file": t.file(),
-        "scope": t.scope().name(),
-        "lines": plan.device.as_ref().map(|d| json!(d.lines)).unwrap_or_else(|| json!([])),
-        "keys": plan.device.as_ref().map(|d| json!(d.keys)).unwrap_or_else(|| json!([])),
-        "vars": Value::Object(layers.merged()),
-    });
-    // The device's steady URL token, for a request that may know it: its own file (templates
-    // are the same for first-boot and steady files), or a first-boot file the device proved.
-    let device_token = match grant {
-        Grant::Full | Grant::FirstBoot { device_token: true } => plan
-            .device
-            .and_then(|d| d.auth.as_ref()?.token.as_ref())
-            .map(|t| Value::String(t.expose().to_owned())),
-        Grant::FirstBoot {
-            device_token: false,
-        } => None,
-    };
-    if let Value::Object(map) = &mut ctx {
-        if let Some(device) = &plan.device {
-            map.insert("device".into(), json!(device));
-        }
-        map.insert("device_token".into(), device_token.unwrap_or(Value::Null));
-    }
-    if first_boot {
+    let mut names = context_names(t, plan, grant, &|_| true);
+    names.insert("vars".into(), Value::Object(layers.merged()));
+    let mut ctx = Value::Object(names);
+    if grant != Grant::Full {
         strip_credentials(&mut ctx, secret_vars);
     }
     ctx
+}
+
+/// The context's names but `vars`, each built only when `wanted`; not yet stripped of
+/// credentials.
+fn context_names(
+    t: &Route,
+    plan: &RenderPlan,
+    grant: Grant,
+    wanted: &dyn Fn(&str) -> bool,
+) -> Map<String, Value> {
+    let mut names = Map::new();
+    let mut add = |name: &str, value: &dyn Fn() -> Value| {
+        if wanted(name) {
+            names.insert(name.into(), value());
+        }
+    };
+    add("first_boot", &|| json!(grant != Grant::Full));
+    add("mac", &|| json!(t.mac().map(|m| m.to_string())));
+    add("mac_upper", &|| {
+        json!(t.mac().map(|m| m.compact(MacCase::Upper)))
+    });
+    add("vendor", &|| json!(t.vendor().name()));
+    add("model", &|| json!(plan.model.as_ref().map(Model::as_str)));
+    add("file", &|| json!(t.file()));
+    add("scope", &|| json!(t.scope().name()));
+    add("lines", &|| {
+        plan.device
+            .map(|d| json!(d.lines))
+            .unwrap_or_else(|| json!([]))
+    });
+    add("keys", &|| {
+        plan.device
+            .map(|d| json!(d.keys))
+            .unwrap_or_else(|| json!([]))
+    });
+    if let Some(device) = plan.device {
+        add("device", &|| json!(device));
+    }
+    // The device's steady URL token, for a request that may know it: its own file (templates
+    // are the same for first-boot and steady files), or a first-boot file the device proved.
+    add("device_token", &|| match grant {
+        Grant::Full | Grant::FirstBoot { device_token: true } => plan
+            .device
+            .and_then(|d| d.auth.as_ref()?.token.as_ref())
+            .map_or(Value::Null, |t| Value::String(t.expose().to_owned())),
+        Grant::FirstBoot {
+            device_token: false,
+        } => Value::Null,
+    });
+    names
 }
 
 /// A first-boot file carries no credentials: line passwords and secret variables are blanked
@@ -944,12 +1022,12 @@ fn refuse_unknown(t: &Route, note: &str, tokens: bool) -> Response {
 /// always opens the XML. Everything else stays in the encrypted XML. A first-boot binary
 /// carries P1359 only when the request proved the device: the tenant's first-boot token is no
 /// key to every phone's configuration.
-fn bootstrap_pvalues(
-    pvalues: Vec<grandstream::PValue>,
+fn bootstrap_pvalues<'a>(
+    pvalues: Vec<grandstream::PValue<'a>>,
     bootstrap: &[String],
     encryption: &Encryption,
     grant: Grant,
-) -> Vec<grandstream::PValue> {
+) -> Vec<grandstream::PValue<'a>> {
     let listed = |n: u32| {
         bootstrap
             .iter()
@@ -963,7 +1041,9 @@ fn bootstrap_pvalues(
     if let (Encryption::Openssl(enc), true) = (encryption, proven) {
         kept.push(grandstream::PValue {
             number: XML_PASSWORD,
-            value: String::from_utf8_lossy(enc.password.as_bytes()).into_owned(),
+            value: String::from_utf8_lossy(enc.password.as_bytes())
+                .into_owned()
+                .into(),
         });
     }
     kept

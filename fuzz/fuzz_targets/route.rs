@@ -1,7 +1,8 @@
 //! Recognition of arbitrary requests: an error is a 4xx with a reason; a device file's key
 //! carries its MAC; a recognised request's canonical key, asked for with the same method and
 //! User-Agent, is the same key when it is recognised at all (what rewrite mode sends upstream
-//! names the same file); routing is deterministic.
+//! names the same file); routing is deterministic; the engine's memo of routes answers exactly
+//! what routing does, the first time and when it remembers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -26,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
             req = req.with_header(name.trim(), value.trim());
         }
     }
-    match route::route(&req, &cfg) {
+    let routed = route::route(&req, &cfg);
+    let memo = route::RouteMemo::default();
+    for _ in 0..2 {
+        assert_eq!(memo.route(&req, &cfg), routed, "the memo differs from routing");
+    }
+    match routed {
         Err(e) => {
             assert!((400..500).contains(&e.status()), "{e}: {}", e.status());
             assert!(!e.to_string().is_empty());

@@ -4,6 +4,8 @@
 //! * [`syntax`]: what each vendor's files are written in, the template each is rendered from,
 //!   and the media type;
 //! * [`template`]: minijinja templates, compiled once per engine and cached;
+//! * [`substitution`]: templates that only substitute values, rendered without the interpreter;
+//! * [`layers`]: variable files, parsed once per change of their bytes;
 //! * [`references`]: what a template extends, includes and imports, and the closure of store
 //!   keys one render reads (asked for in fetch rounds);
 //! * [`vocabulary`]: the filters, tests and functions templates may use;
@@ -13,7 +15,10 @@
 
 pub mod cache;
 pub mod grandstream;
+pub mod layers;
 pub mod references;
+mod scan;
+pub mod substitution;
 pub mod syntax;
 pub mod template;
 pub mod text;
@@ -21,13 +26,16 @@ pub mod vocabulary;
 pub mod xml;
 
 pub use cache::RenderCache;
+pub use layers::LayerCache;
 pub use syntax::{Syntax, TextFlavor};
 pub use template::{TemplateCache, TemplateError};
 
-/// The caches an engine keeps across requests: compiled templates and rendered files.
+/// The caches an engine keeps across requests: compiled templates, rendered files, parsed
+/// device records and parsed variable files.
 #[derive(Clone, Debug, Default)]
 pub struct Caches {
     pub templates: TemplateCache,
     pub renders: RenderCache,
     pub records: crate::store::RecordCache,
+    pub layers: LayerCache,
 }

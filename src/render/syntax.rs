@@ -80,7 +80,7 @@ impl Syntax {
         match self {
             Syntax::Xml => super::xml::escape_into(value, out),
             Syntax::PValues { .. } | Syntax::Text(_) | Syntax::YealinkKeyFile => {
-                out.extend(value.chars().map(|c| if c.is_control() { ' ' } else { c }));
+                super::xml::controls_to_spaces(value, out);
             }
         }
     }

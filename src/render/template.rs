@@ -20,11 +20,12 @@ use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
 use super::references::{self, Reference, ScanError};
+use super::substitution::{Data, Substitution};
 use super::syntax::Syntax;
 use crate::key::StoreKey;
 
 /// Instructions one render may spend; real templates use a few thousand.
-const FUEL: u64 = 2_000_000;
+pub(crate) const FUEL: u64 = 2_000_000;
 /// Compiled templates kept per engine by default (`memory.template_entries`); beyond this the
 /// cache starts over. The references remembered per template key have the same bound.
 pub const DEFAULT_ENTRIES: usize = 512;
@@ -66,7 +67,7 @@ pub(crate) fn syntax() -> SyntaxConfig {
 /// Compiled templates by file template and the hash of every source compiled into them, and
 /// the references each template key had when last read.
 pub struct TemplateCache {
-    entries: Mutex<HashMap<(StoreKey, Syntax), Compiled>>,
+    entries: Mutex<HashMap<(StoreKey, Syntax), Entry>>,
     references: Mutex<HashMap<StoreKey, Scanned>>,
     max_entries: usize,
 }
@@ -91,8 +92,47 @@ impl TemplateCache {
 /// The references of a template key and the hash of the source they were scanned from.
 type Scanned = (u64, Arc<[Reference]>);
 
+/// A file's template compiled: minijinja's environment holding it and what it uses, and the
+/// template as a [`Substitution`] when it is one (rendered without the interpreter).
+pub struct Compiled {
+    env: Environment<'static>,
+    root: StoreKey,
+    syntax: Syntax,
+    substitution: Option<Substitution>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("root", &self.root)
+            .field("substitution", &self.substitution.is_some())
+            .finish()
+    }
+}
+
+impl Compiled {
+    /// The template as a substitution, if it is one.
+    pub fn substitution(&self) -> Option<&Substitution> {
+        self.substitution.as_ref()
+    }
+
+    /// Renders through the substitution fast path when the template is one and the context's
+    /// data allows (`context` gives each context name's data), otherwise `None`.
+    pub fn substitute<'a>(&self, context: &dyn Fn(&str) -> Option<Data<'a>>) -> Option<String> {
+        self.substitution.as_ref()?.render(self.syntax, context)
+    }
+
+    /// Renders with minijinja.
+    pub fn render(&self, ctx: Value) -> Result<String, TemplateError> {
+        self.env
+            .get_template(references::name_of(&self.root))
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| failure(&self.root, &e))
+    }
+}
+
 /// A compiled template and the hash of the sources it was compiled from.
-type Compiled = (u128, Arc<Environment<'static>>);
+type Entry = (u128, Arc<Compiled>);
 
 impl std::fmt::Debug for TemplateCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,17 +159,7 @@ impl TemplateCache {
         syntax: Syntax,
         ctx: Value,
     ) -> Result<String, TemplateError> {
-        let Some((root, _)) = templates.first() else {
-            return Err(TemplateError {
-                key: id.to_string(),
-                line: None,
-                message: "no template".into(),
-            });
-        };
-        let env = self.compiled(id, templates, syntax)?;
-        env.get_template(references::name_of(root))
-            .and_then(|t| t.render(ctx))
-            .map_err(|e| failure(root, &e))
+        self.compiled(id, templates, syntax)?.render(ctx)
     }
 
     /// Renders one template that uses no other (tests, and the simplest callers).
@@ -185,12 +215,23 @@ impl TemplateCache {
         map.get(key).map(|(_, refs)| Arc::clone(refs))
     }
 
-    fn compiled(
+    /// The first of `templates` compiled (each a key below `templates/` and its source; the
+    /// others are what it extends, includes and imports), from the cache while every source
+    /// is unchanged. `id` names the compiled result across requests: the first key in the
+    /// tenant's namespace.
+    pub fn compiled(
         &self,
         id: &StoreKey,
         templates: &[(&StoreKey, &str)],
         syntax: Syntax,
-    ) -> Result<Arc<Environment<'static>>, TemplateError> {
+    ) -> Result<Arc<Compiled>, TemplateError> {
+        if templates.is_empty() {
+            return Err(TemplateError {
+                key: id.to_string(),
+                line: None,
+                message: "no template".into(),
+            });
+        }
         let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
         for (key, source) in templates {
             hasher.write(key.as_str().as_bytes());
@@ -201,24 +242,48 @@ impl TemplateCache {
         let hash = hasher.digest128();
         let cache_key = (id.clone(), syntax);
         if let Ok(entries) = self.entries.lock() {
-            if let Some((h, env)) = entries.get(&cache_key) {
+            if let Some((h, compiled)) = entries.get(&cache_key) {
                 if *h == hash {
-                    return Ok(Arc::clone(env));
+                    return Ok(Arc::clone(compiled));
                 }
             }
         }
-        let env = Arc::new(compile(templates, syntax)?);
+        let compiled = Arc::new(compile(templates, syntax)?);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.max_entries && !entries.contains_key(&cache_key) {
                 entries.clear();
             }
-            entries.insert(cache_key, (hash, Arc::clone(&env)));
+            entries.insert(cache_key, (hash, Arc::clone(&compiled)));
         }
-        Ok(env)
+        Ok(compiled)
     }
 }
 
-fn compile(
+fn compile(templates: &[(&StoreKey, &str)], syntax: Syntax) -> Result<Compiled, TemplateError> {
+    let Some(((root, source), uses)) = templates.split_first() else {
+        return Err(TemplateError {
+            key: String::new(),
+            line: None,
+            message: "no template".into(),
+        });
+    };
+    let env = environment(templates, syntax)?;
+    // Only a template that uses no other can be a substitution (one that names another, even
+    // an `ignore missing` include that is absent, is not in the subset anyway).
+    let substitution = if uses.is_empty() {
+        Substitution::compile(source)
+    } else {
+        None
+    };
+    Ok(Compiled {
+        env,
+        root: (*root).clone(),
+        syntax,
+        substitution,
+    })
+}
+
+fn environment(
     templates: &[(&StoreKey, &str)],
     syntax: Syntax,
 ) -> Result<Environment<'static>, TemplateError> {

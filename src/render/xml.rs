@@ -4,21 +4,64 @@
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use super::scan;
+
 /// Appends `s` escaped for XML text and attribute values. Characters XML 1.0 forbids (C0
 /// controls other than tab, and NUL) are dropped rather than encoded: no entity can carry them.
+/// So are DEL and the C1 controls (all of `char::is_control` but tab).
 pub fn escape_into(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
+    escape(s, out);
+}
+
+/// [`escape_into`] for a file being built as bytes.
+pub(crate) fn escape_into_bytes(s: &str, out: &mut Vec<u8>) {
+    escape(s, out);
+}
+
+#[inline]
+fn escape<S: scan::Sink>(s: &str, out: &mut S) {
+    scan::replace(
+        s,
+        out,
+        |b| {
+            matches!(
+                b,
+                b'&' | b'<' | b'>' | b'"' | b'\'' | 0..=0x1f | 0x7f | 0xc2
+            )
+        },
+        |w| {
+            !(scan::has_below(w, 0x20)
+                || scan::has_byte(w, 0x7f)
+                || scan::has_byte(w, 0xc2)
+                || scan::has_byte(w, b'"')
+                // `&` and `'`, then `<` and `>`: each pair differs in one bit.
+                || scan::has_byte(w | u64::from_le_bytes([0x01; 8]), b'\'')
+                || scan::has_byte(w | u64::from_le_bytes([0x02; 8]), b'>'))
+        },
+        |b| b != b'\t',
+        |b, out| match b {
+            b'&' => out.push_str("&amp;"),
+            b'<' => out.push_str("&lt;"),
+            b'>' => out.push_str("&gt;"),
+            b'"' => out.push_str("&quot;"),
+            b'\'' => out.push_str("&apos;"),
+            // Controls, which no entity can carry.
+            _ => {}
+        },
+    );
+}
+
+/// Appends `s` with every control character (`char::is_control`: C0, DEL, C1) written as one
+/// space: what a value may not put into a line-based file.
+pub(crate) fn controls_to_spaces(s: &str, out: &mut String) {
+    scan::replace(
+        s,
+        out,
+        |b| matches!(b, 0..=0x1f | 0x7f | 0xc2),
+        |w| !(scan::has_below(w, 0x20) || scan::has_byte(w, 0x7f) || scan::has_byte(w, 0xc2)),
+        |_| true,
+        |_, out| out.push(' '),
+    );
 }
 
 /// Checks that `text` is one well-formed XML document: tags balance, attributes and entities
@@ -85,6 +128,47 @@ fn check_attributes(e: &quick_xml::events::BytesStart<'_>) -> Result<(), String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Text rich in what escaping looks at: markup, C0, DEL, C1 and other U+0080–U+00BF
+    /// characters (all starting with the byte 0xC2), wider characters, and plain runs.
+    fn text() -> impl Strategy<Value = String> {
+        "([a-z0-9 =#-]{0,9}|[&<>\"'\t\n\r\u{0}\u{1f}\u{7f}\u{80}\u{85}\u{9f}\u{a0}\u{bf}\u{c2}éΣ€😀]){0,12}"
+    }
+
+    /// What escaping was before it went eight bytes at a time.
+    fn escape_reference(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&apos;"),
+                '\t' => out.push(c),
+                c if c.is_control() => {}
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_is_the_character_by_character_escaping(s in text(), prefix in text()) {
+            let mut out = prefix.clone();
+            escape_into(&s, &mut out);
+            prop_assert_eq!(out, format!("{prefix}{}", escape_reference(&s)));
+            let mut bytes = prefix.clone().into_bytes();
+            escape_into_bytes(&s, &mut bytes);
+            prop_assert_eq!(bytes, format!("{prefix}{}", escape_reference(&s)).into_bytes());
+            let mut spaced = String::new();
+            controls_to_spaces(&s, &mut spaced);
+            let reference: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            prop_assert_eq!(spaced, reference);
+        }
+    }
 
     #[test]
     fn accepts_documents_and_refuses_breakage() {

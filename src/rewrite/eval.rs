@@ -17,12 +17,13 @@
 //! regex does not), named captures and `set` variables.
 
 use super::location;
-use super::pcre::Exhausted;
-use super::replacement::Captures;
+use super::pcre::{Exhausted, Groups};
+use super::prefilter::UriScan;
+use super::replacement::{Captures, Expanded, Replacement};
 use super::rule::{Action, Rule};
 use super::script::{self, Condition, Pattern, ReturnSpec, SetTarget, Stmt};
 use super::uri::{parse_target, unescape_redirect, BadTarget};
-use super::vars::{Env, Request};
+use super::vars::{Env, Request, Var};
 use super::{Internal, Outcome, Redirect, Return, RewriteInput, RuleSet, ServerError};
 
 /// Longest target accepted, like nginx's default 8 KiB request-line buffer (414 beyond).
@@ -35,14 +36,18 @@ pub(crate) const MAX_REWRITTEN: usize = 64 * 1024;
 /// nginx's `NGX_HTTP_MAX_URI_CHANGES + 1`.
 const URI_CHANGES: u32 = 11;
 
-/// The request as the directives see and change it.
-struct State<'a> {
+/// The request as the directives see and change it (`'r`: the rule file).
+struct State<'a, 'r> {
     req: Request<'a>,
     uri: Vec<u8>,
     args: Vec<u8>,
     /// The original path held `%` or `+`: captures get escaped in queries and redirects.
     escape_captures: bool,
-    captures: Captures,
+    captures: Captures<'r>,
+    /// Groups of a match being read, before they replace `captures`.
+    scratch: Groups,
+    /// The prefilter's last scan of `$uri`.
+    scan: UriScan<'r>,
     /// The file's own variables (`set`, named captures).
     user: Vec<Option<Vec<u8>>>,
     /// Lines of the rules that matched and directives that answered, in order.
@@ -80,6 +85,8 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
         Err(e) => return Outcome::BadRequest(e),
     };
     let host = normalise_host(input.host);
+    let mut user = Vec::new();
+    user.resize(rules.slots, None);
     let mut st = State {
         req: Request {
             request_uri: raw,
@@ -93,7 +100,9 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
         args: target.args,
         escape_captures: target.quoted || target.plus,
         captures: Captures::default(),
-        user: vec![None; rules.slots],
+        scratch: Groups::new(),
+        scan: UriScan::new(&rules.prefilter),
+        user,
         applied: Vec::new(),
         unchanged: true,
         quoted: target.quoted,
@@ -104,7 +113,12 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
             uri: st.uri,
             args: st.args,
             applied: st.applied,
-            original: raw.to_vec(),
+            // Sent upstream only when nothing changed.
+            original: if st.unchanged {
+                raw.to_vec()
+            } else {
+                Vec::new()
+            },
             changed: !st.unchanged,
             escape: st.quoted || st.internal,
         }),
@@ -112,7 +126,7 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
     }
 }
 
-fn run(rules: &RuleSet, st: &mut State<'_>) -> Result<(), Outcome> {
+fn run<'r>(rules: &'r RuleSet, st: &mut State<'_, 'r>) -> Result<(), Outcome> {
     let mut server = Run {
         quote: true,
         uri_changed: false,
@@ -121,10 +135,19 @@ fn run(rules: &RuleSet, st: &mut State<'_>) -> Result<(), Outcome> {
     let mut changes_left = URI_CHANGES;
     loop {
         let found = {
-            let uri = st.uri.clone();
-            let mut regex = |p: &Pattern| matched(p, &uri, st, false);
-            location::find(&rules.locations, &rules.server_access, &uri, &mut regex)
-                .map_err(|_| Outcome::ServerError(ServerError::RegexLimit))?
+            // Taken out while the locations are searched (and put back unchanged), so the
+            // regexes can set the captures.
+            let uri = std::mem::take(&mut st.uri);
+            let mut regex = |p: &'r Pattern| {
+                if st.scan.rules_out(p.prefilter) {
+                    // A failed location regex leaves the captures.
+                    return Ok(false);
+                }
+                matched(p, &uri, true, st, false)
+            };
+            let found = location::find(&rules.locations, &rules.server_access, &uri, &mut regex);
+            st.uri = uri;
+            found.map_err(|_| Outcome::ServerError(ServerError::RegexLimit))?
         };
         let Some(found) = found else {
             return access(&rules.server_access, st);
@@ -145,7 +168,7 @@ fn run(rules: &RuleSet, st: &mut State<'_>) -> Result<(), Outcome> {
 }
 
 /// ngx_http_access_module: the first `allow`/`deny` line matching the client decides.
-fn access(rules: &[script::AccessRule], st: &State<'_>) -> Result<(), Outcome> {
+fn access(rules: &[script::AccessRule], st: &State<'_, '_>) -> Result<(), Outcome> {
     match rules.iter().find(|r| r.matches(st.req.remote_addr)) {
         Some(rule) if !rule.allow => Err(Outcome::Return(Return {
             status: 403,
@@ -157,44 +180,63 @@ fn access(rules: &[script::AccessRule], st: &State<'_>) -> Result<(), Outcome> {
     }
 }
 
-/// Runs a regex against `subject`; on a match, sets the captures and the named-capture
-/// variables. `clear_on_miss` is nginx's `r->ncaptures = 0`
-/// after a failed `rewrite` or `if` regex (a failed location regex leaves them).
-fn matched(
-    pattern: &Pattern,
+/// Runs a regex against `subject` (`is_uri`: the subject is the current `$uri`, so the
+/// prefilter may answer); on a match, sets the captures and the named-capture variables.
+/// `clear_on_miss` is nginx's `r->ncaptures = 0` after a failed `rewrite` or `if` regex (a
+/// failed location regex leaves them).
+fn matched<'r>(
+    pattern: &'r Pattern,
     subject: &[u8],
-    st: &mut State<'_>,
+    is_uri: bool,
+    st: &mut State<'_, 'r>,
     clear_on_miss: bool,
 ) -> Result<bool, Exhausted> {
-    match pattern.regex.captures(subject)? {
-        None => {
-            if clear_on_miss {
-                st.captures.groups.clear();
-            }
-            Ok(false)
-        }
-        Some(groups) => {
-            for &(group, slot) in &pattern.named {
-                let value = match groups.get(group) {
-                    Some(Some((s, e))) => subject.get(*s..*e).unwrap_or_default().to_vec(),
-                    _ => Vec::new(),
-                };
-                if let Some(v) = st.user.get_mut(slot) {
-                    *v = Some(value);
+    let known_match = match pattern.prefilter {
+        Some(index) if is_uri => {
+            if !st.scan.can_match(index, subject) {
+                if clear_on_miss {
+                    st.captures.clear();
                 }
+                return Ok(false);
             }
-            // nginx 1.22 resets the captures on every match, a regex without groups included
-            // (then `$1` and up are empty).
-            st.captures = Captures {
-                data: subject.to_vec(),
-                groups,
-            };
-            Ok(true)
+            st.scan.is_fresh()
+        }
+        _ => false,
+    };
+    // nginx 1.22 resets the captures on every match, a regex without groups included (then
+    // `$1` and up are empty).
+    if known_match && pattern.named.is_empty() && pattern.regex.is_automaton_for(subject) {
+        st.captures.defer(&pattern.regex, subject, is_uri);
+        return Ok(true);
+    }
+    if !pattern.regex.captures_into(subject, &mut st.scratch)? {
+        if clear_on_miss {
+            st.captures.clear();
+        }
+        return Ok(false);
+    }
+    for &(group, slot) in &pattern.named {
+        let value = match st.scratch.get(group) {
+            Some(Some((s, e))) => subject.get(*s..*e).unwrap_or_default().to_vec(),
+            _ => Vec::new(),
+        };
+        if let Some(v) = st.user.get_mut(slot) {
+            *v = Some(value);
         }
     }
+    st.captures.replace(subject, is_uri, &mut st.scratch);
+    Ok(true)
 }
 
-fn env<'s>(st: &'s State<'_>) -> Env<'s> {
+/// Expands a value, reading pending captures first if it uses them.
+fn expand(value: &Replacement, st: &mut State<'_, '_>, quote: bool) -> Expanded {
+    if value.reads_captures() {
+        st.captures.settle(&st.uri);
+    }
+    value.expand(&st.captures, &env(st), st.escape_captures, quote)
+}
+
+fn env<'s>(st: &'s State<'_, '_>) -> Env<'s> {
     Env {
         req: &st.req,
         uri: &st.uri,
@@ -207,10 +249,22 @@ const REGEX_LIMIT: Outcome = Outcome::ServerError(ServerError::RegexLimit);
 const TOO_LONG: Outcome = Outcome::ServerError(ServerError::TooLong);
 
 /// Runs a block's directives. `Err` ends the request (redirect, return, error).
-fn block(stmts: &[Stmt], st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outcome> {
-    for stmt in stmts {
+fn block<'r>(stmts: &'r [Stmt], st: &mut State<'_, 'r>, run: &mut Run) -> Result<Flow, Outcome> {
+    let mut next = 0;
+    while let Some(stmt) = stmts.get(next) {
+        next += 1;
         let flow = match stmt {
-            Stmt::Rewrite(rule) => rewrite(rule, st, run)?,
+            Stmt::Rewrite(rule) => {
+                // The common case, kept short: the last scan of `$uri` rules this rule out,
+                // and maybe the ones after it: they fail as nginx's would (clearing the
+                // captures) without running.
+                if let Some(skip) = st.scan.ruled_out_run(rule.pattern.prefilter, rule.run) {
+                    st.captures.clear();
+                    next += skip - 1;
+                    continue;
+                }
+                rewrite(rule, st, run)?
+            }
             Stmt::If { cond, body, .. } => {
                 if condition(cond, st, run)? {
                     block(body, st, run)?
@@ -219,9 +273,7 @@ fn block(stmts: &[Stmt], st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outc
                 }
             }
             Stmt::Set { target, value, .. } => {
-                let v = value
-                    .expand(&st.captures, &env(st), st.escape_captures, run.quote)
-                    .bytes;
+                let v = expand(value, st, run.quote).bytes;
                 if v.len() > MAX_REWRITTEN {
                     return Err(TOO_LONG);
                 }
@@ -252,11 +304,8 @@ fn block(stmts: &[Stmt], st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outc
 }
 
 /// `return`: its text is expanded by a fresh script engine (no escaping of captures).
-fn answer(spec: &ReturnSpec, st: &mut State<'_>) -> Outcome {
-    let text = spec.text.as_ref().map(|t| {
-        t.expand(&st.captures, &env(st), st.escape_captures, false)
-            .bytes
-    });
+fn answer(spec: &ReturnSpec, st: &mut State<'_, '_>) -> Outcome {
+    let text = spec.text.as_ref().map(|t| expand(t, st, false).bytes);
     if text.as_ref().is_some_and(|t| t.len() > MAX_REWRITTEN) {
         return TOO_LONG;
     }
@@ -282,7 +331,7 @@ fn answer(spec: &ReturnSpec, st: &mut State<'_>) -> Outcome {
 }
 
 /// An `if` condition (its regex forms set or clear the captures as nginx's do).
-fn condition(cond: &Condition, st: &mut State<'_>, run: &Run) -> Result<bool, Outcome> {
+fn condition<'r>(cond: &'r Condition, st: &mut State<'_, 'r>, run: &Run) -> Result<bool, Outcome> {
     Ok(match cond {
         Condition::Truthy(var) => {
             let v = env(st).value(var);
@@ -294,9 +343,7 @@ fn condition(cond: &Condition, st: &mut State<'_>, run: &Run) -> Result<bool, Ou
             negated,
         } => {
             let left = env(st).value(var);
-            let right = value
-                .expand(&st.captures, &env(st), st.escape_captures, run.quote)
-                .bytes;
+            let right = expand(value, st, run.quote).bytes;
             (left == right) != *negated
         }
         Condition::Matches {
@@ -304,16 +351,26 @@ fn condition(cond: &Condition, st: &mut State<'_>, run: &Run) -> Result<bool, Ou
             pattern,
             negated,
         } => {
-            let subject = env(st).value(var);
-            matched(pattern, &subject, st, true).map_err(|_| REGEX_LIMIT)? != *negated
+            let hit = if *var == Var::Uri {
+                // `$uri` is taken out while the regex runs (and put back unchanged), so the
+                // prefilter may answer and nothing is copied.
+                let uri = std::mem::take(&mut st.uri);
+                let hit = matched(pattern, &uri, true, st, true);
+                st.uri = uri;
+                hit
+            } else {
+                let subject = env(st).value(var);
+                matched(pattern, &subject, false, st, true)
+            };
+            hit.map_err(|_| REGEX_LIMIT)? != *negated
         }
     })
 }
 
 /// One `rewrite` directive.
-fn rewrite(rule: &Rule, st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outcome> {
+fn rewrite<'r>(rule: &'r Rule, st: &mut State<'_, 'r>, run: &mut Run) -> Result<Flow, Outcome> {
     let uri = std::mem::take(&mut st.uri);
-    let hit = matched(&rule.pattern, &uri, st, true);
+    let hit = matched(&rule.pattern, &uri, true, st, true);
     st.uri = uri;
     if !hit.map_err(|_| REGEX_LIMIT)? {
         return Ok(Flow::Next);
@@ -322,9 +379,7 @@ fn rewrite(rule: &Rule, st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outco
     st.unchanged = false;
     st.internal = true;
     let redirect = matches!(rule.action, Action::Redirect(_));
-    let expanded = rule
-        .replacement
-        .expand(&st.captures, &env(st), st.escape_captures, redirect);
+    let expanded = expand(&rule.replacement, st, redirect);
     // nginx's regex end code: the quote mark is down from here on in this block.
     run.quote = false;
     st.applied.push(rule.line);
@@ -363,7 +418,9 @@ fn rewrite(rule: &Rule, st: &mut State<'_>, run: &mut Run) -> Result<Flow, Outco
     if uri.len() + args.len() > MAX_REWRITTEN {
         return Err(TOO_LONG);
     }
-    st.uri = uri;
+    let old = std::mem::replace(&mut st.uri, uri);
+    st.captures.keep_uri(old);
+    st.scan.rewritten(rule.scan_after.as_ref());
     st.args = args;
     Ok(match rule.action {
         Action::Last | Action::Break => Flow::Stop,

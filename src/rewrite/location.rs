@@ -70,7 +70,7 @@ pub(crate) fn find<'a>(
     locations: &'a [Location],
     server_access: &'a [AccessRule],
     uri: &[u8],
-    regex: &mut impl FnMut(&Pattern) -> Result<bool, Exhausted>,
+    regex: &mut impl FnMut(&'a Pattern) -> Result<bool, Exhausted>,
 ) -> Result<Option<Found<'a>>, Exhausted> {
     Ok(match search(locations, server_access, uri, regex)? {
         Search::Ok(found) | Search::Again(found) => Some(found),
@@ -82,7 +82,7 @@ fn search<'a>(
     level: &'a [Location],
     inherited: &'a [AccessRule],
     uri: &[u8],
-    regex: &mut impl FnMut(&Pattern) -> Result<bool, Exhausted>,
+    regex: &mut impl FnMut(&'a Pattern) -> Result<bool, Exhausted>,
 ) -> Result<Search<'a>, Exhausted> {
     let access = |loc: &'a Location| {
         if loc.access.is_empty() {

@@ -53,6 +53,7 @@ pub mod export;
 mod location;
 mod parse;
 mod pcre;
+mod prefilter;
 mod replacement;
 mod rule;
 mod script;
@@ -76,6 +77,8 @@ pub struct RuleSet {
     locations: Vec<location::Location>,
     /// How many variables the file declares (`set`, named captures).
     slots: usize,
+    /// Every `$uri` regex of the file as one automaton: one scan says which can match.
+    prefilter: prefilter::UriPrefilter,
 }
 
 impl RuleSet {
@@ -235,6 +238,7 @@ pub struct Internal {
     uri: Vec<u8>,
     args: Vec<u8>,
     applied: Vec<usize>,
+    /// The target as received, when nothing changed it (empty otherwise: not sent).
     original: Vec<u8>,
     /// A rule matched or `set $args` ran (nginx's `valid_unparsed_uri` is off): the target
     /// upstream is rebuilt from `$uri` and `$args`.

@@ -21,6 +21,7 @@
 //! obey would make the two disagree.
 
 use super::location::{Location, Matcher};
+use super::prefilter::UriPrefilter;
 use super::replacement::Replacement;
 use super::rule::Rule;
 use super::script::{self, AccessRule, Condition, Pattern, ReturnSpec, SetTarget, Stmt};
@@ -100,6 +101,7 @@ pub(crate) fn parse(text: &str) -> Result<RuleSet, LoadError> {
         server_access: Vec::new(),
         locations: Vec::new(),
         slots: 0,
+        prefilter: Default::default(),
     };
     let (server, access, locations) = compile_block(&nodes, Ctx::Server, None, &mut vars)?;
     set.server = server;
@@ -108,6 +110,7 @@ pub(crate) fn parse(text: &str) -> Result<RuleSet, LoadError> {
     set.slots = vars
         .finish()
         .map_err(|(line, reason)| LoadError::new(line, reason))?;
+    set.prefilter = UriPrefilter::build(&mut set.server, &mut set.locations);
     Ok(set)
 }
 

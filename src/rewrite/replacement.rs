@@ -10,24 +10,88 @@
 //! rules' paths once a query had been written; the fix, upstream 2046b45aa and in Debian's
 //! 1.22.1-9+deb12u11, resets that per rule, and so does this port.)
 
+use super::pcre::{ByteRegex, Groups};
 use super::uri::{escape_into, Escape};
 use super::vars::{Env, Var, Vars};
 
-/// The captures of the last regex that matched with groups (nginx's `r->captures` and
+/// The captures of the last regex that matched (nginx's `r->captures` and
 /// `r->captures_data`): kept for the whole request, across directives and location restarts.
+///
+/// Two costs are put off until they are due. Reading a match's groups costs more than knowing
+/// it matched, and most matches' groups are never read (a `location ~ \.php$`, an `if` that
+/// only guards), so a match on the meta engine may leave them pending: the regex is kept, and
+/// the groups are read when a value that uses them is expanded ([`Captures::settle`]). That
+/// engine cannot give up, so reading later gives what reading at once would have. And when the
+/// subject is `$uri` (nearly always), it is not copied: it is `$uri` until a rule changes
+/// `$uri`, and that rule hands the old one over ([`Captures::keep_uri`]).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Captures {
-    /// The subject the regex matched.
-    pub data: Vec<u8>,
-    /// Group ranges, group 0 first, up to the highest group that took part.
-    pub groups: super::pcre::Groups,
+pub(crate) struct Captures<'r> {
+    /// The subject the regex matched, when it is not the current `$uri`.
+    data: Vec<u8>,
+    /// The subject is the current `$uri`.
+    on_uri: bool,
+    /// Group ranges, group 0 first, up to the highest group that took part (once settled).
+    groups: Groups,
+    /// The regex that matched, when its groups are still to be read.
+    pending: Option<&'r ByteRegex>,
 }
 
-impl Captures {
-    /// Group `n`'s bytes; empty if it did not take part or does not exist.
-    pub fn group(&self, n: usize) -> &[u8] {
+impl<'r> Captures<'r> {
+    /// A regex without backtracking constructs matched the current `$uri` (`on_uri`) or
+    /// `subject`; its groups are read when needed.
+    pub fn defer(&mut self, regex: &'r ByteRegex, subject: &[u8], on_uri: bool) {
+        self.set_subject(subject, on_uri);
+        self.groups.clear();
+        self.pending = Some(regex);
+    }
+
+    /// A regex matched the current `$uri` (`on_uri`) or `subject` with these groups (swapped
+    /// in; `groups` gets the old buffer back).
+    pub fn replace(&mut self, subject: &[u8], on_uri: bool, groups: &mut Groups) {
+        self.set_subject(subject, on_uri);
+        std::mem::swap(&mut self.groups, groups);
+        self.pending = None;
+    }
+
+    fn set_subject(&mut self, subject: &[u8], on_uri: bool) {
+        self.on_uri = on_uri;
+        if !on_uri {
+            self.data.clear();
+            self.data.extend_from_slice(subject);
+        }
+    }
+
+    /// `$uri` is about to change: if it is the subject, it is kept here.
+    pub fn keep_uri(&mut self, uri: Vec<u8>) {
+        if self.on_uri {
+            self.data = uri;
+            self.on_uri = false;
+        }
+    }
+
+    /// A regex failed: no captures (nginx's `r->ncaptures = 0`).
+    pub fn clear(&mut self) {
+        self.groups.clear();
+        self.pending = None;
+    }
+
+    /// Reads the pending groups, if any (`uri` is the current `$uri`).
+    pub fn settle(&mut self, uri: &[u8]) {
+        if let Some(regex) = self.pending.take() {
+            let subject = if self.on_uri { uri } else { &self.data };
+            // Only a regex on the meta engine is deferred, and it cannot give up.
+            if !matches!(regex.captures_into(subject, &mut self.groups), Ok(true)) {
+                self.groups.clear();
+            }
+        }
+    }
+
+    /// Group `n`'s bytes (`uri` is the current `$uri`); empty if it did not take part or does
+    /// not exist. The captures must be settled.
+    pub fn group<'s>(&'s self, n: usize, uri: &'s [u8]) -> &'s [u8] {
+        let subject = if self.on_uri { uri } else { &self.data };
         match self.groups.get(n) {
-            Some(Some((s, e))) => self.data.get(*s..*e).unwrap_or_default(),
+            Some(Some((s, e))) => subject.get(*s..*e).unwrap_or_default(),
             _ => &[],
         }
     }
@@ -48,6 +112,8 @@ enum Piece {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Replacement {
     pieces: Vec<Piece>,
+    /// A `$1`…`$9` appears: the captures must be settled before expanding.
+    reads_captures: bool,
     /// A literal `?` appears (nginx's `sc.args`): in a redirect, the original query is then
     /// appended with `&` rather than `?`.
     pub has_question_mark: bool,
@@ -129,9 +195,30 @@ impl Replacement {
             rest = after;
         }
         Ok(Replacement {
+            reads_captures: pieces.iter().any(|p| matches!(p, Piece::Capture(_))),
             pieces,
             has_question_mark,
         })
+    }
+
+    /// The path an internal rewrite with this replacement always writes, when no capture or
+    /// variable comes before its query (`/app/provision/?mac=$1` always writes
+    /// `/app/provision/`).
+    pub fn constant_path(&self) -> Option<Vec<u8>> {
+        let mut path = Vec::new();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Literal(l) => path.extend_from_slice(l),
+                Piece::ArgsStart => break,
+                Piece::Capture(_) | Piece::Var(_) => return None,
+            }
+        }
+        Some(path)
+    }
+
+    /// Whether expanding reads `$1`…`$9`.
+    pub fn reads_captures(&self) -> bool {
+        self.reads_captures
     }
 
     /// Expands the value. `escape_captures` is the request's `quoted || plus`; `quote` makes
@@ -151,7 +238,7 @@ impl Replacement {
             match piece {
                 Piece::Literal(l) => bytes.extend_from_slice(l),
                 Piece::Capture(n) => {
-                    let cap = captures.group(*n);
+                    let cap = captures.group(*n, env.uri);
                     if (in_args || quote) && escape_captures {
                         escape_into(&mut bytes, cap, Escape::Args);
                     } else {
@@ -195,7 +282,8 @@ mod tests {
             groups.push(Some((data.len(), data.len() + c.len())));
             data.extend_from_slice(c);
         }
-        let captures = Captures { data, groups };
+        let mut captures = Captures::default();
+        captures.replace(&data, false, &mut groups);
         let req = request();
         let env = Env {
             req: &req,

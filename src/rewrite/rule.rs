@@ -1,5 +1,6 @@
 //! One `rewrite REGEX REPLACEMENT [flag];` directive, compiled as `ngx_http_rewrite` compiles it.
 
+use super::prefilter::KnownScan;
 use super::replacement::Replacement;
 use super::script::Pattern;
 use super::vars::Vars;
@@ -28,6 +29,12 @@ pub(crate) struct Rule {
     /// No trailing `?` in the replacement: the original query is kept (appended).
     pub keep_args: bool,
     pub action: Action,
+    /// The prefilter's scan of the path this rule always writes, when it always writes the
+    /// same one (made once the whole file is read): no scan after it matches.
+    pub scan_after: Option<KnownScan>,
+    /// How many `rewrite`s from this one on, in a row, the prefilter numbered one after the
+    /// other (this one included): a scan ruling this one out can skip to the next it allows.
+    pub run: usize,
 }
 
 impl Rule {
@@ -70,6 +77,8 @@ impl Rule {
             replacement,
             keep_args,
             action,
+            scan_after: None,
+            run: 0,
         })
     }
 }

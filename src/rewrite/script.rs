@@ -17,6 +17,9 @@ pub(crate) struct Pattern {
     pub regex: ByteRegex,
     /// (group number, variable slot) for each named group.
     pub named: Vec<(usize, usize)>,
+    /// Its number in the file's URI prefilter, for a regex on `$uri` that takes part
+    /// (numbered once the whole file is read).
+    pub prefilter: Option<usize>,
 }
 
 impl Pattern {
@@ -27,7 +30,11 @@ impl Pattern {
             .iter()
             .map(|(group, name)| vars.declare(name).map(|slot| (*group, slot)))
             .collect::<Result<_, _>>()?;
-        Ok(Pattern { regex, named })
+        Ok(Pattern {
+            regex,
+            named,
+            prefilter: None,
+        })
     }
 }
 

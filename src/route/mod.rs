@@ -651,7 +651,7 @@ fn build(
     };
     let user_agent = evidence.user_agent.clone();
     let same_vendor_ua = user_agent.as_ref().filter(|u| u.vendor == vendor);
-    let ua_model = same_vendor_ua.and_then(|u| u.model.clone());
+    let ua_model = same_vendor_ua.and_then(|u| u.model);
     let model = match (caps.model_rule, caps.model_text, ua_model) {
         // A UA model sharing the file's Yealink code is more precise than the table's first.
         (Some(pattern::ModelRule::YealinkCode), Some(code), Some(ua))
@@ -734,7 +734,7 @@ fn static_asset(
         .user_agent
         .as_ref()
         .filter(|u| u.vendor == vendor)
-        .and_then(|u| u.model.clone());
+        .and_then(|u| u.model);
     route_for(
         vendor,
         Subject::Generic,

@@ -138,12 +138,14 @@ pub fn merged_vars_for(
         }
         None => None,
     };
+    let global = object(&global_vars_key())?;
+    let vendor = object(&vendor_vars_key(device.vendor))?;
     let layers = Layers {
-        global: object(&global_vars_key())?,
-        vendor: object(&vendor_vars_key(device.vendor))?,
-        model,
-        profile,
-        device: Some(device.vars.clone()),
+        global: global.as_ref(),
+        vendor: vendor.as_ref(),
+        model: model.as_ref(),
+        profile: profile.as_ref(),
+        device: Some(&device.vars),
     };
     Ok(layers.merged())
 }

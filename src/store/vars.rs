@@ -5,50 +5,45 @@
 
 use serde_json::{Map, Value};
 
-/// The layers, in precedence order (later wins). Each is a JSON object, or absent.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Layers {
-    pub global: Option<Map<String, Value>>,
-    pub vendor: Option<Map<String, Value>>,
-    pub model: Option<Map<String, Value>>,
-    pub profile: Option<Map<String, Value>>,
-    pub device: Option<Map<String, Value>>,
+/// The layers, in precedence order (later wins). Each is a JSON object, or absent. Borrowed:
+/// the parsed layers are shared (the engine parses a variable file once per change of its
+/// bytes, the device's own come with its record), and merging copies only what it must.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Layers<'a> {
+    pub global: Option<&'a Map<String, Value>>,
+    pub vendor: Option<&'a Map<String, Value>>,
+    pub model: Option<&'a Map<String, Value>>,
+    pub profile: Option<&'a Map<String, Value>>,
+    pub device: Option<&'a Map<String, Value>>,
 }
 
-impl Layers {
-    /// The merged result.
-    pub fn merged(&self) -> Map<String, Value> {
-        let mut out = Map::new();
-        for layer in [
-            &self.global,
-            &self.vendor,
-            &self.model,
-            &self.profile,
-            &self.device,
+impl<'a> Layers<'a> {
+    /// The layers present, in precedence order.
+    pub fn present(&self) -> impl Iterator<Item = &'a Map<String, Value>> {
+        [
+            self.global,
+            self.vendor,
+            self.model,
+            self.profile,
+            self.device,
         ]
         .into_iter()
         .flatten()
-        {
+    }
+
+    /// The merged result.
+    pub fn merged(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for layer in self.present() {
             merge(&mut out, layer);
         }
         out
     }
-}
 
-impl Layers {
     /// The merged value of one top-level key, without merging everything else.
     pub fn merged_key(&self, key: &str) -> Option<Value> {
         let mut out: Option<Value> = None;
-        for layer in [
-            &self.global,
-            &self.vendor,
-            &self.model,
-            &self.profile,
-            &self.device,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for layer in self.present() {
             let Some(v) = layer.get(key) else { continue };
             match (&mut out, v) {
                 (Some(Value::Object(base)), Value::Object(over)) => merge(base, over),
@@ -119,15 +114,17 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> Option<Map<String, Value>> {
-        v.as_object().cloned()
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
     }
 
     #[test]
     fn one_key_merges_like_the_whole() {
+        let vendor = obj(json!({"encryption": {"scheme": "openssl", "password": "v"}, "x": 1}));
+        let device = obj(json!({"encryption": {"password": "d"}}));
         let layers = Layers {
-            vendor: obj(json!({"encryption": {"scheme": "openssl", "password": "v"}, "x": 1})),
-            device: obj(json!({"encryption": {"password": "d"}})),
+            vendor: Some(&vendor),
+            device: Some(&device),
             ..Layers::default()
         };
         assert_eq!(
@@ -143,12 +140,18 @@ mod tests {
 
     #[test]
     fn later_layers_win_and_objects_merge() {
+        let global =
+            obj(json!({"ntp": "global", "tz": "UTC", "pvalues": {"P30": "a", "P64": "x"}}));
+        let vendor = obj(json!({"ntp": "vendor", "pvalues": {"P30": "b"}}));
+        let model = obj(json!({"tz": "model"}));
+        let profile = obj(json!({"ntp": "profile", "list": [1, 2]}));
+        let device = obj(json!({"pvalues": {"P64": "device"}, "list": [3]}));
         let layers = Layers {
-            global: obj(json!({"ntp": "global", "tz": "UTC", "pvalues": {"P30": "a", "P64": "x"}})),
-            vendor: obj(json!({"ntp": "vendor", "pvalues": {"P30": "b"}})),
-            model: obj(json!({"tz": "model"})),
-            profile: obj(json!({"ntp": "profile", "list": [1, 2]})),
-            device: obj(json!({"pvalues": {"P64": "device"}, "list": [3]})),
+            global: Some(&global),
+            vendor: Some(&vendor),
+            model: Some(&model),
+            profile: Some(&profile),
+            device: Some(&device),
         };
         assert_eq!(
             Value::Object(layers.merged()),

@@ -24,15 +24,18 @@
 //! * ambiguous `\10`-style escapes (PCRE reads them as backreference or octal depending on the
 //!   number of groups).
 
+mod automaton;
 mod translate;
 
 use fancy_regex::{BytesMode, RegexBuilder};
+
+pub(crate) use automaton::syntax_config;
 
 /// The most backtracking steps one match may take before giving up (nginx gives up with a 500
 /// when PCRE hits its match limit; so does provedge, at this bound).
 const BACKTRACK_LIMIT: usize = 1_000_000;
 /// Compiled-program bound for the `regex` crate part of one pattern.
-const SIZE_LIMIT: usize = 1 << 20;
+pub(crate) const SIZE_LIMIT: usize = 1 << 20;
 /// Lazy-DFA cache bound per pattern (memory per rule, whatever the requests).
 const DFA_LIMIT: usize = 256 << 10;
 
@@ -40,12 +43,22 @@ const DFA_LIMIT: usize = 256 << 10;
 #[derive(Clone, Debug)]
 pub(crate) struct ByteRegex {
     /// `$` as `\z`: exact for every subject that does not end in `\n`.
-    plain: fancy_regex::Regex,
+    plain: Engine,
     /// `$` as "end, or before a final `\n`", for subjects ending in `\n`; `None` when the
     /// pattern has no `$` (then `plain` is exact for every subject).
     newline: Option<fancy_regex::Regex>,
     /// Named groups: (group number, name).
     names: Vec<(usize, String)>,
+}
+
+/// What runs a pattern.
+#[derive(Clone, Debug)]
+enum Engine {
+    /// No backtracking construct: the meta engine, directly (linear time, never gives up).
+    Automaton(automaton::Automaton),
+    /// Lookaround, backreferences, atomic groups: `fancy-regex`'s backtracking VM for those
+    /// parts (with its step limit), the meta engine for the rest.
+    Fancy(fancy_regex::Regex),
 }
 
 /// The backtracking VM gave up (nginx: PCRE's match limit, answered with 500).
@@ -58,29 +71,54 @@ pub(crate) struct Exhausted;
 pub(crate) type Groups = Vec<Option<(usize, usize)>>;
 
 impl ByteRegex {
-    fn engine(&self, subject: &[u8]) -> &fancy_regex::Regex {
-        match &self.newline {
-            Some(nl) if subject.last() == Some(&b'\n') => nl,
-            _ => &self.plain,
+    /// The engine that is exact for `subject`: the newline variant for a subject ending in
+    /// `\n` when the pattern has a `$`.
+    fn engine(&self, subject: &[u8]) -> Result<&automaton::Automaton, &fancy_regex::Regex> {
+        match (&self.newline, &self.plain) {
+            (Some(nl), _) if subject.last() == Some(&b'\n') => Err(nl),
+            (_, Engine::Automaton(a)) => Ok(a),
+            (_, Engine::Fancy(f)) => Err(f),
         }
     }
 
-    /// The groups of the first match, or `None` without a match.
-    pub fn captures(&self, subject: &[u8]) -> Result<Option<Groups>, Exhausted> {
-        let Some(caps) = self
-            .engine(subject)
-            .captures(subject)
-            .map_err(|_| Exhausted)?
-        else {
-            return Ok(None);
+    /// Whether matching `subject` runs on the meta engine alone, which cannot give up (so a
+    /// match known to exist can have its groups read later, and cannot fail then).
+    pub fn is_automaton_for(&self, subject: &[u8]) -> bool {
+        self.engine(subject).is_ok()
+    }
+
+    /// The pattern text the URI prefilter compiles: `Some` when the pattern runs on the meta
+    /// engine, where it is exact for subjects that do not end in `\n`.
+    pub fn prefilter_source(&self) -> Option<&str> {
+        match &self.plain {
+            Engine::Automaton(a) => Some(a.source()),
+            Engine::Fancy(_) => None,
+        }
+    }
+
+    /// Writes the groups of the first match into `groups` (cleared first); `false` without a
+    /// match (then `groups` is empty).
+    pub fn captures_into(&self, subject: &[u8], groups: &mut Groups) -> Result<bool, Exhausted> {
+        let fancy = match self.engine(subject) {
+            Ok(a) => return Ok(a.captures_into(subject, groups)),
+            Err(fancy) => fancy,
         };
-        let mut groups: Groups = (0..caps.len())
-            .map(|i| caps.get(i).map(|m| (m.start(), m.end())))
-            .collect();
+        groups.clear();
+        let Some(caps) = fancy.captures(subject).map_err(|_| Exhausted)? else {
+            return Ok(false);
+        };
+        groups.extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
         while groups.len() > 1 && groups.last() == Some(&None) {
             groups.pop();
         }
-        Ok(Some(groups))
+        Ok(true)
+    }
+
+    /// The groups of the first match, or `None` without a match.
+    #[cfg(test)]
+    pub fn captures(&self, subject: &[u8]) -> Result<Option<Groups>, Exhausted> {
+        let mut groups = Groups::new();
+        Ok(self.captures_into(subject, &mut groups)?.then_some(groups))
     }
 
     /// The named groups, as (group number, name).
@@ -91,6 +129,11 @@ impl ByteRegex {
 
 /// Compiles an nginx (PCRE) regex; `caseless` is the `~*` of a location or an `if`.
 pub(crate) fn compile(pattern: &str, caseless: bool) -> Result<ByteRegex, String> {
+    compile_with(pattern, caseless, true)
+}
+
+/// [`compile`], with the meta engine allowed or not (the tests compare the two).
+fn compile_with(pattern: &str, caseless: bool, automaton: bool) -> Result<ByteRegex, String> {
     let t = translate::translate(pattern.as_bytes())
         .map_err(|reason| format!("regex \"{pattern}\": {reason}"))?;
     let build = |text: String| {
@@ -109,7 +152,16 @@ pub(crate) fn compile(pattern: &str, caseless: bool) -> Result<ByteRegex, String
             }
         })
     };
-    let plain = build(t.text.replace(translate::DOLLAR_MARK, r"\z"))?;
+    let text = t.text.replace(translate::DOLLAR_MARK, r"\z");
+    let automaton = if t.backtracking || !automaton {
+        None
+    } else {
+        automaton::Automaton::build(&text, caseless, t.groups)
+    };
+    let plain = match automaton {
+        Some(a) => Engine::Automaton(a),
+        None => Engine::Fancy(build(text)?),
+    };
     let newline = if t.dollar {
         Some(build(t.text.replace(translate::DOLLAR_MARK, r"(?=\n?\z)"))?)
     } else {
@@ -242,6 +294,132 @@ mod tests {
         }
     }
 
+    /// The meta engine must give exactly what `fancy-regex` gives (it is the engine
+    /// `fancy-regex` delegates to, but reads the translation with `regex-syntax` directly):
+    /// random patterns over PCRE's syntax, both engines, the same groups on every subject.
+    #[test]
+    fn meta_engine_agrees_with_fancy_regex() {
+        const ALPHABET: &[&str] = &[
+            "(",
+            ")",
+            "[",
+            "]",
+            "{2}",
+            "{1,3}",
+            "{0}",
+            "\\",
+            "^",
+            "$",
+            "|",
+            "?",
+            "*",
+            "+",
+            ".",
+            "-",
+            "a",
+            "A",
+            "b",
+            "1",
+            "/",
+            "x",
+            "(?:",
+            "(?<n>",
+            "(?i)",
+            "(?-i)",
+            "(?i:",
+            "(?s)",
+            "(?U)",
+            "(?x)",
+            "\\d",
+            "\\w",
+            "\\W",
+            "\\s",
+            "\\b",
+            "\\B",
+            "\\Z",
+            "\\z",
+            "\\A",
+            "[^a]",
+            "[a-c]",
+            "[[:alpha:]]",
+            "\\x41",
+            "\\.",
+            ".*",
+            ".+?",
+            "é",
+            "\n",
+            "\\Q.*\\E",
+            "(?=a)",
+            "\\1",
+            "(?>a)",
+            "a++",
+        ];
+        const SUBJECTS: &[&[u8]] = &[
+            b"",
+            b"/a/a/a",
+            b"a/ab\n/a",
+            b"/provision/a/provision/1",
+            b"a",
+            b"A",
+            b"/a1x",
+            b"aaa",
+            b"abAB",
+            b"/provision/aBc.cfg",
+            b"a\nb",
+            b"a\n",
+            b"\xe9x",
+            b"x\xc3\xa9",
+            b"A1_X-b/",
+            b"{2}",
+            b"ba1/x.",
+            b"  a",
+        ];
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut on_meta, mut compared) = (0, 0);
+        for _ in 0..6_000 {
+            // A third start as FusionPBX's rules do, `^.*` or `^(.*)` (read from the tail).
+            const STARTS: &[&str] = &["^.*", "^(.*)", "^.*/", "(?s)^.*", "^.*a", "^(.*)/a"];
+            let mut pattern = match next() % 9 {
+                n @ 0..=5 => STARTS[n as usize].to_owned(),
+                _ => String::new(),
+            };
+            for _ in 0..(1 + next() % 10) {
+                pattern.push_str(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
+            }
+            let caseless = next() % 3 == 0;
+            let both = compile_with(&pattern, caseless, true);
+            let fancy = compile_with(&pattern, caseless, false);
+            let (both, fancy) = match (both, fancy) {
+                (Ok(b), Ok(f)) => (b, f),
+                (Err(_), Err(_)) => continue,
+                // A repeated empty group (`(?:)+`): PCRE and the meta engine take it,
+                // `fancy-regex`'s parser does not.
+                (Ok(_), Err(e)) if e.contains("Target of repeat operator is invalid") => continue,
+                (b, f) => panic!("{pattern:?}: loads {:?} vs {:?}", b.err(), f.err()),
+            };
+            if both.prefilter_source().is_some() {
+                on_meta += 1;
+            }
+            for subject in SUBJECTS {
+                compared += 1;
+                assert_eq!(
+                    both.captures(subject),
+                    fancy.captures(subject),
+                    "{pattern:?} (caseless {caseless}) on {:?}",
+                    String::from_utf8_lossy(subject)
+                );
+            }
+        }
+        assert!(on_meta > 1_000, "{on_meta} patterns on the meta engine");
+        assert!(compared > 10_000);
+    }
+
     /// Loading runs on untrusted configuration: no pattern may panic the translator or the
     /// engine, valid or not.
     #[test]
@@ -267,6 +445,37 @@ mod tests {
             if let Ok(re) = compile(&pattern, state % 2 == 0) {
                 let _ = re.captures(b"/a1x\n");
                 let _ = re.captures(b"");
+            }
+        }
+    }
+}
+#[cfg(test)]
+mod tmp_bench {
+    #[test]
+    fn cap_bench() {
+        let cases: &[(&str, &[u8])] = &[
+            (
+                r"^.*/provision/cfg([A-Fa-f0-9]{12})(\.(xml|cfg))?$",
+                b"/provision/cfg000b82123456.xml",
+            ),
+            (r"^.*/provision/(phonebook\.xml)?$", b"/app/provision/"),
+            (
+                r"^.*/provision/([A-Fa-f0-9]{12})-phone.cfg$",
+                b"/provision/0004f2123456-phone.cfg",
+            ),
+            (r"^(.*)", b"/etc/passwd"),
+        ];
+        for (p, s) in cases {
+            let re = super::compile(p, false).unwrap();
+            let mut g = super::Groups::new();
+            for _ in 0..2 {
+                let t = std::time::Instant::now();
+                for _ in 0..1_000_000 {
+                    std::hint::black_box(
+                        re.captures_into(std::hint::black_box(s), &mut g).unwrap(),
+                    );
+                }
+                eprintln!("{p}: {:.1} ns {:?}", t.elapsed().as_nanos() as f64 / 1e6, g);
             }
         }
     }

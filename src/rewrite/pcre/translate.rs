@@ -15,6 +15,12 @@ pub(super) struct Translation {
     pub dollar: bool,
     /// Named groups: (group number, name).
     pub names: Vec<(usize, String)>,
+    /// How many capturing groups the pattern has.
+    pub groups: usize,
+    /// The translation uses a construct only a backtracking engine has (lookaround,
+    /// backreferences, atomic groups, possessive quantifiers, `\K`): it must run on
+    /// `fancy-regex`.
+    pub backtracking: bool,
 }
 
 /// Translates a PCRE pattern, or says why it cannot be.
@@ -30,6 +36,7 @@ pub(super) fn translate(p: &[u8]) -> Result<Translation, String> {
         names: Vec::new(),
         dollar: false,
         quoted: false,
+        backtracking: false,
     };
     t.alternation(0)?;
     if t.i < p.len() {
@@ -39,6 +46,8 @@ pub(super) fn translate(p: &[u8]) -> Result<Translation, String> {
         text: t.out,
         dollar: t.dollar,
         names: t.names,
+        groups: t.opened,
+        backtracking: t.backtracking,
     })
 }
 
@@ -71,6 +80,8 @@ struct Translator<'p> {
     dollar: bool,
     /// Inside `\Q…\E`.
     quoted: bool,
+    /// A construct only a backtracking engine has was written.
+    backtracking: bool,
 }
 
 impl<'p> Translator<'p> {
@@ -175,6 +186,7 @@ impl<'p> Translator<'p> {
                 Ok(Some(plain))
             }
             b'^' => {
+                self.backtracking |= self.multiline;
                 self.out.push_str(if self.multiline {
                     r"(?:\A|(?<=\n)(?!\z))"
                 } else {
@@ -199,6 +211,7 @@ impl<'p> Translator<'p> {
 
     fn dollar(&mut self) {
         if self.multiline {
+            self.backtracking = true;
             self.out.push_str(r"(?=\n|\z)");
         } else {
             self.dollar = true;
@@ -246,6 +259,7 @@ impl<'p> Translator<'p> {
             .push_str(std::str::from_utf8(spec).unwrap_or_default());
         self.i += len;
         if let [mode @ (b'?' | b'+'), ..] = after {
+            self.backtracking |= *mode == b'+';
             self.out.push(char::from(*mode));
             self.i += 1;
         }
@@ -278,6 +292,7 @@ impl<'p> Translator<'p> {
                 Ok(plain)
             }
             b'R' => {
+                self.backtracking = true;
                 self.out.push_str(r"(?>\x0D\x0A|[\x0A-\x0D\x{85}])");
                 Ok(plain)
             }
@@ -307,6 +322,7 @@ impl<'p> Translator<'p> {
                 Ok(assertion)
             }
             b'K' => {
+                self.backtracking = true;
                 self.out.push_str(r"\K");
                 Ok(assertion)
             }
@@ -378,6 +394,7 @@ impl<'p> Translator<'p> {
         if n == 0 || n > self.total_groups {
             return Err(format!("reference to non-existent subpattern {n}"));
         }
+        self.backtracking = true;
         let _ = write!(self.out, "(?:\\{n})");
         Ok(Info {
             nullable: true,
@@ -389,6 +406,7 @@ impl<'p> Translator<'p> {
         if !count_names(self.p).iter().any(|n| n == name) {
             return Err(format!("reference to non-existent subpattern \"{name}\""));
         }
+        self.backtracking = true;
         let _ = write!(self.out, "(?:\\k<{name}>)");
         Ok(Info {
             nullable: true,
@@ -631,6 +649,7 @@ impl<'p> Translator<'p> {
                 ("(".into(), true)
             }
         };
+        self.backtracking |= !capture && open != "(?:";
         self.out.push_str(&open);
         let inner = self.alternation(1)?;
         if self.peek() != Some(b')') {

@@ -1,0 +1,196 @@
+//! Parsed variable layers, remembered by their bytes.
+//!
+//! Every render of every device reads `vars/global.json` and its vendor's file, and these are
+//! often the largest inputs (a few hundred P-values). They change rarely, so the engine parses
+//! each once per change: the parsed object is kept per key (in the tenant's namespace) with a
+//! 128-bit hash of the bytes it was parsed from, and handed out shared while the host keeps
+//! returning the same bytes. What is kept is a pure function of the bytes, so no request can
+//! be given another's data. Bounded like the render cache, by entries and by the bytes of
+//! JSON parsed (`memory.vars_entries`, `memory.vars_bytes`); full, it starts over.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use crate::key::StoreKey;
+
+/// By default at most this many variable files are remembered (a global file, one per vendor,
+/// model and profile, per tenant)…
+pub const DEFAULT_ENTRIES: usize = 256;
+/// …parsed from at most this many bytes of JSON in total (parsed, an object takes a few times
+/// the bytes of its JSON).
+pub const DEFAULT_BYTES: usize = 4 << 20;
+
+/// A layer as parsed: its object, shared.
+pub type Layer = Arc<Map<String, Value>>;
+
+/// Why a variable file is not a layer.
+#[derive(Debug)]
+pub enum LayerError {
+    NotAnObject,
+    Malformed { line: usize, column: usize },
+}
+
+/// The bounded map of parsed variable files.
+pub struct LayerCache {
+    inner: Mutex<Inner>,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Per key: the hash and length of the bytes parsed, and the result.
+    entries: HashMap<StoreKey, (u128, usize, Layer)>,
+    bytes: usize,
+}
+
+impl Default for LayerCache {
+    fn default() -> LayerCache {
+        LayerCache::bounded(DEFAULT_ENTRIES, DEFAULT_BYTES)
+    }
+}
+
+impl std::fmt::Debug for LayerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LayerCache({} files)", self.len())
+    }
+}
+
+impl Clone for LayerCache {
+    /// A clone starts empty, like the other per-engine caches.
+    fn clone(&self) -> LayerCache {
+        LayerCache::bounded(self.max_entries, self.max_bytes)
+    }
+}
+
+impl LayerCache {
+    /// A cache of at most `entries` files parsed from at most `bytes` bytes.
+    pub fn bounded(entries: usize, bytes: usize) -> LayerCache {
+        LayerCache {
+            inner: Mutex::default(),
+            max_entries: entries.max(1),
+            max_bytes: bytes,
+        }
+    }
+
+    /// The object `bytes` (read at `key`) parse to, parsed only if these bytes were not the
+    /// ones parsed last time. Failures are not remembered.
+    pub fn parse(&self, key: &StoreKey, bytes: &[u8]) -> Result<Layer, LayerError> {
+        // The streaming hasher the render cache uses (one hasher's code in the filter).
+        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
+        hasher.update(bytes);
+        let hash = hasher.digest128();
+        if let Ok(inner) = self.inner.lock() {
+            if let Some((h, len, layer)) = inner.entries.get(key) {
+                if *h == hash && *len == bytes.len() {
+                    return Ok(Arc::clone(layer));
+                }
+            }
+        }
+        let layer: Layer = match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Arc::new(map),
+            Ok(_) => return Err(LayerError::NotAnObject),
+            Err(e) => {
+                return Err(LayerError::Malformed {
+                    line: e.line(),
+                    column: e.column(),
+                })
+            }
+        };
+        if let Ok(mut inner) = self.inner.lock() {
+            let size = bytes.len();
+            if let Some((_, old, _)) = inner.entries.remove(key) {
+                inner.bytes -= old;
+            }
+            if inner.entries.len() >= self.max_entries || inner.bytes + size > self.max_bytes {
+                inner.entries.clear();
+                inner.bytes = 0;
+            }
+            if size <= self.max_bytes {
+                inner.bytes += size;
+                inner
+                    .entries
+                    .insert(key.clone(), (hash, size, Arc::clone(&layer)));
+            }
+        }
+        Ok(layer)
+    }
+
+    /// How many files are remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes of JSON the remembered files were parsed from.
+    pub fn bytes(&self) -> usize {
+        self.inner.lock().map(|i| i.bytes).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> StoreKey {
+        StoreKey::new(s).unwrap()
+    }
+
+    #[test]
+    fn reuses_a_parse_only_for_the_same_key_and_bytes() {
+        let cache = LayerCache::default();
+        let global = key("vars/global.json");
+        let other = key("tenants/b/vars/global.json");
+        let a = cache.parse(&global, br#"{"ntp": "a"}"#).unwrap();
+        assert!(Arc::ptr_eq(
+            &a,
+            &cache.parse(&global, br#"{"ntp": "a"}"#).unwrap()
+        ));
+        // Another tenant's key is its own entry, even for the same bytes.
+        let b = cache.parse(&other, br#"{"ntp": "a"}"#).unwrap();
+        assert!(!Arc::ptr_eq(&a, &b));
+        let changed = cache.parse(&global, br#"{"ntp": "b"}"#).unwrap();
+        assert_eq!(changed.get("ntp").unwrap(), "b");
+        assert_eq!(cache.len(), 2);
+        assert!(matches!(
+            cache.parse(&global, b"[1]"),
+            Err(LayerError::NotAnObject)
+        ));
+        assert!(matches!(
+            cache.parse(&global, b"{\n\"x\": }"),
+            Err(LayerError::Malformed { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn bounded_by_entries_and_bytes() {
+        let cache = LayerCache::bounded(2, 64);
+        for i in 0..5 {
+            cache
+                .parse(&key(&format!("vars/vendors/v{i}.json")), br#"{"a": 1}"#)
+                .unwrap();
+            assert!(cache.len() <= 2);
+        }
+        let big = format!("{{\"a\": \"{}\"}}", "x".repeat(100));
+        let layer = cache
+            .parse(&key("vars/global.json"), big.as_bytes())
+            .unwrap();
+        assert_eq!(layer.get("a").unwrap().as_str().unwrap().len(), 100);
+        assert!(cache.bytes() <= 64, "{}", cache.bytes());
+        for i in 0..5 {
+            cache
+                .parse(
+                    &key(&format!("vars/models/m{i}.json")),
+                    br#"{"padding": "0123456789012345678901234567890"}"#,
+                )
+                .unwrap();
+            assert!(cache.bytes() <= 64 && cache.len() <= 2);
+        }
+    }
+}
