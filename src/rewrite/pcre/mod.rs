@@ -449,34 +449,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod tmp_bench {
-    #[test]
-    fn cap_bench() {
-        let cases: &[(&str, &[u8])] = &[
-            (
-                r"^.*/provision/cfg([A-Fa-f0-9]{12})(\.(xml|cfg))?$",
-                b"/provision/cfg000b82123456.xml",
-            ),
-            (r"^.*/provision/(phonebook\.xml)?$", b"/app/provision/"),
-            (
-                r"^.*/provision/([A-Fa-f0-9]{12})-phone.cfg$",
-                b"/provision/0004f2123456-phone.cfg",
-            ),
-            (r"^(.*)", b"/etc/passwd"),
-        ];
-        for (p, s) in cases {
-            let re = super::compile(p, false).unwrap();
-            let mut g = super::Groups::new();
-            for _ in 0..2 {
-                let t = std::time::Instant::now();
-                for _ in 0..1_000_000 {
-                    std::hint::black_box(
-                        re.captures_into(std::hint::black_box(s), &mut g).unwrap(),
-                    );
-                }
-                eprintln!("{p}: {:.1} ns {:?}", t.elapsed().as_nanos() as f64 / 1e6, g);
-            }
-        }
-    }
-}
