@@ -85,8 +85,6 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
         Err(e) => return Outcome::BadRequest(e),
     };
     let host = normalise_host(input.host);
-    let mut user = Vec::new();
-    user.resize(rules.slots, None);
     let mut st = State {
         req: Request {
             request_uri: raw,
@@ -102,12 +100,13 @@ pub(crate) fn apply(rules: &RuleSet, input: &RewriteInput<'_>) -> Outcome {
         captures: Captures::default(),
         scratch: Groups::new(),
         scan: UriScan::new(&rules.prefilter),
-        user,
+        user: Vec::new(),
         applied: Vec::new(),
         unchanged: true,
         quoted: target.quoted,
         internal: false,
     };
+    st.user.resize(rules.slots, None);
     match run(rules, &mut st) {
         Ok(()) => Outcome::Internal(Internal {
             uri: st.uri,

@@ -17,7 +17,12 @@
 //!   `allow`/`deny`, compiled as `ngx_http_rewrite_module.c` compiles them; anything provedge
 //!   cannot honour is refused with its line.
 //! * [`pcre`]: PCRE → `fancy-regex` translation, in byte mode like nginx's PCRE; whatever cannot
-//!   be given PCRE's answer is refused at load with its line.
+//!   be given PCRE's answer is refused at load with its line. Patterns without a backtracking
+//!   construct run directly on `regex-automata`'s meta engine, the one `fancy-regex` delegates
+//!   them to.
+//! * [`prefilter`]: every regex on `$uri` compiled once into one lazy DFA, so one scan of
+//!   `$uri` says which can match; directives still run one by one, in order, and only the
+//!   regexes the scan leaves in run.
 //! * [`uri`]: `ngx_http_parse_complex_uri`: rules match the decoded, slash-merged,
 //!   dot-resolved `$uri`, and a malformed target is a 400 before any rule runs.
 //! * [`replacement`] and [`vars`]: `ngx_http_script_compile` and the script engine: `$1`…`$9`,
@@ -29,7 +34,8 @@
 //! Loading validates everything once ([`RuleSet::parse`]); applying ([`RuleSet::apply`]) never
 //! panics and is bounded: targets over 8 KiB are refused, a rewritten URI or a variable over
 //! 64 KiB is a 500, a regex gives up after a fixed number of backtracking steps (a 500, as
-//! nginx answers when PCRE hits its match limit), and each regex's DFA cache is capped.
+//! nginx answers when PCRE hits its match limit), and each regex's DFA cache (and the
+//! prefilter's) is capped.
 //!
 //! ## What a host does with the [`Outcome`]
 //!

@@ -3,9 +3,11 @@
 //! that one scan of the current `$uri` says which of them can match.
 //!
 //! Evaluation stays exactly nginx's: directives still run one by one, in order. The scan only
-//! answers "no match" for a regex without running it, and a regex that does match is still run
-//! on its own for its groups (or later, if nothing reads them; see `Captures`). The scan is
-//! valid until a rule changes `$uri`; the next regex on `$uri` scans again.
+//! answers "no match" for a regex without running it (rules it rules out in a row are passed
+//! in one step, [`Rule::run`]), and a regex that does match is still run on its own for its
+//! groups (or later, if nothing reads them; see `Captures`). The scan is valid until a rule
+//! changes `$uri`; then the next regex on `$uri` scans again, unless the rule always writes the
+//! same path, whose scan was made at load ([`Rule::scan_after`]).
 //!
 //! Only patterns on the meta engine take part ([`ByteRegex::prefilter_source`]): they read the
 //! same text the same way in the set as alone. The set compiles PCRE's `$` as `\z`, which is
@@ -35,7 +37,7 @@ use super::vars::Var;
 const SIZE_LIMIT: usize = 8 << 20;
 /// The scan's lazy-DFA cache (one per thread that evaluates the file).
 const DFA_LIMIT: usize = 1 << 20;
-/// Patterns whose answers a scan keeps without allocating.
+/// Words of answers (64 patterns each) a scan keeps without allocating.
 const INLINE_WORDS: usize = 4;
 /// How much of the last `$uri` a thread remembers the scan of (see [`ScanCache`]).
 const MEMO_LEN: usize = 256;
@@ -97,11 +99,7 @@ impl Scanner {
         let memo: &mut ScanCache = &mut guard;
         // How much of `uri` the last scan went through, and the last mark within it.
         let shared = if memo.clears == memo.dfa.clear_count() {
-            memo.last
-                .iter()
-                .zip(uri)
-                .take_while(|(a, b)| a == b)
-                .count()
+            shared_len(&memo.last, uri)
         } else {
             0
         };
@@ -155,6 +153,21 @@ impl Scanner {
         }
         true
     }
+}
+
+/// How many first bytes `a` and `b` share (compared eight at a time).
+fn shared_len(a: &[u8], b: &[u8]) -> usize {
+    let words = a
+        .chunks_exact(8)
+        .zip(b.chunks_exact(8))
+        .take_while(|(x, y)| x == y)
+        .count();
+    let done = words * 8;
+    let (a, b) = (
+        a.get(done..).unwrap_or_default(),
+        b.get(done..).unwrap_or_default(),
+    );
+    done + a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 impl Clone for Scanner {
@@ -476,5 +489,314 @@ impl<'r> UriScan<'r> {
             ScanState::Fresh => self.matches.get(index),
             ScanState::Stale | ScanState::Unusable => true,
         }
+    }
+}
+
+/// The rule-file generator of the differential test against nginx, for the tests below.
+#[cfg(test)]
+#[path = "../../tests/rewrite_gen/mod.rs"]
+#[allow(dead_code)]
+mod rewrite_gen;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewrite::pcre::FANCY_ONLY;
+    use crate::rewrite::{Outcome, RewriteInput, RuleSet};
+
+    use super::rewrite_gen;
+
+    /// The rules as they loaded before the prefilter: every regex on `fancy-regex`, none in a
+    /// prefilter, each run on its own.
+    fn reference(text: &str) -> RuleSet {
+        FANCY_ONLY.with(|f| f.set(true));
+        let rules = RuleSet::parse(text);
+        FANCY_ONLY.with(|f| f.set(false));
+        let rules = rules.unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(rules.prefilter.scanner.is_none());
+        rules
+    }
+
+    fn both(text: &str) -> (RuleSet, RuleSet) {
+        let fast = RuleSet::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert!(fast.prefilter.scanner.is_some(), "{text}");
+        (fast, reference(text))
+    }
+
+    /// What the rules answer for `target` (the path and query, or the answer).
+    fn answer(rules: &RuleSet, target: &str) -> String {
+        match rules.apply(&RewriteInput::new(target).with_host("pbx")) {
+            Outcome::Internal(i) => String::from_utf8_lossy(&i.upstream_target()).into_owned(),
+            Outcome::Redirect(r) => format!(
+                "{} {}",
+                r.status.code(),
+                String::from_utf8_lossy(&r.location)
+            ),
+            Outcome::Return(r) => format!(
+                "{} {}",
+                r.status,
+                String::from_utf8_lossy(r.body.as_deref().or(r.location.as_deref()).unwrap_or(b""))
+            ),
+            other => format!("{:?}", other.status()),
+        }
+    }
+
+    /// Each (target, answer), with the prefilter and by the reference, and the two the same
+    /// in every detail.
+    fn check(text: &str, cases: &[(&str, &str)]) {
+        let (fast, reference) = both(text);
+        for &(target, expected) in cases {
+            let input = RewriteInput::new(target).with_host("pbx");
+            assert_eq!(
+                fast.apply(&input),
+                reference.apply(&input),
+                "{target}\n{text}"
+            );
+            assert_eq!(answer(&fast, target), expected, "{target}\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_later_rule_sees_the_path_an_earlier_one_wrote() {
+        // Flagless rules hand their result on: the scan of the old path must not be used for
+        // the new one, whether the path is built from captures or always the same.
+        check(
+            "rewrite ^/a/(.*)$ /b/$1;\n\
+             rewrite ^/b/(.*)$ /c/$1;\n\
+             rewrite ^/c/x$ /fixed;\n\
+             rewrite ^/fixed$ /done last;\n\
+             rewrite ^/b/ /never last;",
+            &[
+                ("/a/x", "/done"),
+                ("/a/y", "/c/y"),
+                ("/b/x", "/done"),
+                ("/fixed", "/done"),
+                ("/z", "/z"),
+            ],
+        );
+        // `last` in a location: the locations are searched again with the new path.
+        check(
+            "location / { rewrite ^/one/(.*) /two/$1 last; }\n\
+             location /two/ { rewrite ^/two/(.*)$ /three?v=$1 last; }\n\
+             location ~ ^/three { return 200 $args; }",
+            &[
+                ("/one/x", "200 v=x"),
+                ("/two/y", "200 v=y"),
+                ("/other", "/other"),
+            ],
+        );
+    }
+
+    #[test]
+    fn if_blocks_and_case_insensitive_regexes() {
+        check(
+            "if ($uri !~* ^.*(provision|xml_cdr|firmware).*$) {\n\
+                 rewrite ^(.*) https://$host$1 permanent;\n\
+                 break;\n\
+             }\n\
+             if ($uri ~* ^.*/api/.*$) {\n\
+                 rewrite ^(.*)/api/(.*)$ $1/api/index.php?rewrite_uri=$2 last;\n\
+             }\n\
+             if ($uri ~ ^/provision/(x)) { set $v $1; }\n\
+             rewrite \"^.*/provision/([A-Fa-f0-9]{12})(\\.(xml|cfg))?$\" /p?mac=$1&v=$v last;\n\
+             location ~* \\.PHP$ { return 200 php:$1; }\n\
+             set $v \"\";",
+            &[
+                // `~*` tests ignore case; the rewrites do not.
+                ("/x/PROVISION/0004f2a1b2c3", "/x/PROVISION/0004f2a1b2c3"),
+                ("/x/provision/0004F2A1B2C3.cfg", "/p?mac=0004F2A1B2C3&v="),
+                ("/provision/xy", "/provision/xy"),
+                ("/provision/API/v1", "/provision/API/v1"),
+                // … to `index.php`, which the `~*` location then takes.
+                ("/provision/api/v1", "200 php:"),
+                ("/other", "301 https://pbx/other"),
+                ("/firmware/a.php", "200 php:"),
+            ],
+        );
+    }
+
+    #[test]
+    fn backtracking_regexes_run_among_the_prefiltered_ones() {
+        // Lookaround and backreferences stay on fancy-regex, outside the set, in their place.
+        check(
+            "rewrite ^/a/(.*)$ /b/$1;\n\
+             rewrite \"^/b/(?!x)([a-z])\" /neg/$1 last;\n\
+             rewrite \"^/b/(x)\\1$\" /double last;\n\
+             rewrite \"(?<=/b/)x(.*)\" /after/$1 last;\n\
+             rewrite ^/b/ /plain last;",
+            &[
+                ("/a/q", "/neg/q"),
+                ("/a/xx", "/double"),
+                ("/a/xyz", "/after/yz"),
+                ("/b/1", "/plain"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_path_ending_in_a_newline_runs_every_regex() {
+        // `$` before a final `\n` is not in the set (which compiles `$` as the end).
+        check(
+            "rewrite ^/a$ /dollar last;\n\
+             rewrite ^/a\\n /newline last;",
+            &[("/a%0A", "/dollar"), ("/a", "/dollar"), ("/b%0A", "/b%0A")],
+        );
+    }
+
+    #[test]
+    fn captures_read_late_are_those_of_the_last_match() {
+        // A location regex that matched leaves its groups for a `return`; a failed `rewrite`
+        // clears them; an `if` regex sets them.
+        check(
+            "location ~ ^/l/(.*)$ { rewrite ^/nomatch /x; return 200 [$1]; }\n\
+             location ~ ^/m/(.*)$ { return 200 [$1]; }\n\
+             location / { if ($uri ~ ^/(i)/) { return 200 [$1]; } return 200 none[$1]; }",
+            &[
+                ("/l/abc", "200 []"),
+                ("/m/abc", "200 [abc]"),
+                ("/i/x", "200 [i]"),
+                ("/j/x", "200 none[]"),
+            ],
+        );
+    }
+
+    /// The scan's memory of the last path: a path sharing directories with the previous one
+    /// resumes there; the answers are those of a scan from the start.
+    #[test]
+    fn resuming_after_shared_directories_changes_nothing() {
+        let text =
+            std::fs::read_to_string("tests/data/rewrite/fusionpbx-install.conf").expect("fixture");
+        let rules = RuleSet::parse(&text).expect("loads");
+        let scanner = rules.prefilter.scanner.as_ref().expect("a scanner");
+        let paths = [
+            "/provision/cfg000b82123456.xml",
+            "/provision/cfg000b82123456.xml",
+            "/provision/Grandstream/cfg000b82123456",
+            "/provision/Grandstream/",
+            "/provision/",
+            "/provision",
+            "/app/provision/",
+            "/app/provision/index.php",
+            "/",
+            "",
+            "/provision/.htaccess",
+            "/provision/0004f2123456-phone.cfg",
+        ];
+        for path in paths {
+            let mut resumed = Bits::new(scanner.patterns);
+            assert!(scanner.scan(path.as_bytes(), &mut resumed));
+            let fresh_scanner = scanner.clone();
+            let mut fresh = Bits::new(scanner.patterns);
+            assert!(fresh_scanner.scan(path.as_bytes(), &mut fresh));
+            let list = |b: &Bits| {
+                (0..scanner.patterns)
+                    .filter(|&i| b.get(i))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(list(&resumed), list(&fresh), "{path}");
+        }
+    }
+
+    #[test]
+    fn runs_of_ruled_out_rules_are_skipped_to_the_next_candidate() {
+        let mut bits = Bits::new(200);
+        for i in [3, 70, 130] {
+            bits.set(i);
+        }
+        assert_eq!(bits.first_set(0, 200), Some(3));
+        assert_eq!(bits.first_set(4, 200), Some(70));
+        assert_eq!(bits.first_set(4, 70), None);
+        assert_eq!(bits.first_set(71, 131), Some(130));
+        assert_eq!(bits.first_set(131, 200), None);
+        assert_eq!(bits.first_set(199, 1_000), None);
+    }
+
+    /// Generated rule files (every directive, condition, flag and variable; regexes that need
+    /// backtracking among them) and requests: with the prefilter and the meta engine, the
+    /// answers are the reference's in every detail.
+    #[test]
+    fn generated_rules_answer_as_the_reference_does() {
+        let mut rng = rewrite_gen::Rng::new(20);
+        let mut compared = 0;
+        for _ in 0..60 {
+            let text = rewrite_gen::rule_file(&mut rng);
+            let fast = RuleSet::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let reference = reference(&text);
+            for _ in 0..60 {
+                let req = rewrite_gen::request(&mut rng);
+                let input = RewriteInput::new(&req.target)
+                    .with_host("g.test")
+                    .with_method(req.method)
+                    .with_headers(&req.headers);
+                assert_eq!(
+                    fast.apply(&input),
+                    reference.apply(&input),
+                    "{}\n{text}",
+                    req.target
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 3_600);
+    }
+
+    /// The fixtures (FusionPBX's lists and server block among them) on their own corpus.
+    #[test]
+    fn the_fixtures_answer_as_the_reference_does() {
+        let dir = std::path::Path::new("tests/data/rewrite");
+        let mut targets: Vec<String> = Vec::new();
+        for name in [
+            "cfg000b82123456.xml",
+            "0004f2a1b2c3-phone.cfg",
+            "0004F2A1B2C3.cfg",
+            "y000000000066.cfg",
+            "algom0022EE123456.conf",
+            "MN_0004f2a1b2c3.cfg",
+            "phonebook.xml",
+            "000000000000.cfg",
+            "file/a.xml",
+            "12345_Extern.xml",
+            "pb0004f2a1b2c3/directory.xml",
+            "-0004f2a1b2c3",
+            "a.png",
+            "index.php",
+            ".htaccess",
+            "x.db",
+        ] {
+            for dir in [
+                "/provision/",
+                "/x/provision/",
+                "/app/provision/",
+                "/",
+                "/api/",
+            ] {
+                targets.push(format!("{dir}{name}"));
+                targets.push(format!("{dir}{name}?a=1"));
+            }
+        }
+        targets.extend(["/a/../b", "/%2e%2e/x", "/a%0A", "/+x", "/a//b/./c"].map(String::from));
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("conf") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("fixture");
+            let Ok(fast) = RuleSet::parse(&text) else {
+                continue;
+            };
+            let reference = reference(&text);
+            for target in &targets {
+                let input = RewriteInput::new(target).with_host("pbx");
+                assert_eq!(
+                    fast.apply(&input),
+                    reference.apply(&input),
+                    "{} {target}",
+                    path.display()
+                );
+            }
+            files += 1;
+        }
+        assert!(files >= 5, "{files} fixtures");
     }
 }

@@ -6,7 +6,10 @@
 //! written for a backtracking engine: it runs every pattern it can on the `regex` crate (lazy
 //! DFA, literal prefilters, linear time) and only the parts that need backtracking
 //! (lookaround, backreferences, atomic groups, possessive quantifiers) on its own backtracking
-//! VM, with a step limit. PCRE2 itself (the `pcre2` crate) does not build for wasm.
+//! VM, with a step limit. PCRE2 itself (the `pcre2` crate) does not build for wasm. A pattern
+//! with none of those parts runs on that engine (`regex-automata`'s meta engine) directly
+//! ([`automaton`]): same answers, groups written into a buffer the caller keeps, and the text
+//! the URI prefilter compiles.
 //!
 //! The syntaxes differ, so every pattern is *translated* by a recursive-descent reader of PCRE
 //! syntax, never passed through: each literal byte becomes `\xHH` (so `[é]` is two bytes, a
@@ -127,9 +130,21 @@ impl ByteRegex {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Tests: compile every pattern for `fancy-regex` alone, as before the meta engine was used
+    /// directly (then no pattern takes part in a prefilter either): the reference the fast
+    /// paths are compared with.
+    pub(crate) static FANCY_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Compiles an nginx (PCRE) regex; `caseless` is the `~*` of a location or an `if`.
 pub(crate) fn compile(pattern: &str, caseless: bool) -> Result<ByteRegex, String> {
-    compile_with(pattern, caseless, true)
+    #[cfg(test)]
+    let automaton = !FANCY_ONLY.with(|f| f.get());
+    #[cfg(not(test))]
+    let automaton = true;
+    compile_with(pattern, caseless, automaton)
 }
 
 /// [`compile`], with the meta engine allowed or not (the tests compare the two).
