@@ -187,10 +187,9 @@ fn show(value: Option<&str>) -> String {
     value.map_or_else(|| "absent".to_owned(), |v| format!("{v:?}"))
 }
 
-/// The strong ETag of exactly these bytes: the first 128 bits of their SHA-256, quoted.
+/// The strong ETag of exactly these bytes: their XXH3-128, big-endian hex, quoted.
 pub fn strong_etag(body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("\"{}\"", hex(&Sha256::digest(body)[..16]))
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(body))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -75,7 +75,7 @@ pub enum Header {
     /// Present, with any value (a store's own validator).
     Present,
     Absent,
-    /// The strong ETag of the expected body: the first 128 bits of its SHA-256, quoted.
+    /// The strong ETag of the expected body: its XXH3-128 in hex, quoted.
     BodyEtag,
     /// The value this host gave the same header in an earlier row.
     SameAs(&'static str),
