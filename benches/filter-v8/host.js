@@ -59,7 +59,7 @@ function parsePairs(p, n) {
 
 const maps = { 0: [], 2: [], 6: [] };
 const buffers = { 7: enc.encode(plugin), 6: new Uint8Array(0), 4: new Uint8Array(0) };
-const properties = { "xds\0route_name": "render", "source\0address": "127.0.0.1:40000" };
+const properties = { "xds\0route_name": process.env.ROUTE || "render", "source\0address": "127.0.0.1:40000" };
 const calls = [];
 let nextToken = 1, localResponses = 0, lastStatus = 0, httpCalls = 0, logs = 0;
 const S_OK = 0, S_NOT_FOUND = 1;
