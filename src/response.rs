@@ -125,14 +125,5 @@ pub(crate) fn conditional(resp: Response, if_none_match: Option<&str>) -> Respon
 /// file in about a microsecond where SHA-256 took 6 natively and far more in wasm, and this
 /// runs on every rendered answer.
 pub(crate) fn etag(body: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = xxhash_rust::xxh3::xxh3_128(body).to_be_bytes();
-    let mut tag = String::with_capacity(34);
-    tag.push('"');
-    for byte in digest {
-        tag.push(char::from(HEX[usize::from(byte >> 4)]));
-        tag.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    tag.push('"');
-    tag
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(body))
 }
