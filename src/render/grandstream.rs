@@ -45,7 +45,10 @@ pub fn parse_pvalues(text: &str) -> Result<Vec<PValue<'_>>, String> {
     Ok(merge_repeats(out))
 }
 
-/// One trimmed line that is neither empty nor a comment.
+/// One trimmed line that is neither empty nor a comment. Always inlined: returned through
+/// memory, the P-value is read back before the write has landed, and that stall was a third
+/// of the parse.
+#[inline(always)]
 fn parse_line(line: &str, line_no: usize) -> Result<PValue<'_>, String> {
     let (number, value) = match plain_line(line) {
         Some(parsed) => parsed,
@@ -59,6 +62,7 @@ fn parse_line(line: &str, line_no: usize) -> Result<PValue<'_>, String> {
 
 /// The usual line, `P<digits> = <value>` with ASCII spaces or tabs around the `=`, read in one
 /// pass; anything else (`None`) is read by [`any_line`], with the same result.
+#[inline(always)]
 fn plain_line(line: &str) -> Option<(u32, &str)> {
     let (&first, rest) = line.as_bytes().split_first()?;
     if first != b'P' && first != b'p' {
@@ -88,6 +92,7 @@ fn plain_line(line: &str) -> Option<(u32, &str)> {
 
 /// Any line: the name before the first `=`, trimmed, is `P` (or `p`) and a number; the value
 /// is the rest, trimmed.
+#[cold]
 fn any_line(line: &str, line_no: usize) -> Result<(u32, &str), String> {
     let Some((name, value)) = line.split_once('=') else {
         return Err(format!("line {line_no}: expected `P<number> = <value>`"));
@@ -124,7 +129,10 @@ fn trim(s: &str) -> &str {
 /// practice; a list with a number beyond it is merged the long way).
 fn merge_repeats(pvalues: Vec<PValue<'_>>) -> Vec<PValue<'_>> {
     const BITMAP_BITS: usize = 1 << 17;
-    let mut seen = vec![0u64; BITMAP_BITS / 64];
+    // Only as many words as the largest number needs: zeroing all of them would cost more
+    // than the look.
+    let largest = pvalues.iter().map(|p| p.number as usize).max().unwrap_or(0);
+    let mut seen = vec![0u64; largest.min(BITMAP_BITS - 1) / 64 + 1];
     let mut repeats = false;
     for p in &pvalues {
         let n = p.number as usize;
@@ -183,6 +191,7 @@ impl Digits {
     }
 
     /// Appends the digits: all eight bytes of the word at once, then the unused ones cut off.
+    #[inline]
     fn write(self, out: &mut Vec<u8>) {
         let len = out.len() + self.len as usize;
         out.extend_from_slice(&self.word.to_le_bytes());
@@ -219,18 +228,27 @@ pub fn to_xml_bytes(mac: Option<Mac>, pvalues: &[PValue]) -> Vec<u8> {
     }
     xml.extend_from_slice(b"  <config version=\"1\">\n");
     for p in pvalues {
-        let digits = Digits::new(p.number);
-        let number = |xml: &mut Vec<u8>| match digits {
-            Some(digits) => digits.write(xml),
-            None => xml.extend_from_slice(p.number.to_string().as_bytes()),
-        };
-        xml.extend_from_slice(b"    <P");
-        number(&mut xml);
-        xml.push(b'>');
-        super::xml::escape_into_bytes(&p.value, &mut xml);
-        xml.extend_from_slice(b"</P");
-        number(&mut xml);
-        xml.extend_from_slice(b">\n");
+        match Digits::new(p.number) {
+            Some(digits) => {
+                xml.extend_from_slice(b"    <P");
+                digits.write(&mut xml);
+                xml.push(b'>');
+                super::xml::escape_into_bytes(&p.value, &mut xml);
+                xml.extend_from_slice(b"</P");
+                digits.write(&mut xml);
+                xml.extend_from_slice(b">\n");
+            }
+            None => {
+                let number = p.number.to_string();
+                xml.extend_from_slice(b"    <P");
+                xml.extend_from_slice(number.as_bytes());
+                xml.push(b'>');
+                super::xml::escape_into_bytes(&p.value, &mut xml);
+                xml.extend_from_slice(b"</P");
+                xml.extend_from_slice(number.as_bytes());
+                xml.extend_from_slice(b">\n");
+            }
+        }
     }
     xml.extend_from_slice(b"  </config>\n</gs_provision>\n");
     xml

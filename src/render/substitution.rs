@@ -21,6 +21,8 @@
 //!   pairs, `{% for k, v in path|dictsort %}`, nested, without `else`, `if`, `recursive` or
 //!   `loop`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use minijinja::machinery::{ast, parse};
 use serde_json::{Map, Value};
 
@@ -35,11 +37,20 @@ pub struct Substitution {
     cost: u64,
     /// The context names the template reads (so a caller builds only those).
     roots: Vec<Box<str>>,
+    /// The length of the last rendering: the next one is usually about as long, so its buffer
+    /// is allocated once.
+    last_len: AtomicUsize,
 }
 
 #[derive(Debug)]
 enum Node {
     Raw(Box<str>),
+    /// Text of at most eight bytes (a separator, a line end), as the low bytes of a word: it is
+    /// appended with one store rather than a copy.
+    Short {
+        word: u64,
+        len: usize,
+    },
     Emit(Path),
     For(Box<Loop>),
 }
@@ -82,6 +93,9 @@ enum Step {
 /// half the fuel.
 const FUEL_LIMIT: u64 = super::template::FUEL / 2;
 
+/// The most a rendering's buffer starts with (a longer one grows as it is written).
+const MAX_CAPACITY: usize = 1 << 20;
+
 /// Objects merged from several layers one render may hold (each read of a key that several
 /// layers hold an object at is one): the memory a render takes stays small.
 const MAX_MERGED: usize = 4096;
@@ -96,7 +110,7 @@ fn cost(nodes: &[Node]) -> u64 {
     nodes
         .iter()
         .map(|node| match node {
-            Node::Raw(_) => 2,
+            Node::Raw(_) | Node::Short { .. } => 2,
             Node::Emit(p) => path(p) + 2,
             Node::For(l) => path(&l.iter) + 2 * 3,
         })
@@ -117,7 +131,15 @@ impl Substitution {
             cost: cost(&nodes),
             nodes,
             roots: compiler.roots,
+            last_len: AtomicUsize::new(0),
         })
+    }
+
+    /// The buffer a rendering starts with: the last one's length and some room, at least 4 KiB,
+    /// at most [`MAX_CAPACITY`].
+    fn capacity(&self) -> usize {
+        let last = self.last_len.load(Ordering::Relaxed);
+        (last + last / 8).clamp(4096, MAX_CAPACITY)
     }
 
     /// The context names the template reads.
@@ -138,11 +160,13 @@ impl Substitution {
             locals: Vec::new(),
             merged: Vec::new(),
             fuel: 0,
-            out: String::with_capacity(4096),
+            out: Vec::with_capacity(self.capacity()),
         };
         run.spend(self.cost)?;
         run.nodes(&self.nodes)?;
-        Some(run.out)
+        self.last_len.store(run.out.len(), Ordering::Relaxed);
+        // Made of whole `str`s and whole characters of them, so always UTF-8.
+        String::from_utf8(run.out).ok()
     }
 }
 
@@ -160,7 +184,13 @@ impl Compiler {
 
     fn statement(&mut self, statement: &ast::Stmt<'_>) -> Option<Node> {
         match statement {
-            ast::Stmt::EmitRaw(raw) => Some(Node::Raw(raw.raw.into())),
+            ast::Stmt::EmitRaw(raw) => Some(match raw.raw.len() {
+                len @ 0..=8 => Node::Short {
+                    word: super::scan::short_word(raw.raw.as_bytes()),
+                    len,
+                },
+                _ => Node::Raw(raw.raw.into()),
+            }),
             ast::Stmt::EmitExpr(emit) => Some(Node::Emit(self.path(&emit.expr)?)),
             ast::Stmt::ForLoop(for_loop) => self.for_loop(for_loop).map(|l| Node::For(Box::new(l))),
             _ => None,
@@ -384,7 +414,8 @@ struct Run<'r, 'a> {
     /// The merged objects [`Item::Merged`] refers to.
     merged: Vec<Merged<'a>>,
     fuel: u64,
-    out: String,
+    /// Bytes, so that values are copied a word at a time ([`super::scan::replace_bytes`]).
+    out: Vec<u8>,
 }
 
 impl<'a> Run<'_, 'a> {
@@ -396,9 +427,14 @@ impl<'a> Run<'_, 'a> {
     fn nodes(&mut self, nodes: &[Node]) -> Option<()> {
         for node in nodes {
             match node {
-                Node::Raw(text) => self.out.push_str(text),
+                Node::Raw(text) => self.out.extend_from_slice(text.as_bytes()),
+                Node::Short { word, len } => super::scan::push_word(&mut self.out, *word, *len),
                 Node::Emit(path) => {
-                    let value = self.resolve(path)?;
+                    // A loop variable as it is, the usual case, read in place.
+                    let value = match (&path.root, &*path.steps) {
+                        (Root::Local(slot), []) => *self.locals.get(*slot)?,
+                        _ => self.resolve(path)?,
+                    };
                     self.emit(value)?;
                 }
                 Node::For(l) => self.for_loop(l)?,
@@ -479,13 +515,16 @@ impl<'a> Run<'_, 'a> {
     /// escaped for the output syntax, integers and booleans as they print, `null` as nothing.
     fn emit(&mut self, item: Item<'a>) -> Option<()> {
         match item {
-            Item::Str(s) => self.syntax.escape_value(s, &mut self.out),
-            Item::Value(Value::String(s)) => self.syntax.escape_value(s, &mut self.out),
+            Item::Str(s) => self.syntax.escape_value_bytes(s, &mut self.out),
+            Item::Value(Value::String(s)) => self.syntax.escape_value_bytes(s, &mut self.out),
             Item::Value(Value::Null) => {}
             // As minijinja prints them (Jinja's Python spelling).
-            Item::Value(Value::Bool(b)) => self.out.push_str(if *b { "True" } else { "False" }),
+            Item::Value(Value::Bool(b)) => {
+                self.out
+                    .extend_from_slice(if *b { b"True" } else { b"False" });
+            }
             Item::Value(Value::Number(n)) => {
-                use std::fmt::Write as _;
+                use std::io::Write as _;
                 if let Some(u) = n.as_u64() {
                     let _ = write!(self.out, "{u}");
                 } else if let Some(i) = n.as_i64() {
@@ -502,39 +541,51 @@ impl<'a> Run<'_, 'a> {
         Some(())
     }
 
+    /// The iterations of a `|dictsort` loop over a map's `len` entries, in the map's own order.
+    /// minijinja's dictsort: keys compared with ASCII letters lower-cased, a stable sort of the
+    /// map's own order. That order nearly always is the sorted one already; when it is not
+    /// (keys that differ in case), minijinja sorts, and the render is declined.
+    fn dictsort(
+        &mut self,
+        l: &Loop,
+        entries: impl Iterator<Item = (&'a str, Item<'a>)> + Clone,
+        len: usize,
+    ) -> Option<()> {
+        let keys = entries.clone().map(|(k, _)| k);
+        if !keys
+            .clone()
+            .zip(keys.skip(1))
+            .all(|(a, b)| dictsort_order(a, b).is_le())
+        {
+            return None;
+        }
+        self.spend(l.cost.saturating_mul(len as u64))?;
+        let depth = self.locals.len();
+        for (key, value) in entries {
+            self.locals.truncate(depth);
+            self.locals.push(Item::Str(key));
+            self.locals.push(value);
+            self.nodes(&l.body)?;
+        }
+        Some(())
+    }
+
     fn for_loop(&mut self, l: &Loop) -> Option<()> {
         let iter = self.resolve(&l.iter)?;
         let depth = self.locals.len();
         if l.dictsort {
-            let entries = self.entries(iter)?;
-            // minijinja's dictsort: keys compared with ASCII letters lower-cased, a stable sort
-            // of the map's own order. That order nearly always is the sorted one already; when
-            // it is not (keys that differ in case), minijinja sorts.
-            let lower = |a: &str, b: &str| {
-                // Past the common prefix (compared as it is), ASCII letters lower-cased.
-                let (a, b) = (a.as_bytes(), b.as_bytes());
-                let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-                let (a, b) = (
-                    a.get(same..).unwrap_or_default(),
-                    b.get(same..).unwrap_or_default(),
-                );
-                a.iter()
-                    .map(u8::to_ascii_lowercase)
-                    .cmp(b.iter().map(u8::to_ascii_lowercase))
-            };
-            let sorted = entries.windows(2).all(|w| match w {
-                [a, b] => lower(a.0, b.0).is_le(),
-                _ => true,
-            });
-            if !sorted {
-                return None;
-            }
-            self.spend(l.cost.saturating_mul(entries.len() as u64))?;
-            for (key, value) in entries {
-                self.locals.truncate(depth);
-                self.locals.push(Item::Str(key));
-                self.locals.push(value);
-                self.nodes(&l.body)?;
+            // A map is read in place; merged layers' keys are collected first.
+            match iter {
+                Item::Object(map) => self.dictsort(
+                    l,
+                    map.iter().map(|(k, v)| (k.as_str(), Item::of(v))),
+                    map.len(),
+                )?,
+                _ => {
+                    let entries = self.entries(iter)?;
+                    let len = entries.len();
+                    self.dictsort(l, entries.into_iter(), len)?;
+                }
             }
         } else {
             match iter {
@@ -576,6 +627,27 @@ impl<'a> Run<'_, 'a> {
         self.locals.truncate(depth);
         Some(())
     }
+}
+
+/// minijinja's dictsort order of two keys: past their common prefix (compared as it is),
+/// ASCII letters lower-cased.
+fn dictsort_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (a, b) = (
+        a.get(same..).unwrap_or_default(),
+        b.get(same..).unwrap_or_default(),
+    );
+    // The first differing byte nearly always decides.
+    if let (Some(x), Some(y)) = (a.first(), b.first()) {
+        let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.iter()
+        .map(u8::to_ascii_lowercase)
+        .cmp(b.iter().map(u8::to_ascii_lowercase))
 }
 
 #[cfg(test)]
@@ -739,7 +811,7 @@ mod tests {
             locals: Vec::new(),
             merged: Vec::new(),
             fuel: 0,
-            out: String::new(),
+            out: Vec::new(),
         }
     }
 

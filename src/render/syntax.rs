@@ -85,6 +85,16 @@ impl Syntax {
         }
     }
 
+    /// [`Syntax::escape_value`] for output being built as bytes.
+    pub(crate) fn escape_value_bytes(self, value: &str, out: &mut Vec<u8>) {
+        match self {
+            Syntax::Xml => super::xml::escape_into_bytes(value, out),
+            Syntax::PValues { .. } | Syntax::Text(_) | Syntax::YealinkKeyFile => {
+                super::xml::controls_to_spaces_bytes(value, out);
+            }
+        }
+    }
+
     /// The media type a rendered file of this syntax is served with.
     pub fn content_type(self) -> &'static str {
         match self {

@@ -15,7 +15,7 @@ pub fn escape_into(s: &str, out: &mut String) {
 
 /// [`escape_into`] for a file being built as bytes.
 pub(crate) fn escape_into_bytes(s: &str, out: &mut Vec<u8>) {
-    escape(s, out);
+    scan::replace_bytes(s, out, escape_specials, escape_replaced, write_escape);
 }
 
 #[inline]
@@ -23,32 +23,64 @@ fn escape<S: scan::Sink>(s: &str, out: &mut S) {
     scan::replace(
         s,
         out,
-        |b| {
-            matches!(
-                b,
-                b'&' | b'<' | b'>' | b'"' | b'\'' | 0..=0x1f | 0x7f | 0xc2
-            )
-        },
-        |w| {
-            !(scan::has_below(w, 0x20)
-                || scan::has_byte(w, 0x7f)
-                || scan::has_byte(w, 0xc2)
-                || scan::has_byte(w, b'"')
-                // `&` and `'`, then `<` and `>`: each pair differs in one bit.
-                || scan::has_byte(w | u64::from_le_bytes([0x01; 8]), b'\'')
-                || scan::has_byte(w | u64::from_le_bytes([0x02; 8]), b'>'))
-        },
-        |b| b != b'\t',
-        |b, out| match b {
-            b'&' => out.push_str("&amp;"),
-            b'<' => out.push_str("&lt;"),
-            b'>' => out.push_str("&gt;"),
-            b'"' => out.push_str("&quot;"),
-            b'\'' => out.push_str("&apos;"),
-            // Controls, which no entity can carry.
-            _ => {}
-        },
+        escape_special,
+        escape_clean,
+        escape_replaced,
+        write_escape,
     );
+}
+
+/// The bytes escaping looks at.
+#[inline]
+fn escape_special(b: u8) -> bool {
+    matches!(
+        b,
+        b'&' | b'<' | b'>' | b'"' | b'\'' | 0..=0x1f | 0x7f | 0xc2
+    )
+}
+
+/// That none of eight bytes is one escaping looks at.
+#[inline]
+fn escape_clean(w: u64) -> bool {
+    !(scan::has_below(w, 0x20)
+        || scan::has_byte(w, 0x7f)
+        || scan::has_byte(w, 0xc2)
+        || scan::has_byte(w, b'"')
+        // `&` and `'`, then `<` and `>`: each pair differs in one bit.
+        || scan::has_byte(w | u64::from_le_bytes([0x01; 8]), b'\'')
+        || scan::has_byte(w | u64::from_le_bytes([0x02; 8]), b'>'))
+}
+
+/// [`escape_special`] for each byte of a word, marked by its high bit.
+#[inline]
+fn escape_specials(w: u64) -> u64 {
+    scan::bytes_below(w, 0x20)
+        | scan::bytes_equal(w, 0x7f)
+        | scan::bytes_equal(w, 0xc2)
+        | scan::bytes_equal(w, b'"')
+        // `&` and `'`, then `<` and `>`: each pair differs in one bit.
+        | scan::bytes_equal(w | u64::from_le_bytes([0x01; 8]), b'\'')
+        | scan::bytes_equal(w | u64::from_le_bytes([0x02; 8]), b'>')
+}
+
+/// Everything escaping looks at is replaced but the tab.
+#[inline]
+fn escape_replaced(b: u8) -> bool {
+    b != b'\t'
+}
+
+/// The entity for a byte escaping replaces; nothing for a control.
+#[inline]
+fn write_escape<S: scan::Sink>(b: u8, out: &mut S) {
+    match b {
+        b'&' => out.push_str("&amp;"),
+        b'<' => out.push_str("&lt;"),
+        b'>' => out.push_str("&gt;"),
+        b'"' => out.push_str("&quot;"),
+        b'\'' => out.push_str("&apos;"),
+        // Controls, which no entity can carry.
+        _ => {}
+    }
 }
 
 /// Appends `s` with every control character (`char::is_control`: C0, DEL, C1) written as one
@@ -57,11 +89,34 @@ pub(crate) fn controls_to_spaces(s: &str, out: &mut String) {
     scan::replace(
         s,
         out,
-        |b| matches!(b, 0..=0x1f | 0x7f | 0xc2),
-        |w| !(scan::has_below(w, 0x20) || scan::has_byte(w, 0x7f) || scan::has_byte(w, 0xc2)),
+        control_special,
+        control_clean,
         |_| true,
         |_, out| out.push(' '),
     );
+}
+
+/// [`controls_to_spaces`] for text being built as bytes.
+pub(crate) fn controls_to_spaces_bytes(s: &str, out: &mut Vec<u8>) {
+    scan::replace_bytes(
+        s,
+        out,
+        |w| scan::bytes_below(w, 0x20) | scan::bytes_equal(w, 0x7f) | scan::bytes_equal(w, 0xc2),
+        |_| true,
+        |_, out| out.push(b' '),
+    );
+}
+
+/// The bytes [`controls_to_spaces`] looks at.
+#[inline]
+fn control_special(b: u8) -> bool {
+    matches!(b, 0..=0x1f | 0x7f | 0xc2)
+}
+
+/// That none of eight bytes is one [`controls_to_spaces`] looks at.
+#[inline]
+fn control_clean(w: u64) -> bool {
+    !(scan::has_below(w, 0x20) || scan::has_byte(w, 0x7f) || scan::has_byte(w, 0xc2))
 }
 
 /// Checks that `text` is one well-formed XML document: tags balance, attributes and entities
@@ -166,7 +221,10 @@ mod tests {
             let mut spaced = String::new();
             controls_to_spaces(&s, &mut spaced);
             let reference: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-            prop_assert_eq!(spaced, reference);
+            prop_assert_eq!(&spaced, &reference);
+            let mut spaced = prefix.clone().into_bytes();
+            controls_to_spaces_bytes(&s, &mut spaced);
+            prop_assert_eq!(spaced, format!("{prefix}{reference}").into_bytes());
         }
     }
 
