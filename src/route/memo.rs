@@ -4,11 +4,13 @@
 //! fixed configuration), and phones repeat the same requests every few minutes, so the engine
 //! remembers recent results instead of matching the name tables again: in the native server
 //! routing was the largest single part of the engine's time. The header limits are still
-//! checked on every request (they depend on all headers), and only routes are remembered, not
-//! refusals. The map is bounded in entries and long keys are not remembered, so a scanner's
-//! stream of unique requests costs a bounded amount of memory.
+//! checked on every request (they depend on all headers). Refusals are remembered as routes
+//! are (a phone asking every few minutes for a file no vendor table names, a monitor's
+//! `/index.html`). The map is bounded in entries and long keys are not remembered, so a
+//! scanner's stream of unique requests costs a bounded amount of memory.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use super::{check_headers, route, route_checked, Route, RouteConfig, RouteError};
@@ -25,8 +27,30 @@ const MAX_KEY: usize = 512;
 /// hit must match them exactly, so two requests whose hashes collide only cost a miss (the later
 /// one takes the slot). Nothing is allocated to look a request up.
 pub struct RouteMemo {
-    entries: Mutex<HashMap<u64, Entry>>,
+    entries: Mutex<HashMap<u64, Entry, BuildHasherDefault<Prehashed>>>,
     max_entries: usize,
+}
+
+/// The map's hasher: its keys are XXH3 hashes already ([`key`]), so hashing them again (with
+/// the default SipHash) would only cost time.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (the keys are `u64`); any other input is folded in anyway.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
 }
 
 /// A remembered route and the request fields it was routed from.
@@ -34,7 +58,7 @@ struct Entry {
     method: Method,
     target: Box<str>,
     user_agent: Option<Box<str>>,
-    route: Route,
+    route: Result<Route, RouteError>,
 }
 
 impl Entry {
@@ -103,9 +127,9 @@ impl RouteMemo {
                 .map(|e| e.route.clone())
         });
         if let Some(route) = hit {
-            return Ok(route);
+            return route;
         }
-        let routed = route_checked(req, cfg)?;
+        let routed = route_checked(req, cfg);
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.max_entries {
                 entries.clear();
@@ -118,7 +142,7 @@ impl RouteMemo {
             };
             entries.insert(key, entry);
         }
-        Ok(routed)
+        routed
     }
 }
 
@@ -154,13 +178,24 @@ mod tests {
             memo.route(&flooded, &cfg),
             Err(RouteError::TooManyHeaders { .. })
         ));
-        // Refusals are not remembered: a method the file does not take stays refused.
+        // A refusal is remembered as itself: a method the file does not take stays refused,
+        // and the same method on a name it serves is still answered.
         let put = Request {
             method: Method::Put,
             ..req.clone()
         };
-        assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
-        assert_eq!(memo.route(&put, &cfg).is_err(), route(&put, &cfg).is_err());
+        let refused = route(&put, &cfg);
+        assert!(matches!(refused, Err(RouteError::MethodNotAllowed { .. })));
+        assert_eq!(memo.route(&put, &cfg), refused);
+        assert_eq!(memo.route(&put, &cfg), refused);
+        assert_eq!(memo.route(&req, &cfg).unwrap(), first);
+        for unknown in ["/index.html", "/../etc/passwd", "/cfg00000000000Z.xml"] {
+            let req = Request::get(unknown);
+            let refused = route(&req, &cfg);
+            assert!(refused.is_err(), "{unknown}");
+            assert_eq!(memo.route(&req, &cfg), refused, "{unknown}");
+            assert_eq!(memo.route(&req, &cfg), refused, "{unknown}");
+        }
     }
 
     #[test]
@@ -174,7 +209,7 @@ mod tests {
             method: Method::Get,
             target: other.target.as_str().into(),
             user_agent: None,
-            route: route(&other, &cfg).unwrap(),
+            route: route(&other, &cfg),
         };
         memo.entries
             .lock()
