@@ -11,6 +11,7 @@
 #   3    benches/wasm-crypto/v8                    render + encrypt in V8 (Node's WASI)
 #   3    tests/worker_workerd.rs (ignored test)    render + encrypt in workerd
 #   4    benches/envoy/run.sh                      Envoy + filter, floor filter, cold start, wasmtime
+#   4    benches/filter-v8/run.sh                  the filter's own work per request in V8 (no Envoy)
 #   5    benches/load/run.sh                       native server vs nginx static, 64/256 connections
 #   6    benches/memory/run.sh                     RSS with 10k and 100k devices
 # A section that fails becomes a row saying so; the others still run. Needs what each script
@@ -24,11 +25,13 @@ SMOKE=${SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
   criterion=(--warm-up-time 1 --measurement-time 2 --sample-size 10 --noplot)
   envoy=(DURATION=2s COLD_RUNS=1)
+  filter_v8=(ROUNDS=1 REQUESTS=2000)
   load=(ROUNDS=1 DURATION=2s)
   devices="1000 10000"
 else
   criterion=(--noplot)
   envoy=(DURATION=10s COLD_RUNS=5)
+  filter_v8=(ROUNDS=3 REQUESTS=20000)
   load=(ROUNDS=3 DURATION=5s)
   devices="10000 100000"
 fi
@@ -71,6 +74,7 @@ workerd_row() {
 }
 section "row 3: render + encrypt in workerd" workerd_row
 section "row 4: Envoy" env "${envoy[@]}" benches/envoy/run.sh
+section "row 4: the filter's own work in V8" env "${filter_v8[@]}" benches/filter-v8/run.sh
 section "row 5: native server vs nginx static" env "${load[@]}" CONNECTIONS="64 256" SCENARIOS=get \
   SERVERS="provedge nginx-static" benches/load/run.sh
 section "row 6: memory" env DEVICES="$devices" benches/memory/run.sh

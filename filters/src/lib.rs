@@ -354,7 +354,8 @@ struct Recorded {
 struct Pending {
     fetch: Fetch,
     calls: HashMap<u32, Call>,
-    answers: HashMap<StoreKey, Lookup>,
+    /// The engine takes its answers as pairs, in any order.
+    answers: Vec<(StoreKey, Lookup)>,
 }
 
 struct Filter {
@@ -762,7 +763,7 @@ impl Filter {
     fn fetch(&mut self, fetch: Fetch) -> Result<Decision, ()> {
         let shared = Rc::clone(&self.shared);
         let now = self.now_ms();
-        let mut answers = HashMap::new();
+        let mut answers = Vec::with_capacity(fetch.keys().len());
         let mut calls = HashMap::new();
         let mut hits = 0;
         for key in fetch.keys() {
@@ -780,7 +781,7 @@ impl Filter {
                     } else {
                         "provedge.cache.hit.local"
                     });
-                    answers.insert(key.clone(), entry.lookup());
+                    answers.push((key.clone(), entry.lookup()));
                     hits += 1;
                 }
                 Hit::Ask { stale } => {
@@ -811,7 +812,7 @@ impl Filter {
                                 "dispatch",
                                 now,
                             );
-                            answers.insert(key.clone(), self.settled(key, failed));
+                            answers.push((key.clone(), self.settled(key, failed)));
                         }
                     }
                 }
@@ -1050,7 +1051,7 @@ impl Context for Filter {
                 .inc(&format!("provedge.origin.error.{label}")),
         }
         let lookup = self.settled(&call.key, settled);
-        pending.answers.insert(call.key, lookup);
+        pending.answers.push((call.key, lookup));
         if !pending.calls.is_empty() {
             self.pending = Some(pending);
             return;
