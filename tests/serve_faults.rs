@@ -5,6 +5,9 @@
 //! bounded time; the server stays up. (The same origin drives the Envoy filter in
 //! `tests/envoy_filter.rs`, and the Worker's KV is taken away in `tests/worker_workerd.rs`.)
 
+// serve_support and envoy_support each include the tests' HTTP client as their own module.
+#![allow(clippy::duplicate_mod)]
+
 mod envoy_support;
 mod serve_support;
 

@@ -130,7 +130,7 @@ mod tests {
     /// The last-seen record the core makes of a GET of `cfg<mac>.xml` for a known device.
     fn seen(mac: &str, unix: u64) -> LastSeen {
         let engine = Engine::default();
-        let req = Request::get(&format!("/cfg{mac}.xml")).with_header(
+        let req = Request::get(format!("/cfg{mac}.xml")).with_header(
             "User-Agent",
             "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3",
         );
