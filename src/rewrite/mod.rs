@@ -67,6 +67,13 @@ mod token;
 mod uri;
 mod vars;
 
+/// The rule-file generator (and random source) of the differential test against nginx, for
+/// the unit tests of these modules.
+#[cfg(test)]
+#[path = "../../tests/rewrite_gen/mod.rs"]
+#[allow(dead_code)]
+mod rewrite_gen;
+
 use std::fmt;
 use std::net::IpAddr;
 

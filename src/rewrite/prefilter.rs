@@ -492,19 +492,13 @@ impl<'r> UriScan<'r> {
     }
 }
 
-/// The rule-file generator of the differential test against nginx, for the tests below.
-#[cfg(test)]
-#[path = "../../tests/rewrite_gen/mod.rs"]
-#[allow(dead_code)]
-mod rewrite_gen;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rewrite::pcre::FANCY_ONLY;
     use crate::rewrite::{Outcome, RewriteInput, RuleSet};
 
-    use super::rewrite_gen;
+    use crate::rewrite::rewrite_gen;
 
     /// The rules as they loaded before the prefilter: every regex on `fancy-regex`, none in a
     /// prefilter, each run on its own.

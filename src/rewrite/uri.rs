@@ -438,19 +438,13 @@ mod tests {
         const PIECES: &[&str] = &[
             "/", "a", "b.cfg", ".", "..", "+", "?", "#", "&", "=", "%41", "%2F", "~", "x/", "é",
         ];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rng = crate::rewrite::rewrite_gen::Rng::new(0x2545_F491_4F6C_DD1D);
         let (mut shortcut, mut total) = (0, 0);
         for _ in 0..20_000 {
             let mut raw = String::from("/");
-            for _ in 0..(state % 9) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                raw.push_str(PIECES[(state % PIECES.len() as u64) as usize]);
+            for _ in 0..rng.below(9) {
+                raw.push_str(rng.pick(PIECES));
             }
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
             total += 1;
             let bytes = raw.as_bytes();
             let end = memchr::memchr2(b'?', b'#', bytes).unwrap_or(bytes.len());

@@ -389,13 +389,8 @@ mod tests {
             b"ba1/x.",
             b"  a",
         ];
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::rewrite::rewrite_gen::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = || rng.next();
         let (mut on_meta, mut compared) = (0, 0);
         for _ in 0..6_000 {
             // A third start as FusionPBX's rules do, `^.*` or `^(.*)` (read from the tail).
@@ -445,19 +440,13 @@ mod tests {
             "Q", "E", "\n", " ", "é", "[:", ":]", "^~", "\\x", "\\1", "(?i)", "(?x)", "(?m)",
             "\\Z", "\\b",
         ];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut rng = crate::rewrite::rewrite_gen::Rng::new(0x2545_F491_4F6C_DD1D);
         for _ in 0..3_000 {
             let mut pattern = String::new();
-            for _ in 0..(state % 12) {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                pattern.push_str(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+            for _ in 0..rng.below(12) {
+                pattern.push_str(rng.pick(ALPHABET));
             }
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            if let Ok(re) = compile(&pattern, state % 2 == 0) {
+            if let Ok(re) = compile(&pattern, rng.chance(50)) {
                 let _ = re.captures(b"/a1x\n");
                 let _ = re.captures(b"");
             }
