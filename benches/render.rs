@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Bencher, Criterion};
 use provedge::{Config, Decision, Engine, Lookup, Request, StoreKey};
 
 const NOW: u64 = 1_800_000_000;
@@ -53,6 +53,21 @@ fn serve(engine: &Engine, files: &HashMap<String, Vec<u8>>, req: &Request) -> us
     }
 }
 
+/// A full render each request: requests alternate between two stores whose inputs differ.
+fn full_render<'a>(
+    engine: &'a Engine,
+    files: [&'a HashMap<String, Vec<u8>>; 2],
+    req: &'a Request,
+) -> impl FnMut(&mut Bencher) + 'a {
+    let mut flip = 0;
+    move |b| {
+        b.iter(|| {
+            flip ^= 1;
+            black_box(serve(engine, files[flip], black_box(req)))
+        })
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let mut files = store();
     // As benches/load/run.sh runs the server: rate limits off (one client sends everything).
@@ -92,49 +107,15 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function(
         "cfg<mac>.xml, 200 P-values, inputs changed (full render)",
-        |b| {
-            let mut flip = false;
-            b.iter(|| {
-                flip = !flip;
-                black_box(serve(
-                    &engine,
-                    if flip { &files } else { &other },
-                    black_box(&render),
-                ))
-            })
-        },
+        full_render(&engine, [&files, &other], &render),
     );
     group.bench_function(
         "cfg<mac> binary, 200 P-values, inputs changed (full render)",
-        |b| {
-            let mut flip = false;
-            b.iter(|| {
-                flip = !flip;
-                black_box(serve(
-                    &engine,
-                    if flip { &files } else { &other },
-                    black_box(&binary),
-                ))
-            })
-        },
+        full_render(&engine, [&files, &other], &binary),
     );
     group.bench_function(
         "cfg<mac>.xml, 200 P-values, inputs changed, template outside the fast path (full render)",
-        |b| {
-            let mut flip = false;
-            b.iter(|| {
-                flip = !flip;
-                black_box(serve(
-                    &engine,
-                    if flip {
-                        &files_interpreted
-                    } else {
-                        &other_interpreted
-                    },
-                    black_box(&render),
-                ))
-            })
-        },
+        full_render(&engine, [&files_interpreted, &other_interpreted], &render),
     );
     group.bench_function(
         "cfg<mac>.xml, 200 P-values, inputs unchanged (render cache)",
