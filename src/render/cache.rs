@@ -58,23 +58,86 @@ impl InputHash {
     }
 }
 
-/// The bounded map of rendered files.
-pub struct RenderCache {
-    inner: Mutex<Inner>,
+/// A map by store key bounded in entries and in the bytes its values stand for; when a bound
+/// would be exceeded it starts over (simple, bounded, and cheap to refill: every entry is one
+/// render or one parse away). The render cache and the variable-layer cache are both one.
+pub(crate) struct Bounded<V> {
+    inner: Mutex<BoundedInner<V>>,
     max_entries: usize,
     max_bytes: usize,
 }
+
+struct BoundedInner<V> {
+    /// Per key: the value and the bytes it counts for.
+    entries: HashMap<StoreKey, (V, usize)>,
+    bytes: usize,
+}
+
+impl<V: Clone> Bounded<V> {
+    /// At most `entries` values (at least one) standing for at most `bytes` bytes.
+    pub(crate) fn new(entries: usize, bytes: usize) -> Bounded<V> {
+        Bounded {
+            inner: Mutex::new(BoundedInner {
+                entries: HashMap::new(),
+                bytes: 0,
+            }),
+            max_entries: entries.max(1),
+            max_bytes: bytes,
+        }
+    }
+
+    /// The same bounds, nothing remembered.
+    pub(crate) fn empty_clone(&self) -> Bounded<V> {
+        Bounded::new(self.max_entries, self.max_bytes)
+    }
+
+    /// The value at `key`, if `wanted` takes it.
+    pub(crate) fn get(&self, key: &StoreKey, wanted: impl FnOnce(&V) -> bool) -> Option<V> {
+        let inner = self.inner.lock().ok()?;
+        inner
+            .entries
+            .get(key)
+            .filter(|(value, _)| wanted(value))
+            .map(|(value, _)| value.clone())
+    }
+
+    /// Remembers `value` at `key`, counting `size` bytes; a value larger than the byte bound
+    /// is not kept.
+    pub(crate) fn put(&self, key: StoreKey, value: V, size: usize) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if let Some((_, old)) = inner.entries.remove(&key) {
+            inner.bytes -= old;
+        }
+        if inner.entries.len() >= self.max_entries || inner.bytes + size > self.max_bytes {
+            inner.entries.clear();
+            inner.bytes = 0;
+        }
+        if size <= self.max_bytes {
+            inner.bytes += size;
+            inner.entries.insert(key, (value, size));
+        }
+    }
+
+    /// How many values are remembered.
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)
+    }
+
+    /// The bytes the remembered values count for.
+    pub(crate) fn bytes(&self) -> usize {
+        self.inner.lock().map(|i| i.bytes).unwrap_or(0)
+    }
+}
+
+/// The bounded map of rendered files: each with the hash of the inputs it was rendered from.
+pub struct RenderCache(Bounded<(u128, Arc<Rendered>)>);
 
 impl Default for RenderCache {
     fn default() -> RenderCache {
         RenderCache::bounded(DEFAULT_ENTRIES, DEFAULT_BYTES)
     }
-}
-
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<StoreKey, (u128, Arc<Rendered>)>,
-    bytes: usize,
 }
 
 impl std::fmt::Debug for RenderCache {
@@ -86,53 +149,34 @@ impl std::fmt::Debug for RenderCache {
 impl Clone for RenderCache {
     /// A clone starts empty: renderings are per engine instance.
     fn clone(&self) -> RenderCache {
-        RenderCache::bounded(self.max_entries, self.max_bytes)
+        RenderCache(self.0.empty_clone())
     }
 }
 
 impl RenderCache {
     /// A cache of at most `entries` files and `bytes` bytes.
     pub fn bounded(entries: usize, bytes: usize) -> RenderCache {
-        RenderCache {
-            inner: Mutex::default(),
-            max_entries: entries.max(1),
-            max_bytes: bytes,
-        }
+        RenderCache(Bounded::new(entries, bytes))
     }
 
     /// The stored rendering of `file`, if its inputs hash to `inputs`.
     pub fn get(&self, file: &StoreKey, inputs: u128) -> Option<Arc<Rendered>> {
-        let inner = self.inner.lock().ok()?;
-        match inner.entries.get(file) {
-            Some((hash, rendered)) if *hash == inputs => Some(Arc::clone(rendered)),
-            _ => None,
-        }
+        self.0
+            .get(file, |(hash, _)| *hash == inputs)
+            .map(|(_, rendered)| rendered)
     }
 
-    /// Remembers a rendering. When a bound would be exceeded the cache starts over: simple,
-    /// bounded, and cheap to refill since every entry is one render away.
+    /// Remembers a rendering.
     pub fn put(&self, file: StoreKey, inputs: u128, rendered: Rendered) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
-        if let Ok(mut inner) = self.inner.lock() {
-            let size = rendered.bytes.len();
-            if let Some((_, old)) = inner.entries.remove(&file) {
-                inner.bytes -= old.bytes.len();
-            }
-            if inner.entries.len() >= self.max_entries || inner.bytes + size > self.max_bytes {
-                inner.entries.clear();
-                inner.bytes = 0;
-            }
-            if size <= self.max_bytes {
-                inner.bytes += size;
-                inner.entries.insert(file, (inputs, Arc::clone(&rendered)));
-            }
-        }
+        let size = rendered.bytes.len();
+        self.0.put(file, (inputs, Arc::clone(&rendered)), size);
         rendered
     }
 
     /// How many files are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)
+        self.0.len()
     }
 
     /// Whether nothing is remembered.

@@ -8,11 +8,11 @@
 //! be given another's data. Bounded like the render cache, by entries and by the bytes of
 //! JSON parsed (`memory.vars_entries`, `memory.vars_bytes`); full, it starts over.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::cache::Bounded;
 use crate::key::StoreKey;
 
 /// By default at most this many variable files are remembered (a global file, one per vendor,
@@ -32,19 +32,9 @@ pub enum LayerError {
     Malformed { line: usize, column: usize },
 }
 
-/// The bounded map of parsed variable files.
-pub struct LayerCache {
-    inner: Mutex<Inner>,
-    max_entries: usize,
-    max_bytes: usize,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// Per key: the hash and length of the bytes parsed, and the result.
-    entries: HashMap<StoreKey, (u128, usize, Layer)>,
-    bytes: usize,
-}
+/// The bounded map of parsed variable files: each with the hash and length of the bytes it
+/// was parsed from, counting those bytes.
+pub struct LayerCache(Bounded<(u128, usize, Layer)>);
 
 impl Default for LayerCache {
     fn default() -> LayerCache {
@@ -61,18 +51,14 @@ impl std::fmt::Debug for LayerCache {
 impl Clone for LayerCache {
     /// A clone starts empty, like the other per-engine caches.
     fn clone(&self) -> LayerCache {
-        LayerCache::bounded(self.max_entries, self.max_bytes)
+        LayerCache(self.0.empty_clone())
     }
 }
 
 impl LayerCache {
     /// A cache of at most `entries` files parsed from at most `bytes` bytes.
     pub fn bounded(entries: usize, bytes: usize) -> LayerCache {
-        LayerCache {
-            inner: Mutex::default(),
-            max_entries: entries.max(1),
-            max_bytes: bytes,
-        }
+        LayerCache(Bounded::new(entries, bytes))
     }
 
     /// The object `bytes` (read at `key`) parse to, parsed only if these bytes were not the
@@ -82,12 +68,9 @@ impl LayerCache {
         let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
         hasher.update(bytes);
         let hash = hasher.digest128();
-        if let Ok(inner) = self.inner.lock() {
-            if let Some((h, len, layer)) = inner.entries.get(key) {
-                if *h == hash && *len == bytes.len() {
-                    return Ok(Arc::clone(layer));
-                }
-            }
+        let same = |(h, len, _): &(u128, usize, Layer)| *h == hash && *len == bytes.len();
+        if let Some((_, _, layer)) = self.0.get(key, same) {
+            return Ok(layer);
         }
         let layer: Layer = match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Arc::new(map),
@@ -99,28 +82,15 @@ impl LayerCache {
                 })
             }
         };
-        if let Ok(mut inner) = self.inner.lock() {
-            let size = bytes.len();
-            if let Some((_, old, _)) = inner.entries.remove(key) {
-                inner.bytes -= old;
-            }
-            if inner.entries.len() >= self.max_entries || inner.bytes + size > self.max_bytes {
-                inner.entries.clear();
-                inner.bytes = 0;
-            }
-            if size <= self.max_bytes {
-                inner.bytes += size;
-                inner
-                    .entries
-                    .insert(key.clone(), (hash, size, Arc::clone(&layer)));
-            }
-        }
+        let size = bytes.len();
+        self.0
+            .put(key.clone(), (hash, size, Arc::clone(&layer)), size);
         Ok(layer)
     }
 
     /// How many files are remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().map(|i| i.entries.len()).unwrap_or(0)
+        self.0.len()
     }
 
     /// Whether nothing is remembered.
@@ -130,7 +100,7 @@ impl LayerCache {
 
     /// The bytes of JSON the remembered files were parsed from.
     pub fn bytes(&self) -> usize {
-        self.inner.lock().map(|i| i.bytes).unwrap_or(0)
+        self.0.bytes()
     }
 }
 
