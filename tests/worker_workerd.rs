@@ -833,6 +833,8 @@ fn kv_down_serves_what_was_read_or_a_clean_503() {
 
 /// Issue 14, point 4: Worker secrets (`wrangler secret put`; Miniflare's text bindings) stand in
 /// for the passwords a configuration or a variable layer names: the store holds only the name.
+/// Issue 20, row 3: the file is encrypted by workerd's own AES-CBC (`node:crypto`), lent to the
+/// core after it gave the core's bytes, and OpenSSL opens what it wrote.
 #[test]
 fn a_worker_secret_is_the_encryption_password() {
     let Some(tools) = tools() else { return };
@@ -846,11 +848,12 @@ fn a_worker_secret_is_the_encryption_password() {
         secrets: vec![("GS_XML_PASS".into(), "xml-pass-from-secret".into())],
         ..Layout::default()
     };
-    let config = r#"{"engine": {"secrets": ["GS_XML_PASS"]}}"#;
+    let config = r#"{"engine": {"secrets": ["GS_XML_PASS"]}, "worker": {"debug_reads": true}}"#;
     let w = Worker::start_with(&tools, &store, config, None, &layout);
     let resp = w.ua("/cfg000b82123456.xml", Some(GS_UA));
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(&resp.body[..8], b"Salted__");
+    assert_eq!(resp.header("x-provedge-aes"), Some("workerd"));
     if common::openssl_available() {
         let args = [
             "enc",

@@ -39,6 +39,7 @@ thread_local! {
 /// changes), so compiled templates, rendered files and store values are reused across requests.
 fn setup_for(text: Option<String>, env: &Env) -> Result<Rc<Setup>, String> {
     let text = text.unwrap_or_default();
+    crate::cipher::lend();
     SETUP.with(|cell| {
         if let Some((cached, setup)) = cell.borrow().as_ref() {
             if *cached == text {
@@ -118,7 +119,15 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
         // An upstream's answer has immutable headers: then it goes without.
         let _ = response
             .headers_mut()
-            .set("x-provedge-reads", &reader.reads().header());
+            .set("x-provedge-reads", &reader.reads().header())
+            .and_then(|()| {
+                let aes = if provedge::crypto::lent::is_lent() {
+                    "workerd"
+                } else {
+                    "software"
+                };
+                response.headers_mut().set("x-provedge-aes", aes)
+            });
     }
     // The colo's copies are written after the answer, never before it.
     let pending: Vec<Promise> = reader.take_pending();

@@ -26,6 +26,8 @@
 
 pub mod body;
 #[cfg(target_arch = "wasm32")]
+mod cipher;
+#[cfg(target_arch = "wasm32")]
 mod entry;
 pub mod identity;
 #[cfg(target_arch = "wasm32")]

@@ -41,7 +41,9 @@ pub struct WorkerSettings {
     /// How many devices' last-seen marks an isolate keeps (the bound of that table).
     pub last_seen_devices: usize,
     /// Adds `x-provedge-reads` to every answer: what the request read from KV, R2, the colo's
-    /// cache and the isolate's. For tests and diagnosis; off in production.
+    /// cache and the isolate's; and `x-provedge-aes`: `workerd` when workerd's own AES-CBC
+    /// encrypts files, `software` when the core's does. For tests and diagnosis; off in
+    /// production.
     pub debug_reads: bool,
 }
 

@@ -130,7 +130,38 @@ pub(crate) fn pad_pkcs7(buf: &mut Vec<u8>, msg_len: usize) {
 
 /// CBC-encrypts `buf` in place. The caller has padded it to whole blocks; a trailing partial
 /// block (which the callers never leave) would be left as it is.
+///
+/// A host's own AES-CBC runs when one was lent ([`super::lent`]) and it succeeds; otherwise the
+/// software AES below, which gives the same bytes.
 pub(crate) fn encrypt_in_place(key: &AesKey, iv: &[u8; BLOCK], buf: &mut [u8]) {
+    encrypt_in_place_with(super::lent::aes_cbc_encrypt(), key, iv, buf);
+}
+
+/// [`encrypt_in_place`] with the lent AES-CBC given, so tests can drive every case of it.
+pub(super) fn encrypt_in_place_with(
+    lent: Option<super::lent::AesCbcEncrypt>,
+    key: &AesKey,
+    iv: &[u8; BLOCK],
+    buf: &mut [u8],
+) {
+    let whole = buf.len() - buf.len() % BLOCK;
+    if let (Some(lent), Some(blocks)) = (lent, buf.get_mut(..whole)) {
+        // The host's answer replaces the plaintext only when it is whole: a failure or a
+        // short answer leaves the plaintext for the software AES.
+        match lent(key, iv, blocks) {
+            Some(cipher) if cipher.len() == blocks.len() => {
+                blocks.copy_from_slice(&cipher);
+                return;
+            }
+            _ => {}
+        }
+    }
+    software_encrypt(key, iv, buf);
+}
+
+/// The software AES-CBC (RustCrypto's `aes`: AES-NI natively, constant-time bitslicing in
+/// wasm).
+pub(super) fn software_encrypt(key: &AesKey, iv: &[u8; BLOCK], buf: &mut [u8]) {
     let iv = iv.into();
     match key {
         AesKey::Aes128(k) => encrypt_blocks(cbc::Encryptor::<Aes128>::new(k.into(), iv), buf),

@@ -29,12 +29,15 @@
 //! text; a wrong-length key reports its length, never its value.
 //!
 //! Only the KDF (`EVP_BytesToKey`, in [`kdf`]) and the container framing are written here; the
-//! ciphers, modes, digests, PBKDF2 and base64 are RustCrypto and `base64` crates.
+//! ciphers, modes, digests, PBKDF2 and base64 are RustCrypto and `base64` crates. A host may lend
+//! its own AES-CBC and HMAC-SHA256 ([`lent`]): the Worker lends workerd's, which are many times
+//! faster than these in wasm.
 
 pub mod aes_cbc;
 mod error;
 mod hex;
 pub mod kdf;
+pub mod lent;
 pub mod obihai;
 pub mod openssl_enc;
 pub mod panasonic;

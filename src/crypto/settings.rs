@@ -123,16 +123,10 @@ impl Encryption {
 /// ciphertexts say regardless. A changed file gets a new salt, so a key and IV are never reused
 /// across different plaintexts.
 pub fn derived_salt(password: &[u8], plaintext: &[u8]) -> [u8; SALT_LEN] {
-    use hmac::{Hmac, Mac as _};
+    let tag = super::lent::hmac_sha256(password, &[b"provedge salt v1\0", plaintext]);
     let mut salt = [0u8; SALT_LEN];
-    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
-    if let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(password) {
-        mac.update(b"provedge salt v1\0");
-        mac.update(plaintext);
-        let tag = mac.finalize().into_bytes();
-        for (s, t) in salt.iter_mut().zip(tag.iter()) {
-            *s = *t;
-        }
+    for (s, t) in salt.iter_mut().zip(tag.iter()) {
+        *s = *t;
     }
     salt
 }

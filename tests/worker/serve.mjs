@@ -73,6 +73,7 @@ function options(without = []) {
     host: "127.0.0.1",
     port: Number(port),
     compatibilityDate: "2025-09-01",
+    compatibilityFlags: ["nodejs_compat"],
     ...worker,
     kvNamespaces: without.includes("STORE") ? {} : { STORE: storeId },
     kvPersist: join(persist, "v3", "kv"),
