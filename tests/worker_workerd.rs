@@ -854,18 +854,26 @@ fn a_worker_secret_is_the_encryption_password() {
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(&resp.body[..8], b"Salted__");
     assert_eq!(resp.header("x-provedge-aes"), Some("workerd"));
-    if common::openssl_available() {
-        let args = [
-            "enc",
-            "-d",
-            "-aes-256-cbc",
-            "-md",
-            "md5",
-            "-pass",
-            "pass:xml-pass-from-secret",
-        ];
-        let plain = common::openssl(&args, &resp.body);
+    let opens = |body: &[u8]| {
+        let args = ["enc", "-d", "-aes-256-cbc", "-md", "md5", "-pass"];
+        let plain = common::openssl(&[&args[..], &["pass:xml-pass-from-secret"]].concat(), body);
         assert!(String::from_utf8_lossy(&plain).contains("<gs_provision"));
+    };
+    if common::openssl_available() {
+        opens(&resp.body);
+    }
+    // Deployed without `nodejs_compat` there is no `node:crypto`: the Worker still starts, and
+    // the core's own AES writes a file OpenSSL opens just the same.
+    let without = Layout {
+        nodejs_compat: false,
+        ..layout
+    };
+    let software = Worker::start_with(&tools, &store, config, None, &without);
+    let resp = software.ua("/cfg000b82123456.xml", Some(GS_UA));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-provedge-aes"), Some("software"));
+    if common::openssl_available() {
+        opens(&resp.body);
     }
     // A secret the Worker lacks refuses the start: a clean 500, the reason in the log only.
     let lacking = Worker::start(&tools, &store, config, None);

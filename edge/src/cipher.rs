@@ -5,7 +5,8 @@
 //! `node:crypto` is workerd's BoringSSL, synchronous, and takes microseconds, so the core's
 //! sans-IO API stays as it is: the core still pads, salts and derives keys and asks only for
 //! the primitives. It checks them against its own before taking them and falls back to
-//! software for any call that fails. Needs the `nodejs_compat` flag (edge/wrangler.toml).
+//! software for any call that fails. Needs the `nodejs_compat` flag (edge/wrangler.toml);
+//! without it nothing is lent and the Worker runs as before.
 //! Compiled for wasm32 only.
 
 use provedge::crypto::aes_cbc::{AesKey, BLOCK};
@@ -13,20 +14,30 @@ use provedge::crypto::lent::{self, Lent};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(inline_js = r#"
-import { Buffer } from "node:buffer";
-import { createCipheriv, createHmac } from "node:crypto";
+// `node:crypto` when the Worker runs with `nodejs_compat`; without the flag there is none, the
+// Worker still starts, and the core keeps its own code.
+const nodeCrypto = globalThis.process?.getBuiltinModule?.("node:crypto");
+export function node_crypto_available() {
+  return nodeCrypto !== undefined;
+}
 export function aes_cbc_encrypt(name, key, iv, blocks) {
-  const cipher = createCipheriv(name, key, iv);
+  const cipher = nodeCrypto.createCipheriv(name, key, iv);
   cipher.setAutoPadding(false);
   const head = cipher.update(blocks);
   const tail = cipher.final();
-  return tail.length === 0 ? head : Buffer.concat([head, tail]);
+  if (tail.length === 0) return head;
+  const whole = new Uint8Array(head.length + tail.length);
+  whole.set(head);
+  whole.set(tail, head.length);
+  return whole;
 }
 export function hmac_sha256(key) {
-  return createHmac("sha256", key);
+  return nodeCrypto.createHmac("sha256", key);
 }
 "#)]
 extern "C" {
+    fn node_crypto_available() -> bool;
+
     /// The ciphertext of whole `blocks`, without padding; throws on a bad key or IV length.
     #[wasm_bindgen(catch)]
     fn aes_cbc_encrypt(
@@ -69,10 +80,20 @@ fn workerd_hmac_sha256(key: &[u8], message: &[&[u8]]) -> Option<[u8; 32]> {
     hmac.digest().ok()?.try_into().ok()
 }
 
-/// Lends workerd's primitives to the core, once per isolate; a refusal (they did not give the
-/// core's bytes) is logged and the core's own stay.
+/// Lends workerd's primitives to the core, once per isolate. Without `nodejs_compat`, or when
+/// they did not give the core's bytes, that is logged and the core's own stay.
 pub fn lend() {
-    if lent::is_lent() {
+    thread_local! {
+        static TRIED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if TRIED.with(|tried| tried.replace(true)) {
+        return;
+    }
+    if !node_crypto_available() {
+        worker::console_warn!(
+            "provedge: no node:crypto (the nodejs_compat flag is off): files are encrypted by \
+             the core's slower wasm AES"
+        );
         return;
     }
     let workerd = Lent {

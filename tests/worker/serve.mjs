@@ -11,6 +11,7 @@
 //   PROVEDGE_WORKER_UPSTREAM      PROVEDGE_UPSTREAM of the Worker (rewrite and nginx-rules modes)
 //   PROVEDGE_WORKER_SECRETS       a JSON object of Worker secrets (name → text)
 //   PROVEDGE_WORKER_RATE_LIMIT    N: a rate-limiting binding `RATE_LIMIT`, N requests a minute
+//   PROVEDGE_WORKER_NODEJS_COMPAT=0  without the `nodejs_compat` flag edge/wrangler.toml sets
 //   PROVEDGE_WORKER_GENERATION=0  removes the push's own keys (`store/generation`,
 //                                 `store/manifest.json`) before serving: a store written by hand
 //
@@ -73,7 +74,7 @@ function options(without = []) {
     host: "127.0.0.1",
     port: Number(port),
     compatibilityDate: "2025-09-01",
-    compatibilityFlags: ["nodejs_compat"],
+    compatibilityFlags: process.env.PROVEDGE_WORKER_NODEJS_COMPAT === "0" ? [] : ["nodejs_compat"],
     ...worker,
     kvNamespaces: without.includes("STORE") ? {} : { STORE: storeId },
     kvPersist: join(persist, "v3", "kv"),

@@ -63,6 +63,9 @@ pub struct Layout {
     pub secrets: Vec<(String, String)>,
     /// A rate-limiting binding `RATE_LIMIT` allowing this many requests a minute per key.
     pub rate_limit: Option<u32>,
+    /// The `nodejs_compat` flag, as `edge/wrangler.toml` sets it; `false`: a Worker deployed
+    /// without it (no `node:crypto`).
+    pub nodejs_compat: bool,
 }
 
 impl Default for Layout {
@@ -73,6 +76,7 @@ impl Default for Layout {
             generation: true,
             secrets: Vec::new(),
             rate_limit: None,
+            nodejs_compat: true,
         }
     }
 }
@@ -218,6 +222,10 @@ impl Worker {
             .env(
                 "PROVEDGE_WORKER_RATE_LIMIT",
                 layout.rate_limit.unwrap_or(0).to_string(),
+            )
+            .env(
+                "PROVEDGE_WORKER_NODEJS_COMPAT",
+                if layout.nodejs_compat { "1" } else { "0" },
             )
             .env(
                 "PROVEDGE_WORKER_SECRETS",
