@@ -608,48 +608,30 @@ impl Job {
                 plan.syntax,
             )
             .map_err(|e| Response::fault(500, e.to_string()))?;
-        let rendered = match self.substitute(&compiled, plan, &layers, grant) {
-            Some(text) => text,
-            None => {
-                let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
-                compiled
-                    .render(crate::render::template::to_value(ctx))
-                    .map_err(|e| Response::fault(500, e.to_string()))?
+        // A Grandstream XML file straight from the template when the fast path can: the same
+        // bytes as its P-value text parsed and written as XML.
+        let fused = match plan.syntax {
+            Syntax::PValues { binary: false } => {
+                self.substitute(&compiled, plan, &layers, grant, |c, ctx| {
+                    c.substitute_pvalue_xml(t.subject_mac(), ctx)
+                })
             }
+            _ => None,
         };
-        let bytes = match plan.syntax {
-            Syntax::PValues { binary } => {
-                let pvalues = grandstream::parse_pvalues(&rendered).map_err(|e| {
-                    Response::fault(
-                        500,
-                        format!("{template_key} rendered bad P-value text: {e}"),
-                    )
-                })?;
-                match (binary, t.subject_mac()) {
-                    (true, Some(mac)) if encryption.is_enabled() => {
-                        let bootstrap = bootstrap_pvalues(
-                            pvalues,
-                            &self.settings.bootstrap,
-                            &encryption,
-                            grant,
-                        );
-                        grandstream::to_binary(mac, &bootstrap)
-                    }
-                    (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
-                    (true, None) => return Err(Response::text(404, &format!("no {}", t.file()))),
-                    (false, mac) => grandstream::to_xml_bytes(mac, &pvalues),
-                }
-            }
-            Syntax::Xml => {
-                xml::check_well_formed(&rendered)
-                    .map_err(|e| Response::fault(500, format!("{template_key} rendered {e}")))?;
-                rendered.into_bytes()
-            }
-            Syntax::Text(TextFlavor::Yealink) => text::yealink(rendered).into_bytes(),
-            Syntax::Text(TextFlavor::Panasonic) => text::panasonic(&rendered).into_bytes(),
-            Syntax::Text(TextFlavor::Plain) => rendered.into_bytes(),
-            Syntax::YealinkKeyFile => {
-                return Err(Response::fault(500, "key files have no template".into()))
+        let bytes = match fused {
+            Some(xml) => xml,
+            None => {
+                let rendered =
+                    match self.substitute(&compiled, plan, &layers, grant, Compiled::substitute) {
+                        Some(text) => text,
+                        None => {
+                            let ctx = context(t, plan, &layers, grant, &self.access.secret_vars);
+                            compiled
+                                .render(crate::render::template::to_value(ctx))
+                                .map_err(|e| Response::fault(500, e.to_string()))?
+                        }
+                    };
+                self.encode(rendered, plan, template_key, &encryption, grant)?
             }
         };
         // A name that promises ciphertext (Panasonic `.enc`, Obihai `.aes`) is never rendered
@@ -692,6 +674,50 @@ impl Job {
         })
     }
 
+    /// The bytes served for a rendering's text: P-value text parsed and encoded, an XML
+    /// document checked, a line-based file framed.
+    fn encode(
+        &self,
+        rendered: String,
+        plan: &RenderPlan,
+        template_key: &StoreKey,
+        encryption: &Encryption,
+        grant: Grant,
+    ) -> Result<Vec<u8>, Response> {
+        let t = &self.target;
+        Ok(match plan.syntax {
+            Syntax::PValues { binary } => {
+                let pvalues = grandstream::parse_pvalues(&rendered).map_err(|e| {
+                    Response::fault(
+                        500,
+                        format!("{template_key} rendered bad P-value text: {e}"),
+                    )
+                })?;
+                match (binary, t.subject_mac()) {
+                    (true, Some(mac)) if encryption.is_enabled() => {
+                        let bootstrap =
+                            bootstrap_pvalues(pvalues, &self.settings.bootstrap, encryption, grant);
+                        grandstream::to_binary(mac, &bootstrap)
+                    }
+                    (true, Some(mac)) => grandstream::to_binary(mac, &pvalues),
+                    (true, None) => return Err(Response::text(404, &format!("no {}", t.file()))),
+                    (false, mac) => grandstream::to_xml_bytes(mac, &pvalues),
+                }
+            }
+            Syntax::Xml => {
+                xml::check_well_formed(&rendered)
+                    .map_err(|e| Response::fault(500, format!("{template_key} rendered {e}")))?;
+                rendered.into_bytes()
+            }
+            Syntax::Text(TextFlavor::Yealink) => text::yealink(rendered).into_bytes(),
+            Syntax::Text(TextFlavor::Panasonic) => text::panasonic(&rendered).into_bytes(),
+            Syntax::Text(TextFlavor::Plain) => rendered.into_bytes(),
+            Syntax::YealinkKeyFile => {
+                return Err(Response::fault(500, "key files have no template".into()))
+            }
+        })
+    }
+
     fn layers(&self, plan: &RenderPlan, caches: &Caches) -> Result<ReadLayers, Response> {
         Ok(ReadLayers {
             global: self.layer(&self.keys.global, caches)?,
@@ -710,25 +736,27 @@ impl Job {
     /// The render without minijinja's interpreter, when the template is a substitution
     /// ([`crate::render::substitution`]) and its data allows; `None` renders with minijinja.
     /// The context is the one [`context`] builds, read in place: only the names the template
-    /// reads are built, and the variables are the layers merged as they are read.
-    fn substitute(
+    /// reads are built, and the variables are the layers merged as they are read. `render` is
+    /// the fast path's rendering: the text ([`Compiled::substitute`]), or a file made from it.
+    fn substitute<R>(
         &self,
         compiled: &Compiled,
         plan: &RenderPlan,
         layers: &Layers,
         grant: Grant,
-    ) -> Option<String> {
+        render: impl for<'a> Fn(&Compiled, &dyn Fn(&str) -> Option<Data<'a>>) -> Option<R>,
+    ) -> Option<R> {
         let substitution = compiled.substitution()?;
         let t = &self.target;
         if grant != Grant::Full {
             // A first-boot context is stripped: read the one minijinja would get.
             let ctx = context(t, plan, layers, grant, &self.access.secret_vars);
-            return compiled.substitute(&|name| ctx.get(name).map(Data::of));
+            return render(compiled, &|name| ctx.get(name).map(Data::of));
         }
         let wanted = |name: &str| substitution.roots().any(|r| r == name);
         let roots = context_names(t, plan, grant, &wanted);
         let vars = Data::layers(layers);
-        compiled.substitute(&|name| match name {
+        render(compiled, &|name| match name {
             "vars" => Some(vars),
             name => roots.get(name).map(Data::of),
         })

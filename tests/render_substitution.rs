@@ -123,6 +123,15 @@ fn grandstream_files_are_the_interpreters() {
         GRANDSTREAM,
         &requests,
     );
+    // Without the repeated P30 the XML is written straight from the template
+    // (`substitution::pvalue_xml`); the same bytes.
+    same(
+        &store,
+        "{}",
+        "templates/grandstream/cfg@mac.pvalues",
+        &GRANDSTREAM.replace("P30 = ", "P31 = "),
+        &requests,
+    );
     // The device file was made by the fast path: it carries every layer, merged.
     let [fast, _] = both(&store, "templates/grandstream/cfg@mac.pvalues", GRANDSTREAM);
     let body = String::from_utf8(fast.serve(&Engine::default(), &requests[0]).body).unwrap();

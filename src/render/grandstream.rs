@@ -218,6 +218,19 @@ pub fn to_xml(mac: Option<Mac>, pvalues: &[PValue]) -> String {
 pub fn to_xml_bytes(mac: Option<Mac>, pvalues: &[PValue]) -> Vec<u8> {
     let values: usize = pvalues.iter().map(|p| p.value.len()).sum();
     let mut xml = Vec::with_capacity(128 + values + values / 2 + pvalues.len() * 32);
+    xml_head(mac, &mut xml);
+    for p in pvalues {
+        xml_element(&mut xml, p.number, |xml| {
+            super::xml::escape_into_bytes(&p.value, xml);
+        });
+    }
+    xml.extend_from_slice(XML_TAIL);
+    xml
+}
+
+/// The XML document up to its first P-value (shared with the substitution fast path, which
+/// writes the document without the P-value list in between).
+pub(crate) fn xml_head(mac: Option<Mac>, xml: &mut Vec<u8>) {
     xml.extend_from_slice(
         b"<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<gs_provision version=\"1\">\n",
     );
@@ -227,31 +240,35 @@ pub fn to_xml_bytes(mac: Option<Mac>, pvalues: &[PValue]) -> Vec<u8> {
         xml.extend_from_slice(b"</mac>\n");
     }
     xml.extend_from_slice(b"  <config version=\"1\">\n");
-    for p in pvalues {
-        match Digits::new(p.number) {
-            Some(digits) => {
-                xml.extend_from_slice(b"    <P");
-                digits.write(&mut xml);
-                xml.push(b'>');
-                super::xml::escape_into_bytes(&p.value, &mut xml);
-                xml.extend_from_slice(b"</P");
-                digits.write(&mut xml);
-                xml.extend_from_slice(b">\n");
-            }
-            None => {
-                let number = p.number.to_string();
-                xml.extend_from_slice(b"    <P");
-                xml.extend_from_slice(number.as_bytes());
-                xml.push(b'>');
-                super::xml::escape_into_bytes(&p.value, &mut xml);
-                xml.extend_from_slice(b"</P");
-                xml.extend_from_slice(number.as_bytes());
-                xml.extend_from_slice(b">\n");
-            }
+}
+
+/// The XML document after its last P-value.
+pub(crate) const XML_TAIL: &[u8] = b"  </config>\n</gs_provision>\n";
+
+/// One `<Pn>value</Pn>` line of the XML, the value written (escaped) by `value`.
+#[inline]
+pub(crate) fn xml_element(xml: &mut Vec<u8>, number: u32, value: impl FnOnce(&mut Vec<u8>)) {
+    match Digits::new(number) {
+        Some(digits) => {
+            xml.extend_from_slice(b"    <P");
+            digits.write(xml);
+            xml.push(b'>');
+            value(xml);
+            xml.extend_from_slice(b"</P");
+            digits.write(xml);
+            xml.extend_from_slice(b">\n");
+        }
+        None => {
+            let number = number.to_string();
+            xml.extend_from_slice(b"    <P");
+            xml.extend_from_slice(number.as_bytes());
+            xml.push(b'>');
+            value(xml);
+            xml.extend_from_slice(b"</P");
+            xml.extend_from_slice(number.as_bytes());
+            xml.extend_from_slice(b">\n");
         }
     }
-    xml.extend_from_slice(b"  </config>\n</gs_provision>\n");
-    xml
 }
 
 /// Characters left as they are in binary-format values: RFC 3986 unreserved.

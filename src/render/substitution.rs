@@ -20,6 +20,9 @@
 //! * `{% for x in path %}` over a list (or a map's keys), `{% for a, b in path %}` over a list of
 //!   pairs, `{% for k, v in path|dictsort %}`, nested, without `else`, `if`, `recursive` or
 //!   `loop`.
+//!
+//! A Grandstream template in the subset whose lines have a shape known at compile time is also
+//! rendered straight into the XML the phone gets, without the P-value text ([`pvalue_xml`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,7 +30,10 @@ use minijinja::machinery::{ast, parse};
 use serde_json::{Map, Value};
 
 use super::syntax::Syntax;
+use crate::mac::Mac;
 use crate::store::Layers;
+
+mod pvalue_xml;
 
 /// A template in the subset, ready to render.
 #[derive(Debug)]
@@ -40,6 +46,11 @@ pub struct Substitution {
     /// The length of the last rendering: the next one is usually about as long, so its buffer
     /// is allocated once.
     last_len: AtomicUsize,
+    /// The template as Grandstream XML lines, when its text is P-value lines whose shape is
+    /// known at compile time ([`pvalue_xml`]).
+    pvalue_lines: Option<Vec<pvalue_xml::Line>>,
+    /// [`Substitution::last_len`] of the XML renderings.
+    last_xml_len: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -55,8 +66,10 @@ enum Node {
     For(Box<Loop>),
 }
 
+/// A `for` loop whose body is made of `N`: template nodes, or P-value lines
+/// ([`pvalue_xml::Line`]).
 #[derive(Debug)]
-struct Loop {
+struct Loop<N = Node> {
     iter: Path,
     /// The fuel one iteration charges: the loop's own instructions and its body's, but for
     /// nested loops' iterations.
@@ -64,16 +77,27 @@ struct Loop {
     dictsort: bool,
     /// `for a, b in …` rather than `for x in …`.
     pair: bool,
-    body: Vec<Node>,
+    body: Vec<N>,
 }
 
-#[derive(Debug)]
+/// What a loop's body is made of: how a render runs it.
+trait Body: Sized {
+    fn run(run: &mut Run<'_, '_>, body: &[Self]) -> Option<()>;
+}
+
+impl Body for Node {
+    fn run(run: &mut Run<'_, '_>, body: &[Node]) -> Option<()> {
+        run.nodes(body)
+    }
+}
+
+#[derive(Clone, Debug)]
 struct Path {
     root: Root,
     steps: Vec<Step>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Root {
     /// A name from the render context.
     Context(Box<str>),
@@ -81,7 +105,7 @@ enum Root {
     Local(usize),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Step {
     Key(Box<str>),
     Index(usize),
@@ -129,16 +153,18 @@ impl Substitution {
         let nodes = compiler.statements(&template.children)?;
         Some(Substitution {
             cost: cost(&nodes),
+            pvalue_lines: pvalue_xml::compile(&nodes),
             nodes,
             roots: compiler.roots,
             last_len: AtomicUsize::new(0),
+            last_xml_len: AtomicUsize::new(0),
         })
     }
 
-    /// The buffer a rendering starts with: the last one's length and some room, at least 4 KiB,
-    /// at most [`MAX_CAPACITY`].
-    fn capacity(&self) -> usize {
-        let last = self.last_len.load(Ordering::Relaxed);
+    /// The buffer a rendering starts with: the last one's length (`last`) and some room, at
+    /// least 4 KiB, at most [`MAX_CAPACITY`].
+    fn capacity(last: &AtomicUsize) -> usize {
+        let last = last.load(Ordering::Relaxed);
         (last + last / 8).clamp(4096, MAX_CAPACITY)
     }
 
@@ -154,19 +180,33 @@ impl Substitution {
         syntax: Syntax,
         context: &dyn Fn(&str) -> Option<Data<'a>>,
     ) -> Option<String> {
-        let mut run = Run {
-            syntax,
-            context,
-            locals: Vec::new(),
-            merged: Vec::new(),
-            fuel: 0,
-            out: Vec::with_capacity(self.capacity()),
-        };
+        let mut run = Run::new(syntax, context, Self::capacity(&self.last_len));
         run.spend(self.cost)?;
         run.nodes(&self.nodes)?;
         self.last_len.store(run.out.len(), Ordering::Relaxed);
         // Made of whole `str`s and whole characters of them, so always UTF-8.
         String::from_utf8(run.out).ok()
+    }
+
+    /// What rendering the template as P-value text, parsing it (`grandstream::parse_pvalues`)
+    /// and writing it as XML (`grandstream::to_xml_bytes`) makes, without the text: `None`
+    /// when [`Substitution::render`] would decline, and when the text's lines are not all ones
+    /// this reads exactly as the parse would (a repeated P-value, a name that is not one), so
+    /// the caller then takes that long way.
+    pub fn render_pvalue_xml<'a>(
+        &self,
+        mac: Option<Mac>,
+        context: &dyn Fn(&str) -> Option<Data<'a>>,
+    ) -> Option<Vec<u8>> {
+        let lines = self.pvalue_lines.as_ref()?;
+        let syntax = Syntax::PValues { binary: false };
+        let mut run = Run::new(syntax, context, Self::capacity(&self.last_xml_len));
+        super::grandstream::xml_head(mac, &mut run.out);
+        run.spend(self.cost)?;
+        pvalue_xml::Line::run(&mut run, lines)?;
+        run.out.extend_from_slice(super::grandstream::XML_TAIL);
+        self.last_xml_len.store(run.out.len(), Ordering::Relaxed);
+        Some(run.out)
     }
 }
 
@@ -416,9 +456,26 @@ struct Run<'r, 'a> {
     fuel: u64,
     /// Bytes, so that values are copied a word at a time ([`super::scan::replace_bytes`]).
     out: Vec<u8>,
+    /// The P-value numbers written so far, a bit each ([`pvalue_xml`]).
+    seen: Vec<u64>,
 }
 
-impl<'a> Run<'_, 'a> {
+impl<'r, 'a> Run<'r, 'a> {
+    fn new(
+        syntax: Syntax,
+        context: &'r dyn Fn(&str) -> Option<Data<'a>>,
+        capacity: usize,
+    ) -> Run<'r, 'a> {
+        Run {
+            syntax,
+            context,
+            locals: Vec::new(),
+            merged: Vec::new(),
+            fuel: 0,
+            out: Vec::with_capacity(capacity),
+            seen: Vec::new(),
+        }
+    }
     fn spend(&mut self, fuel: u64) -> Option<()> {
         self.fuel = self.fuel.saturating_add(fuel);
         (self.fuel <= FUEL_LIMIT).then_some(())
@@ -430,17 +487,22 @@ impl<'a> Run<'_, 'a> {
                 Node::Raw(text) => self.out.extend_from_slice(text.as_bytes()),
                 Node::Short { word, len } => super::scan::push_word(&mut self.out, *word, *len),
                 Node::Emit(path) => {
-                    // A loop variable as it is, the usual case, read in place.
-                    let value = match (&path.root, &*path.steps) {
-                        (Root::Local(slot), []) => *self.locals.get(*slot)?,
-                        _ => self.resolve(path)?,
-                    };
+                    let value = self.read(path)?;
                     self.emit(value)?;
                 }
                 Node::For(l) => self.for_loop(l)?,
             }
         }
         Some(())
+    }
+
+    /// [`Run::resolve`], a loop variable as it is (the usual case) read in place.
+    #[inline]
+    fn read(&mut self, path: &Path) -> Option<Item<'a>> {
+        match (&path.root, &*path.steps) {
+            (Root::Local(slot), []) => self.locals.get(*slot).copied(),
+            _ => self.resolve(path),
+        }
     }
 
     fn resolve(&mut self, path: &Path) -> Option<Item<'a>> {
@@ -511,43 +573,22 @@ impl<'a> Run<'_, 'a> {
         }
     }
 
-    /// Writes a value as the engine's formatter does (see `template::compile`): strings
-    /// escaped for the output syntax, integers and booleans as they print, `null` as nothing.
+    /// Writes a value as the engine's formatter does (see `template::compile`), strings
+    /// escaped for the output syntax.
     fn emit(&mut self, item: Item<'a>) -> Option<()> {
-        match item {
-            Item::Str(s) => self.syntax.escape_value_bytes(s, &mut self.out),
-            Item::Value(Value::String(s)) => self.syntax.escape_value_bytes(s, &mut self.out),
-            Item::Value(Value::Null) => {}
-            // As minijinja prints them (Jinja's Python spelling).
-            Item::Value(Value::Bool(b)) => {
-                self.out
-                    .extend_from_slice(if *b { b"True" } else { b"False" });
-            }
-            Item::Value(Value::Number(n)) => {
-                use std::io::Write as _;
-                if let Some(u) = n.as_u64() {
-                    let _ = write!(self.out, "{u}");
-                } else if let Some(i) = n.as_i64() {
-                    let _ = write!(self.out, "{i}");
-                } else {
-                    // Floats print minijinja's way.
-                    return None;
-                }
-            }
-            Item::Value(Value::Array(_) | Value::Object(_)) | Item::Object(_) | Item::Merged(_) => {
-                return None
-            }
-        }
-        Some(())
+        let syntax = self.syntax;
+        print(item, &mut self.out, |s, out| {
+            syntax.escape_value_bytes(s, out)
+        })
     }
 
     /// The iterations of a `|dictsort` loop over a map's `len` entries, in the map's own order.
     /// minijinja's dictsort: keys compared with ASCII letters lower-cased, a stable sort of the
     /// map's own order. That order nearly always is the sorted one already; when it is not
     /// (keys that differ in case), minijinja sorts, and the render is declined.
-    fn dictsort(
+    fn dictsort<N: Body>(
         &mut self,
-        l: &Loop,
+        l: &Loop<N>,
         entries: impl Iterator<Item = (&'a str, Item<'a>)> + Clone,
         len: usize,
     ) -> Option<()> {
@@ -565,12 +606,12 @@ impl<'a> Run<'_, 'a> {
             self.locals.truncate(depth);
             self.locals.push(Item::Str(key));
             self.locals.push(value);
-            self.nodes(&l.body)?;
+            N::run(self, &l.body)?;
         }
         Some(())
     }
 
-    fn for_loop(&mut self, l: &Loop) -> Option<()> {
+    fn for_loop<N: Body>(&mut self, l: &Loop<N>) -> Option<()> {
         let iter = self.resolve(&l.iter)?;
         let depth = self.locals.len();
         if l.dictsort {
@@ -608,7 +649,7 @@ impl<'a> Run<'_, 'a> {
                         } else {
                             self.locals.push(Item::of(item));
                         }
-                        self.nodes(&l.body)?;
+                        N::run(self, &l.body)?;
                     }
                 }
                 // A map iterates over its keys.
@@ -618,7 +659,7 @@ impl<'a> Run<'_, 'a> {
                     for (key, _) in entries {
                         self.locals.truncate(depth);
                         self.locals.push(Item::Str(key));
-                        self.nodes(&l.body)?;
+                        N::run(self, &l.body)?;
                     }
                 }
                 _ => return None,
@@ -627,6 +668,35 @@ impl<'a> Run<'_, 'a> {
         self.locals.truncate(depth);
         Some(())
     }
+}
+
+/// Writes a value as the engine's formatter does (see `template::compile`): a string by
+/// `string`, integers and booleans as they print, `null` as nothing; `None` for a value
+/// minijinja prints its own way.
+#[inline]
+fn print(item: Item<'_>, out: &mut Vec<u8>, string: impl FnOnce(&str, &mut Vec<u8>)) -> Option<()> {
+    match item {
+        Item::Str(s) => string(s, out),
+        Item::Value(Value::String(s)) => string(s, out),
+        Item::Value(Value::Null) => {}
+        // As minijinja prints them (Jinja's Python spelling).
+        Item::Value(Value::Bool(b)) => out.extend_from_slice(if *b { b"True" } else { b"False" }),
+        Item::Value(Value::Number(n)) => {
+            use std::io::Write as _;
+            if let Some(u) = n.as_u64() {
+                let _ = write!(out, "{u}");
+            } else if let Some(i) = n.as_i64() {
+                let _ = write!(out, "{i}");
+            } else {
+                // Floats print minijinja's way.
+                return None;
+            }
+        }
+        Item::Value(Value::Array(_) | Value::Object(_)) | Item::Object(_) | Item::Merged(_) => {
+            return None
+        }
+    }
+    Some(())
 }
 
 /// minijinja's dictsort order of two keys: past their common prefix (compared as it is),
@@ -805,14 +875,7 @@ mod tests {
 
     /// A render with nothing in its context, to read items with.
     fn run<'r, 'a>(context: &'r dyn Fn(&str) -> Option<Data<'a>>) -> Run<'r, 'a> {
-        Run {
-            syntax: Syntax::Xml,
-            context,
-            locals: Vec::new(),
-            merged: Vec::new(),
-            fuel: 0,
-            out: Vec::new(),
-        }
+        Run::new(Syntax::Xml, context, 0)
     }
 
     fn json_value() -> impl Strategy<Value = Value> {

@@ -122,6 +122,19 @@ impl Compiled {
         self.substitution.as_ref()?.render(self.syntax, context)
     }
 
+    /// A Grandstream XML file through the substitution fast path, without its P-value text
+    /// ([`Substitution::render_pvalue_xml`]); `None` when that path declines.
+    pub fn substitute_pvalue_xml<'a>(
+        &self,
+        mac: Option<crate::mac::Mac>,
+        context: &dyn Fn(&str) -> Option<Data<'a>>,
+    ) -> Option<Vec<u8>> {
+        if self.syntax != (Syntax::PValues { binary: false }) {
+            return None;
+        }
+        self.substitution.as_ref()?.render_pvalue_xml(mac, context)
+    }
+
     /// Renders with minijinja.
     pub fn render(&self, ctx: Value) -> Result<String, TemplateError> {
         self.env
