@@ -51,6 +51,8 @@ pub struct Substitution {
     pvalue_lines: Option<Vec<pvalue_xml::Line>>,
     /// [`Substitution::last_len`] of the XML renderings.
     last_xml_len: AtomicUsize,
+    /// The words of the last XML rendering's P-value bitmap, likewise.
+    last_seen_words: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -158,6 +160,7 @@ impl Substitution {
             roots: compiler.roots,
             last_len: AtomicUsize::new(0),
             last_xml_len: AtomicUsize::new(0),
+            last_seen_words: AtomicUsize::new(0),
         })
     }
 
@@ -201,11 +204,17 @@ impl Substitution {
         let lines = self.pvalue_lines.as_ref()?;
         let syntax = Syntax::PValues { binary: false };
         let mut run = Run::new(syntax, context, Self::capacity(&self.last_xml_len));
+        // As large as the last render's bitmap (bounded by pvalue_xml's largest number), so
+        // that marking ascending numbers does not grow it word by word.
+        run.seen
+            .reserve(self.last_seen_words.load(Ordering::Relaxed));
         super::grandstream::xml_head(mac, &mut run.out);
         run.spend(self.cost)?;
         pvalue_xml::Line::run(&mut run, lines)?;
         run.out.extend_from_slice(super::grandstream::XML_TAIL);
         self.last_xml_len.store(run.out.len(), Ordering::Relaxed);
+        self.last_seen_words
+            .store(run.seen.len(), Ordering::Relaxed);
         Some(run.out)
     }
 }
