@@ -63,12 +63,8 @@ extern "C" {
 
 /// The lent AES: `None` when workerd threw, which leaves the blocks to the core's.
 fn workerd_aes_cbc(key: &AesKey, iv: &[u8; BLOCK], blocks: &[u8]) -> Option<Vec<u8>> {
-    let name = match key {
-        AesKey::Aes128(_) => "aes-128-cbc",
-        AesKey::Aes192(_) => "aes-192-cbc",
-        AesKey::Aes256(_) => "aes-256-cbc",
-    };
-    aes_cbc_encrypt(name, key.as_bytes(), iv, blocks).ok()
+    // `openssl enc`'s names, which are also node:crypto's.
+    aes_cbc_encrypt(key.cipher().name(), key.as_bytes(), iv, blocks).ok()
 }
 
 /// The lent HMAC: `None` when workerd threw or gave a tag of another length.

@@ -96,6 +96,15 @@ impl AesKey {
         }
     }
 
+    /// The AES-CBC variant this key is for.
+    pub fn cipher(&self) -> Cipher {
+        match self {
+            Self::Aes128(_) => Cipher::Aes128Cbc,
+            Self::Aes192(_) => Cipher::Aes192Cbc,
+            Self::Aes256(_) => Cipher::Aes256Cbc,
+        }
+    }
+
     pub(crate) fn as_bytes_mut(&mut self) -> &mut [u8] {
         match self {
             Self::Aes128(k) => k,

@@ -57,19 +57,14 @@ fn escape<S: scan::Sink>(s: &str, out: &mut S) {
 /// The bytes escaping looks at.
 #[inline]
 fn escape_special(b: u8) -> bool {
-    matches!(
-        b,
-        b'&' | b'<' | b'>' | b'"' | b'\'' | 0..=0x1f | 0x7f | 0xc2
-    )
+    control_special(b) || matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
 }
 
 /// That none of eight bytes is one escaping looks at.
 #[inline]
 fn escape_clean(w: u64) -> bool {
-    !(scan::has_below(w, 0x20)
-        || scan::has_byte(w, 0x7f)
-        || scan::has_byte(w, 0xc2)
-        || scan::has_byte(w, b'"')
+    control_clean(w)
+        && !(scan::has_byte(w, b'"')
         // `&` and `'`, then `<` and `>`: each pair differs in one bit.
         || scan::has_byte(w | u64::from_le_bytes([0x01; 8]), b'\'')
         || scan::has_byte(w | u64::from_le_bytes([0x02; 8]), b'>'))
@@ -78,9 +73,7 @@ fn escape_clean(w: u64) -> bool {
 /// [`escape_special`] for each byte of a word, marked by its high bit.
 #[inline]
 fn escape_specials(w: u64) -> u64 {
-    scan::bytes_below(w, 0x20)
-        | scan::bytes_equal(w, 0x7f)
-        | scan::bytes_equal(w, 0xc2)
+    control_specials(w)
         | scan::bytes_equal(w, b'"')
         // `&` and `'`, then `<` and `>`: each pair differs in one bit.
         | scan::bytes_equal(w | u64::from_le_bytes([0x01; 8]), b'\'')
@@ -122,19 +115,19 @@ pub(crate) fn controls_to_spaces(s: &str, out: &mut String) {
 
 /// [`controls_to_spaces`] for text being built as bytes.
 pub(crate) fn controls_to_spaces_bytes(s: &str, out: &mut Vec<u8>) {
-    scan::replace_bytes(
-        s,
-        out,
-        |w| scan::bytes_below(w, 0x20) | scan::bytes_equal(w, 0x7f) | scan::bytes_equal(w, 0xc2),
-        |_| true,
-        |_, out| out.push(b' '),
-    );
+    scan::replace_bytes(s, out, control_specials, |_| true, |_, out| out.push(b' '));
 }
 
 /// The bytes [`controls_to_spaces`] looks at.
 #[inline]
 fn control_special(b: u8) -> bool {
     matches!(b, 0..=0x1f | 0x7f | 0xc2)
+}
+
+/// [`control_special`] for each byte of a word, marked by its high bit.
+#[inline]
+fn control_specials(w: u64) -> u64 {
+    scan::bytes_below(w, 0x20) | scan::bytes_equal(w, 0x7f) | scan::bytes_equal(w, 0xc2)
 }
 
 /// That none of eight bytes is one [`controls_to_spaces`] looks at.
