@@ -127,6 +127,24 @@ pub(super) fn compile(nodes: &[Node]) -> Option<Vec<Line>> {
     lines.nodes(nodes)?;
     // The text's last line needs no line end.
     lines.end_line()?;
+    // A number written twice outside any loop would make every render decline at the second
+    // one, after most of the work: such a template goes the long way from the start.
+    let mut fixed: Vec<u32> = lines
+        .out
+        .iter()
+        .filter_map(|line| match line {
+            Line::Fixed { number, .. }
+            | Line::Value {
+                name: Name::Fixed(number),
+                ..
+            } => Some(*number),
+            _ => None,
+        })
+        .collect();
+    fixed.sort_unstable();
+    if fixed.windows(2).any(|pair| pair.first() == pair.last()) {
+        return None;
+    }
     Some(lines.out)
 }
 
@@ -340,6 +358,13 @@ mod tests {
         ] {
             assert_eq!(fast(template, None, &ctx), None, "{template:?}");
         }
+        // A number written twice outside loops is known at compile time: not compiled at all.
+        for template in ["P1 = 1\nP1 = {{ v }}\n", "P1 = {{ v }}\nP2 = 2\np01 = 3\n"] {
+            let compiled = Substitution::compile(template).expect("in the subset");
+            assert!(compiled.pvalue_lines.is_none(), "{template:?}");
+        }
+        let distinct = Substitution::compile("P1 = 1\nP2 = {{ v }}\n").expect("in the subset");
+        assert!(distinct.pvalue_lines.is_some());
     }
 
     fn value() -> impl Strategy<Value = Value> {
