@@ -81,7 +81,10 @@ proptest! {
     #[test]
     fn every_scheme_round_trips(s in settings(), pt in prop::collection::vec(any::<u8>(), 0..2048), salt in any::<[u8; 8]>()) {
         let file = s.encrypt_with_salt(&pt, salt);
-        if s.is_enabled() {
+        // Space padding adds nothing to aligned input, and empty input is aligned: the one
+        // case where the file may equal its (empty) plaintext.
+        let space_padded = matches!(s, Encryption::Yealink { padding: Padding::Space, .. });
+        if s.is_enabled() && !(space_padded && pt.is_empty()) {
             prop_assert_ne!(&file, &pt);
         }
         let back = s.decrypt(&file).expect("own output decrypts");
