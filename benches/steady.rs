@@ -8,14 +8,16 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use provedge::{Config, Decision, Engine, Lookup, Request, StoreKey};
+use provedge::{Blob, Config, Decision, Engine, Lookup, Request, StoreKey};
 
 const NOW: u64 = 1_800_000_000;
 
 const UA: &str = "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456";
 const PATH: &str = "/provision/cfg000b82123456.xml";
 
-fn load(dir: &Path, root: &Path, files: &mut HashMap<String, Vec<u8>>) {
+/// The store as a host's cache holds it: each file's bytes shared ([`Blob`]), so the engine is
+/// handed the same blob on every request, as from the native server's or the Worker's cache.
+fn load(dir: &Path, root: &Path, files: &mut HashMap<String, Blob>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
@@ -26,12 +28,12 @@ fn load(dir: &Path, root: &Path, files: &mut HashMap<String, Vec<u8>>) {
                 .unwrap()
                 .to_string_lossy()
                 .into_owned();
-            files.insert(key, std::fs::read(&path).unwrap());
+            files.insert(key, std::fs::read(&path).unwrap().into());
         }
     }
 }
 
-fn run(engine: &Engine, files: &HashMap<String, Vec<u8>>, req: &Request) -> (u16, usize) {
+fn run(engine: &Engine, files: &HashMap<String, Blob>, req: &Request) -> (u16, usize) {
     match engine.run(req, NOW, |k: &StoreKey| {
         files
             .get(k.as_str())

@@ -517,10 +517,10 @@ mod tests {
                         .map(|k| {
                             let found = if k.as_str() == "devices/000b82123456.json" {
                                 Lookup::Found(
-                                    br#"{"mac":"000b82123456","vendor":"grandstream"}"#.to_vec(),
+                                    br#"{"mac":"000b82123456","vendor":"grandstream"}"#.into(),
                                 )
                             } else if k.as_str() == "templates/grandstream/cfg@mac.pvalues" {
-                                Lookup::Found(b"P1 = 1\n".to_vec())
+                                Lookup::Found(b"P1 = 1\n".into())
                             } else {
                                 Lookup::Missing
                             };

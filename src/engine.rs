@@ -517,7 +517,7 @@ mod tests {
             store
                 .iter()
                 .find(|(name, _)| *name == k.as_str())
-                .map_or(Lookup::Missing, |(_, b)| Lookup::Found(b.to_vec()))
+                .map_or(Lookup::Missing, |(_, b)| Lookup::Found((*b).into()))
         };
         match engine.run(req, NOW, read) {
             Decision::Respond(r) => r,

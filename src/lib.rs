@@ -32,7 +32,8 @@
 //! the host itself verified it); `now`, seconds since the Unix epoch from its clock (an
 //! argument of [`Engine::handle`], never optional: rate limits and nonces depend on it); the
 //! bytes under each key a [`Fetch`] names, as a [`Lookup`] (found, missing, or failed with a
-//! reason for the log), in any order; for a [`Stream`], the object's [`object::ObjectMeta`]
+//! reason for the log), in any order (found bytes are a [`Blob`]: a host that caches what it
+//! read hands over the cached blob itself, which is neither copied nor hashed again); for a [`Stream`], the object's [`object::ObjectMeta`]
 //! (length, a strong validator, modification time) and then exactly the bytes the answer
 //! names; for a [`Checksum`], the object fed through [`Md5Hasher`] piece by piece; for an
 //! [`Upload`], the body within [`Upload::max_bytes`] and what became of it ([`Stored`]).
@@ -82,6 +83,7 @@
 )]
 
 pub mod access;
+pub mod blob;
 pub mod config;
 pub mod crypto;
 pub mod decision;
@@ -103,6 +105,7 @@ pub mod secrets;
 pub mod store;
 pub mod vendor;
 
+pub use blob::Blob;
 pub use engine::{
     Checksum, Config, ConfigError, Decision, Engine, Fetch, Lookup, Md5Hasher, MemoryConfig, Mode,
     RenderConfig, Response, Rewrite, Stored, Stream, Summed, Upload, UploadConfig,

@@ -303,15 +303,20 @@ impl Job {
     }
 
     fn found(&self, key: &StoreKey) -> Option<&[u8]> {
+        self.found_blob(key).map(|blob| blob.as_slice())
+    }
+
+    /// The bytes read at `key` as the host shared them (with their digest, computed once).
+    fn found_blob(&self, key: &StoreKey) -> Option<&crate::Blob> {
         match self.lookup(key) {
-            Some(Lookup::Found(bytes)) => Some(bytes),
+            Some(Lookup::Found(blob)) => Some(blob),
             _ => None,
         }
     }
 
     /// A variable file as parsed (once per change of its bytes: [`crate::render::LayerCache`]).
     fn layer(&self, key: &StoreKey, caches: &Caches) -> Result<Option<Layer>, Response> {
-        let Some(bytes) = self.found(key) else {
+        let Some(bytes) = self.found_blob(key) else {
             return Ok(None);
         };
         match caches.layers.parse(&self.access.namespaced(key), bytes) {
@@ -838,10 +843,10 @@ impl Job {
             .map_or(u8::MAX, Grant::tag);
         h.add("grant", Some(&[grant]));
         h.add_syntax(plan.syntax);
-        h.add(template_key.as_str(), self.found(template_key));
+        h.add_blob(template_key.as_str(), self.found_blob(template_key));
         // Every template it uses: a changed base template re-renders each of its children.
         for key in &plan.template_uses {
-            h.add(key.as_str(), self.found(key));
+            h.add_blob(key.as_str(), self.found_blob(key));
         }
         let keys = [
             Some(&self.keys.global),
@@ -851,7 +856,7 @@ impl Job {
             plan.device_key,
         ];
         for key in keys.into_iter().flatten() {
-            h.add(key.as_str(), self.found(key));
+            h.add_blob(key.as_str(), self.found_blob(key));
         }
         h.add("model", plan.model.as_ref().map(|m| m.as_str().as_bytes()));
         // Generic files rendered per requester differ by the requester's MAC even when no

@@ -84,7 +84,8 @@ impl Response {
 /// What the host found under one key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    Found(Vec<u8>),
+    /// The bytes, shared with the host's cache ([`crate::Blob`]).
+    Found(crate::Blob),
     Missing,
     /// The store could not answer (down, timed out). The reason goes to the log, not the client.
     Failed(String),

@@ -295,7 +295,7 @@ impl StoreCache {
         };
         let lasting = matches!(under, Under::Generation(_)) && !provisional && !oversize;
         let entry = Entry {
-            body: found,
+            body: found.map(provedge::Blob::from),
             etag: tag,
             last_modified: None,
             validated_ms: now_ms,
@@ -429,7 +429,7 @@ mod tests {
 
     fn found(local: Local) -> Vec<u8> {
         match local {
-            Local::Hit(Lookup::Found(b)) => b,
+            Local::Hit(Lookup::Found(b)) => b.into_vec(),
             other => panic!("not a hit with a value: {other:?}"),
         }
     }
@@ -475,7 +475,7 @@ mod tests {
         let (lookup, source) = c.fail(Some(&old), "r2 down".into(), day);
         assert_eq!(
             (lookup, source),
-            (Lookup::Found(b"v1".to_vec()), Source::Stale)
+            (Lookup::Found(b"v1".into()), Source::Stale)
         );
         // Absence is remembered too.
         c.fill(Kind::Value, "vars/x", &g2, None, false, day);
@@ -591,7 +591,7 @@ mod tests {
         let (lookup, source) = c.fail(Some(&stale), "kv down".into(), T0 + 309_999);
         assert_eq!(
             (lookup, source),
-            (Lookup::Found(b"v".to_vec()), Source::Stale)
+            (Lookup::Found(b"v".into()), Source::Stale)
         );
         let (lookup, source) = c.fail(Some(&stale), "kv down".into(), T0 + 310_000);
         assert!(matches!(lookup, Lookup::Failed(_)));
@@ -634,7 +634,7 @@ mod tests {
         let g = gen(&mut c, "g", T0);
         let big = c.fill(Kind::Value, "fw", &g, Some(vec![0; 2000]), false, T0);
         assert!(!big.lasting);
-        assert_eq!(big.lookup, Lookup::Found(vec![0; 2000]));
+        assert_eq!(big.lookup, Lookup::Found(vec![0; 2000].into()));
         assert!(matches!(
             c.lookup(Kind::Value, "fw", &g, T0),
             Local::Miss { stale: None }

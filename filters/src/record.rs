@@ -171,10 +171,10 @@ mod tests {
                         .map(|k| {
                             let found = match k.as_str() {
                                 "devices/000b82123456.json" => Lookup::Found(
-                                    br#"{"mac":"000b82123456","vendor":"grandstream"}"#.to_vec(),
+                                    br#"{"mac":"000b82123456","vendor":"grandstream"}"#.into(),
                                 ),
                                 "templates/grandstream/cfg@mac.pvalues" => {
-                                    Lookup::Found(b"P1 = 1\n".to_vec())
+                                    Lookup::Found(b"P1 = 1\n".into())
                                 }
                                 _ => Lookup::Missing,
                             };

@@ -69,7 +69,7 @@ impl Known {
         body.push(u8::from(self.meta.modified.is_some()) | u8::from(self.pinned) << 1);
         body.extend_from_slice(self.meta.etag.as_bytes());
         Entry {
-            body: Some(body),
+            body: Some(body.into()),
             etag: None,
             last_modified: None,
             validated_ms: now_ms,

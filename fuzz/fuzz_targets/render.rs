@@ -58,10 +58,10 @@ fn answer(engine: &Engine, target: &str, record: &(String, Vec<u8>)) -> (u16, Ve
     let store = example_store();
     let read = |key: &StoreKey| {
         if key.as_str() == record.0 {
-            return Lookup::Found(record.1.clone());
+            return Lookup::Found(record.1.as_slice().into());
         }
         match store.get(key.as_str()) {
-            Some(bytes) => Lookup::Found(bytes.clone()),
+            Some(bytes) => Lookup::Found(bytes.as_slice().into()),
             None => Lookup::Missing,
         }
     };

@@ -53,7 +53,7 @@ pub fn classify(
             label: "too_large",
         },
         200 => Answer::Fresh(Entry {
-            body: Some(body()),
+            body: Some(body().into()),
             etag: reply.etag.and_then(validator),
             last_modified: reply.last_modified.and_then(validator),
             validated_ms: now_ms,

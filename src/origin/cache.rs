@@ -134,7 +134,7 @@ impl CacheConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The object, or `None` when the origin has none (404).
-    pub body: Option<Vec<u8>>,
+    pub body: Option<crate::Blob>,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     /// When the origin last vouched for it (ms since the Unix epoch).
@@ -161,7 +161,7 @@ impl Entry {
     }
 
     fn size(&self) -> usize {
-        self.body.as_ref().map_or(0, Vec::len)
+        self.body.as_ref().map_or(0, |b| b.len())
             + self.etag.as_ref().map_or(0, String::len)
             + self.last_modified.as_ref().map_or(0, String::len)
             + 64
@@ -481,7 +481,7 @@ fn decode(raw: &[u8]) -> Option<(String, Entry)> {
     }
     let (flag, body) = rest.split_first()?;
     let body = match flag {
-        1 => Some(body.to_vec()),
+        1 => Some(body.into()),
         0 if body.is_empty() => None,
         _ => return None,
     };
@@ -517,7 +517,7 @@ mod tests {
 
     fn entry(body: &[u8], at: u64) -> Entry {
         Entry {
-            body: Some(body.to_vec()),
+            body: Some(body.into()),
             etag: Some("\"e\"".into()),
             last_modified: None,
             validated_ms: at,
@@ -668,7 +668,7 @@ mod tests {
         let fetched = cache.settle("k", Answer::Fresh(entry(b"v", 0)), None, 0, &shared);
         assert_eq!(
             (fetched.lookup, fetched.outcome),
-            (Lookup::Found(b"v".to_vec()), Outcome::Fetched)
+            (Lookup::Found(b"v".into()), Outcome::Fetched)
         );
         let Hit::Ask { stale: Some(stale) } = cache.lookup("k", 10_000, &shared) else {
             panic!("expired")
@@ -685,7 +685,7 @@ mod tests {
             label: "status_5xx",
         };
         let stale_served = cache.settle("k", failed(), Some(&stale), 20_000, &shared);
-        assert_eq!(stale_served.lookup, Lookup::Found(b"v".to_vec()));
+        assert_eq!(stale_served.lookup, Lookup::Found(b"v".into()));
         assert!(matches!(
             stale_served.outcome,
             Outcome::Stale {

@@ -57,7 +57,7 @@ impl Version {
         let mut body = digest.to_vec();
         body.extend_from_slice(&self.length.to_le_bytes());
         Entry {
-            body: Some(body),
+            body: Some(body.into()),
             etag: self.etag,
             last_modified: self.last_modified,
             validated_ms: now_ms,
@@ -363,7 +363,7 @@ mod tests {
         };
         assert_eq!(remembered(&negative), None);
         let torn = Entry {
-            body: Some(vec![1; 23]),
+            body: Some(vec![1; 23].into()),
             ..negative
         };
         assert_eq!(remembered(&torn), None);

@@ -389,7 +389,7 @@ pub(crate) mod tests {
         );
         assert!(plain.headers.is_empty());
         let stale = Entry {
-            body: Some(b"{}".to_vec()),
+            body: Some(b"{}".into()),
             etag: Some("\"e\"".into()),
             last_modified: Some("Tue, 01 Dec 2026 00:00:00 GMT".into()),
             validated_ms: 0,

@@ -53,6 +53,21 @@ impl InputHash {
         }
     }
 
+    /// Bytes the host read, by their length and digest (computed once per blob, so a blob
+    /// from a host's cache is not hashed again on every request). Never equal to
+    /// [`InputHash::add`] of the same bytes: each input is always added the same way.
+    pub fn add_blob(&mut self, label: &str, blob: Option<&crate::Blob>) {
+        self.0.write(label.as_bytes());
+        self.0.write_u8(0xfd);
+        match blob {
+            Some(b) => {
+                self.0.write_u64(b.len() as u64);
+                self.0.write_u128(b.digest());
+            }
+            None => self.0.write_u64(u64::MAX),
+        }
+    }
+
     pub fn finish(&self) -> u128 {
         self.0.digest128()
     }

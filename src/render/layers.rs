@@ -63,16 +63,13 @@ impl LayerCache {
 
     /// The object `bytes` (read at `key`) parse to, parsed only if these bytes were not the
     /// ones parsed last time. Failures are not remembered.
-    pub fn parse(&self, key: &StoreKey, bytes: &[u8]) -> Result<Layer, LayerError> {
-        // The streaming hasher the render cache uses (one hasher's code in the filter).
-        let mut hasher = xxhash_rust::xxh3::Xxh3Default::new();
-        hasher.update(bytes);
-        let hash = hasher.digest128();
+    pub fn parse(&self, key: &StoreKey, bytes: &crate::Blob) -> Result<Layer, LayerError> {
+        let hash = bytes.digest();
         let same = |(h, len, _): &(u128, usize, Layer)| *h == hash && *len == bytes.len();
         if let Some((_, _, layer)) = self.0.get(key, same) {
             return Ok(layer);
         }
-        let layer: Layer = match serde_json::from_slice::<Value>(bytes) {
+        let layer: Layer = match serde_json::from_slice::<Value>(bytes.as_slice()) {
             Ok(Value::Object(map)) => Arc::new(map),
             Ok(_) => return Err(LayerError::NotAnObject),
             Err(e) => {
@@ -107,6 +104,7 @@ impl LayerCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Blob;
 
     fn key(s: &str) -> StoreKey {
         StoreKey::new(s).unwrap()
@@ -117,23 +115,31 @@ mod tests {
         let cache = LayerCache::default();
         let global = key("vars/global.json");
         let other = key("tenants/b/vars/global.json");
-        let a = cache.parse(&global, br#"{"ntp": "a"}"#).unwrap();
+        let a = cache
+            .parse(&global, &Blob::from(br#"{"ntp": "a"}"#))
+            .unwrap();
         assert!(Arc::ptr_eq(
             &a,
-            &cache.parse(&global, br#"{"ntp": "a"}"#).unwrap()
+            &cache
+                .parse(&global, &Blob::from(br#"{"ntp": "a"}"#))
+                .unwrap()
         ));
         // Another tenant's key is its own entry, even for the same bytes.
-        let b = cache.parse(&other, br#"{"ntp": "a"}"#).unwrap();
+        let b = cache
+            .parse(&other, &Blob::from(br#"{"ntp": "a"}"#))
+            .unwrap();
         assert!(!Arc::ptr_eq(&a, &b));
-        let changed = cache.parse(&global, br#"{"ntp": "b"}"#).unwrap();
+        let changed = cache
+            .parse(&global, &Blob::from(br#"{"ntp": "b"}"#))
+            .unwrap();
         assert_eq!(changed.get("ntp").unwrap(), "b");
         assert_eq!(cache.len(), 2);
         assert!(matches!(
-            cache.parse(&global, b"[1]"),
+            cache.parse(&global, &Blob::from(b"[1]")),
             Err(LayerError::NotAnObject)
         ));
         assert!(matches!(
-            cache.parse(&global, b"{\n\"x\": }"),
+            cache.parse(&global, &Blob::from(b"{\n\"x\": }")),
             Err(LayerError::Malformed { line: 2, .. })
         ));
     }
@@ -143,13 +149,16 @@ mod tests {
         let cache = LayerCache::bounded(2, 64);
         for i in 0..5 {
             cache
-                .parse(&key(&format!("vars/vendors/v{i}.json")), br#"{"a": 1}"#)
+                .parse(
+                    &key(&format!("vars/vendors/v{i}.json")),
+                    &Blob::from(br#"{"a": 1}"#),
+                )
                 .unwrap();
             assert!(cache.len() <= 2);
         }
         let big = format!("{{\"a\": \"{}\"}}", "x".repeat(100));
         let layer = cache
-            .parse(&key("vars/global.json"), big.as_bytes())
+            .parse(&key("vars/global.json"), &Blob::from(big.as_bytes()))
             .unwrap();
         assert_eq!(layer.get("a").unwrap().as_str().unwrap().len(), 100);
         assert!(cache.bytes() <= 64, "{}", cache.bytes());
@@ -157,7 +166,7 @@ mod tests {
             cache
                 .parse(
                     &key(&format!("vars/models/m{i}.json")),
-                    br#"{"padding": "0123456789012345678901234567890"}"#,
+                    &Blob::from(br#"{"padding": "0123456789012345678901234567890"}"#),
                 )
                 .unwrap();
             assert!(cache.bytes() <= 64 && cache.len() <= 2);

@@ -369,7 +369,7 @@ mod tests {
         let cache = TemplateCache::default();
         let mut store: Vec<(StoreKey, Lookup)> = vec![(
             k("templates/y/t46s/@mac.cfg"),
-            Lookup::Found(b"{% extends 'y/base.cfg' %}".to_vec()),
+            Lookup::Found(b"{% extends 'y/base.cfg' %}".into()),
         )];
         let root = k("templates/y/t46s/@mac.cfg");
         let walk = |store: &Vec<(StoreKey, Lookup)>| {
@@ -385,7 +385,7 @@ mod tests {
         store.push((
             k("templates/y/base.cfg"),
             Lookup::Found(
-                b"{% import 'y/m.cfg' as m %}{% include 'y/opt.cfg' ignore missing %}".to_vec(),
+                b"{% import 'y/m.cfg' as m %}{% include 'y/opt.cfg' ignore missing %}".into(),
             ),
         ));
         let c = walk(&store).unwrap();
@@ -409,7 +409,7 @@ mod tests {
             .map(|i| {
                 (
                     k(&format!("templates/d{i}")),
-                    Lookup::Found(format!("{{% include 'd{}' %}}", i + 1).into_bytes()),
+                    Lookup::Found(format!("{{% include 'd{}' %}}", i + 1).into_bytes().into()),
                 )
             })
             .collect();
@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(e.key, "templates/d5");
         assert!(e.message.contains("deeper than 5"), "{e}");
         let wide: String = (0..40).map(|i| format!("{{% include 'w{i}' %}}")).collect();
-        let store = [(root.clone(), Lookup::Found(wide.into_bytes()))];
+        let store = [(root.clone(), Lookup::Found(wide.into_bytes().into()))];
         let e = closure(
             &root,
             |key| store.iter().find(|(k, _)| k == key).map(|(_, l)| l),

@@ -89,8 +89,8 @@ impl TemplateCache {
     }
 }
 
-/// The references of a template key and the hash of the source they were scanned from.
-type Scanned = (u64, Arc<[Reference]>);
+/// The references of a template key and the digest of the source they were scanned from.
+type Scanned = (u128, Arc<[Reference]>);
 
 /// A file's template compiled: minijinja's environment holding it and what it uses, and the
 /// template as a [`Substitution`] when it is one (rendered without the interpreter).
@@ -199,8 +199,12 @@ impl TemplateCache {
     /// The references of the template at `key` (in the tenant's namespace), scanned from
     /// `source` unless these bytes were scanned last time, and remembered for
     /// [`TemplateCache::remembered`].
-    pub fn references(&self, key: &StoreKey, source: &[u8]) -> Result<Arc<[Reference]>, ScanError> {
-        let hash = xxhash_rust::xxh3::xxh3_64(source);
+    pub fn references(
+        &self,
+        key: &StoreKey,
+        source: &crate::Blob,
+    ) -> Result<Arc<[Reference]>, ScanError> {
+        let hash = source.digest();
         if let Ok(map) = self.references.lock() {
             if let Some((h, refs)) = map.get(key) {
                 if *h == hash {
@@ -208,7 +212,7 @@ impl TemplateCache {
                 }
             }
         }
-        let refs: Arc<[Reference]> = match std::str::from_utf8(source) {
+        let refs: Arc<[Reference]> = match std::str::from_utf8(source.as_slice()) {
             Ok(text) => references::scan(text)?.into(),
             Err(_) => Arc::new([]),
         };

@@ -2,14 +2,17 @@
 //!
 //! A phone's steady traffic re-reads the same record every few minutes; parsing its JSON was
 //! the largest single cost of serving a cached file. The cache keeps, per record key, the bytes
-//! it parsed and the result, and reuses the result only when the host hands over exactly the
-//! same bytes (a comparison is cheaper than any hash), so a changed record is parsed again.
+//! it parsed (shared with the host's cache: a [`Blob`]) and the result, and reuses the result
+//! only when the host hands over exactly the same bytes: the same blob, which costs nothing to
+//! recognise, or equal bytes (a comparison is cheaper than any hash). A changed record is
+//! parsed again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::DeviceRecord;
 use crate::key::StoreKey;
+use crate::Blob;
 
 /// By default at most this many records are remembered (a record is a few hundred bytes;
 /// `memory.record_entries`).
@@ -19,7 +22,7 @@ type Parsed = Result<Arc<DeviceRecord>, String>;
 
 /// The bounded map of parsed device records.
 pub struct RecordCache {
-    entries: Mutex<HashMap<StoreKey, (Vec<u8>, Parsed)>>,
+    entries: Mutex<HashMap<StoreKey, (Blob, Parsed)>>,
     max_entries: usize,
 }
 
@@ -59,10 +62,10 @@ impl RecordCache {
     }
 
     /// The record `bytes` parse to, parsed only if these bytes were not seen last time.
-    pub fn parse(&self, key: &StoreKey, bytes: &[u8]) -> Parsed {
+    pub fn parse(&self, key: &StoreKey, bytes: &Blob) -> Parsed {
         if let Ok(entries) = self.entries.lock() {
             if let Some((seen, parsed)) = entries.get(key) {
-                if seen.as_slice() == bytes {
+                if seen == bytes {
                     return parsed.clone();
                 }
             }
@@ -74,7 +77,7 @@ impl RecordCache {
                 // real phones refill it within one provisioning interval.
                 entries.clear();
             }
-            entries.insert(key.clone(), (bytes.to_vec(), parsed.clone()));
+            entries.insert(key.clone(), (bytes.clone(), parsed.clone()));
         }
         parsed
     }
@@ -83,6 +86,7 @@ impl RecordCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Blob;
 
     #[test]
     fn reuses_a_parse_only_for_identical_bytes() {
@@ -90,10 +94,13 @@ mod tests {
         let key = StoreKey::new("devices/000b82123456.json").unwrap();
         let a = br#"{"mac":"000b82123456","vendor":"grandstream","model":"gxp2170"}"#;
         let b = br#"{"mac":"000b82123456","vendor":"grandstream","model":"gxp2135"}"#;
-        let first = cache.parse(&key, a).unwrap();
-        assert!(Arc::ptr_eq(&first, &cache.parse(&key, a).unwrap()));
-        let changed = cache.parse(&key, b).unwrap();
+        let first = cache.parse(&key, &Blob::from(a)).unwrap();
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.parse(&key, &Blob::from(a)).unwrap()
+        ));
+        let changed = cache.parse(&key, &Blob::from(b)).unwrap();
         assert_eq!(changed.model.as_ref().unwrap().as_str(), "gxp2135");
-        assert!(cache.parse(&key, b"{not json").is_err());
+        assert!(cache.parse(&key, &Blob::from(b"{not json")).is_err());
     }
 }

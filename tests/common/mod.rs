@@ -85,7 +85,7 @@ impl MemStore {
         }
         self.files
             .get(key.as_str())
-            .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
+            .map_or(Lookup::Missing, |b| Lookup::Found(b.clone().into()))
     }
 
     /// What the store holds for every key a fetch round asks.

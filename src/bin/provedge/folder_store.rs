@@ -45,7 +45,7 @@ impl FolderStore {
 
     pub fn read(&self, key: &StoreKey) -> Lookup {
         match std::fs::read(self.path(key)) {
-            Ok(bytes) => Lookup::Found(bytes),
+            Ok(bytes) => Lookup::Found(bytes.into()),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 Lookup::Missing
             }

@@ -21,14 +21,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use provedge::{Lookup, StoreKey};
+use provedge::{Blob, Lookup, StoreKey};
 
 use crate::folder_store::FolderStore;
 
 /// What a cache probe found.
 pub enum Probe {
     /// The cached copy is current.
-    Hit(Vec<u8>),
+    Hit(Blob),
     /// No such file.
     Missing,
     /// Not cached, or changed: read it with [`CachedStore::load`].
@@ -59,7 +59,7 @@ impl Stamp {
 
 struct Entry {
     stamp: Stamp,
-    bytes: Arc<[u8]>,
+    bytes: Blob,
     /// Tick of the last use, for evicting the least recently used entry.
     used: u64,
     /// When the stamp was last compared with the file.
@@ -181,7 +181,7 @@ impl CachedStore {
             Some(entry) if entry.stamp == stamp => {
                 entry.used = tick;
                 entry.checked = now;
-                Probe::Hit(entry.bytes.to_vec())
+                Probe::Hit(entry.bytes.clone())
             }
             _ => Probe::Read,
         }
@@ -195,7 +195,7 @@ impl CachedStore {
         if let Some(entry) = inner.entries.get_mut(key.as_str()) {
             if now.saturating_duration_since(entry.checked) < self.recheck {
                 entry.used = tick;
-                return Some(Probe::Hit(entry.bytes.to_vec()));
+                return Some(Probe::Hit(entry.bytes.clone()));
             }
             return None;
         }
@@ -250,6 +250,7 @@ impl CachedStore {
         }
         // A file that changed while being read gets a stamp that no longer matches, so the
         // next probe reads it again.
+        let bytes = Blob::from(bytes);
         self.remember(key, Stamp::of(&meta), &bytes, now);
         Lookup::Found(bytes)
     }
@@ -262,7 +263,7 @@ impl CachedStore {
             .unwrap_or((0, 0))
     }
 
-    fn remember(&self, key: &StoreKey, stamp: Stamp, bytes: &[u8], checked: Instant) {
+    fn remember(&self, key: &StoreKey, stamp: Stamp, bytes: &Blob, checked: Instant) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -296,7 +297,7 @@ impl CachedStore {
             key.as_str().to_owned(),
             Entry {
                 stamp,
-                bytes: Arc::from(bytes),
+                bytes: bytes.clone(),
                 used,
                 checked,
             },
@@ -326,7 +327,7 @@ mod tests {
         assert!(matches!(store.probe(&k), Probe::Missing));
         std::fs::write(dir.join("vars/global.json"), b"{}").unwrap();
         assert!(matches!(store.probe(&k), Probe::Read));
-        assert_eq!(store.load(&k), Lookup::Found(b"{}".to_vec()));
+        assert_eq!(store.load(&k), Lookup::Found(b"{}".into()));
         assert!(matches!(store.probe(&k), Probe::Hit(b) if b == b"{}"));
         std::fs::write(dir.join("vars/global.json"), b"{\"a\":1}").unwrap();
         assert!(matches!(store.probe(&k), Probe::Read));
@@ -367,7 +368,7 @@ mod tests {
         assert!(matches!(store.probe(&k), Probe::Missing));
         std::thread::sleep(Duration::from_millis(350));
         assert!(matches!(store.probe(&k), Probe::Read));
-        assert_eq!(store.load(&k), Lookup::Found(b"{}".to_vec()));
+        assert_eq!(store.load(&k), Lookup::Found(b"{}".into()));
         std::fs::write(dir.join("vars/global.json"), b"[]").unwrap();
         assert!(matches!(store.probe(&k), Probe::Hit(b) if b == b"{}"));
         std::thread::sleep(Duration::from_millis(350));

@@ -535,7 +535,7 @@ fn read_file(path: &Path, key: &str) -> Lookup {
         Ok(n) if n as u64 > MAX_RECORD_BYTES => {
             Lookup::Failed(format!("{key}: larger than {MAX_RECORD_BYTES} bytes"))
         }
-        Ok(_) => Lookup::Found(bytes),
+        Ok(_) => Lookup::Found(bytes.into()),
         Err(e) => Lookup::Failed(format!("{key}: {}", e.kind())),
     }
 }

@@ -125,7 +125,7 @@ impl KvStore {
         keys.iter()
             .map(|key| match (cache.values.get(key), &failed) {
                 (Some((at, value)), _) if fresh(at) || failed.is_none() => match value {
-                    Some(bytes) => Lookup::Found(bytes.clone()),
+                    Some(bytes) => Lookup::Found(bytes.as_slice().into()),
                     None => Lookup::Missing,
                 },
                 (_, Some(why)) => Lookup::Failed(format!("{key}: {why}")),

@@ -146,9 +146,9 @@ mod tests {
                         .iter()
                         .map(|k| {
                             let found = if k.as_str().starts_with("devices/") {
-                                Lookup::Found(record.clone().into_bytes())
+                                Lookup::Found(record.clone().into_bytes().into())
                             } else if k.as_str().ends_with("cfg@mac.pvalues") {
-                                Lookup::Found(b"P1 = 1\n".to_vec())
+                                Lookup::Found(b"P1 = 1\n".into())
                             } else {
                                 Lookup::Missing
                             };
