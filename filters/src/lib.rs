@@ -104,6 +104,15 @@ struct Metrics(RefCell<HashMap<String, u32>>);
 
 impl Metrics {
     fn inc(&self, name: &str) {
+        self.add(name, 1);
+    }
+
+    /// Adds `n` at once: one hostcall for what a request counts several times (a hit per key
+    /// read).
+    fn add(&self, name: &str, n: i64) {
+        if n == 0 {
+            return;
+        }
         let known = self.0.borrow().get(name).copied();
         let id = match known {
             Some(id) => id,
@@ -115,7 +124,7 @@ impl Metrics {
                 Err(_) => return,
             },
         };
-        let _ = hostcalls::increment_metric(id, 1);
+        let _ = hostcalls::increment_metric(id, n);
     }
 }
 
@@ -766,6 +775,8 @@ impl Filter {
         let mut answers = Vec::with_capacity(fetch.keys().len());
         let mut calls = HashMap::new();
         let mut hits = 0;
+        // Counted per round, each counter once (a round reads a handful of keys).
+        let (mut local, mut from_other_workers) = (0, 0);
         for key in fetch.keys() {
             let hit = shared
                 .cache
@@ -776,11 +787,11 @@ impl Filter {
                     entry,
                     shared: from_shared,
                 } => {
-                    shared.metrics.inc(if from_shared {
-                        "provedge.cache.hit.shared"
+                    if from_shared {
+                        from_other_workers += 1;
                     } else {
-                        "provedge.cache.hit.local"
-                    });
+                        local += 1;
+                    }
                     answers.push((key.clone(), entry.lookup()));
                     hits += 1;
                 }
@@ -818,6 +829,10 @@ impl Filter {
                 }
             }
         }
+        shared.metrics.add("provedge.cache.hit.local", local);
+        shared
+            .metrics
+            .add("provedge.cache.hit.shared", from_other_workers);
         self.trail.read(fetch.keys().len(), hits);
         if calls.is_empty() {
             let engine = shared.settings.engine_for(self.route.as_deref());
