@@ -28,9 +28,10 @@ pub struct Rendered {
 
 /// A hash of a render's inputs, built from each input's key and bytes in a fixed order.
 ///
-/// XXH3 with 128 bits: every cached request hashes every input byte (templates, variables,
-/// the device record), so speed matters; 128 bits keep an accidental collision, which would
-/// serve one phone's file for another's inputs, out of reach.
+/// XXH3 with 128 bits: every cached request computes it, so speed matters (the inputs a host
+/// read enter by their digest, [`InputHash::add_blob`], which a cached blob computes once);
+/// 128 bits keep an accidental collision, which would serve one phone's file for another's
+/// inputs, out of reach.
 #[derive(Default)]
 pub struct InputHash(xxhash_rust::xxh3::Xxh3Default);
 
