@@ -30,22 +30,31 @@ struct Setup {
     last_seen: LastSeenMarks,
 }
 
+/// The variable holding the configuration document.
+const CONFIG_VAR: &str = "PROVEDGE_CONFIG";
+
 thread_local! {
-    /// The isolate's setup and the configuration text it was built from.
-    static SETUP: RefCell<Option<(String, Rc<Setup>)>> = const { RefCell::new(None) };
+    /// The isolate's setup and the `PROVEDGE_CONFIG` value it was built from, as the runtime
+    /// holds it.
+    static SETUP: RefCell<Option<(JsValue, Rc<Setup>)>> = const { RefCell::new(None) };
 }
 
-/// The setup for this configuration text, built once per isolate (and again only when the text
+/// The setup for this configuration, built once per isolate (and again only when the text
 /// changes), so compiled templates, rendered files and store values are reused across requests.
-fn setup_for(text: Option<String>, env: &Env) -> Result<Rc<Setup>, String> {
-    let text = text.unwrap_or_default();
+/// The variable is compared as the runtime's own string: copying a configuration of some
+/// kilobytes into Rust on every request, only to find it unchanged, was a part of every
+/// request's CPU time.
+fn setup_for(env: &Env) -> Result<Rc<Setup>, String> {
+    let raw = Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
     crate::cipher::lend();
     SETUP.with(|cell| {
         if let Some((cached, setup)) = cell.borrow().as_ref() {
-            if *cached == text {
+            if *cached == raw {
                 return Ok(Rc::clone(setup));
             }
         }
+        // A variable that is not a string (unset, or a JSON object) is no configuration.
+        let text = raw.as_string().unwrap_or_default();
         // Secrets the configuration names come from the Worker's secrets (`wrangler secret
         // put`), never from KV or the bundle.
         let (config, secrets) = if text.trim().is_empty() {
@@ -63,14 +72,14 @@ fn setup_for(text: Option<String>, env: &Env) -> Result<Rc<Setup>, String> {
             ),
             settings,
         });
-        *cell.borrow_mut() = Some((text, Rc::clone(&setup)));
+        *cell.borrow_mut() = Some((raw, Rc::clone(&setup)));
         Ok(setup)
     })
 }
 
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let setup = match setup_for(env.var("PROVEDGE_CONFIG").ok().map(|v| v.to_string()), &env) {
+    let setup = match setup_for(&env) {
         Ok(setup) => setup,
         Err(e) => {
             worker::console_error!("provedge: {e}");
@@ -159,7 +168,8 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
             .saturating_mul(1000),
     };
     let record = trail.record(engine, &request, done);
-    worker::console_log!("{}", record.to_json());
+    // The line as it is (the macro would format it into a second string first).
+    worker::web_sys::console::log_1(&JsValue::from_str(&record.to_json()));
     if let Some(seen) = record.last_seen() {
         if setup.last_seen.due(seen, arrived_ms / 1000) {
             let stores = reader.stores.clone();
@@ -184,8 +194,6 @@ async fn serve(
     now: u64,
     trail: &mut Trail,
 ) -> worker::Result<Response> {
-    let upstream = env.var("PROVEDGE_UPSTREAM").ok().map(|v| v.to_string());
-    let url = req.url()?;
     let declared = declared_length(req.headers().get("content-length")?.as_deref());
     let engine = &setup.engine;
     // The count every isolate shares first (when `RATE_LIMIT` is bound), then the engine's.
@@ -198,8 +206,9 @@ async fn serve(
         match decision {
             Decision::Respond(resp) => return respond(resp),
             Decision::Rewrite(rewrite) => {
-                let origin = url.origin().ascii_serialization();
-                let target = crate::upstream_url(upstream.as_deref(), &origin, &rewrite.target);
+                let upstream = env.var("PROVEDGE_UPSTREAM").ok().map(|v| v.to_string());
+                let target =
+                    crate::upstream_url(upstream.as_deref(), reader.origin(), &rewrite.target);
                 // The request goes on as the phone sent it (method, headers, body); only the
                 // URL changes, as with nginx's internal rewrite and proxy_pass.
                 let max = engine.config().uploads.max_bytes;

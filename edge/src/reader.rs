@@ -63,6 +63,11 @@ impl<'a> Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The request's origin (`https://host`), which a rewrite without an upstream goes to.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// What the request read where (`x-provedge-reads`).
     pub fn reads(&self) -> Reads {
         self.reads.borrow().clone()
