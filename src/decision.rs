@@ -210,7 +210,7 @@ impl Stream {
             Lookup::Missing => return self.answer_or_response(Ok(None)),
             Lookup::Failed(reason) => return self.answer_or_response(Err(reason)),
         };
-        match self.answer(Ok(Some(ObjectMeta::of_bytes(&bytes)))) {
+        match self.answer(Ok(Some(ObjectMeta::of_blob(&bytes)))) {
             StreamAnswer::Respond(resp) => resp,
             StreamAnswer::Send {
                 status,

@@ -19,11 +19,12 @@ pub struct ObjectMeta {
 }
 
 impl ObjectMeta {
-    /// The metadata of an object held whole in memory: its validator is the hash of its bytes.
-    pub fn of_bytes(bytes: &[u8]) -> ObjectMeta {
+    /// The metadata of an object held whole in memory: its validator is the hash of its bytes,
+    /// the blob's digest (computed once for as long as the host keeps the blob).
+    pub fn of_blob(blob: &crate::Blob) -> ObjectMeta {
         ObjectMeta {
-            len: bytes.len() as u64,
-            etag: crate::response::etag(bytes),
+            len: blob.len() as u64,
+            etag: crate::response::etag_of_digest(blob.digest()),
             modified: None,
         }
     }

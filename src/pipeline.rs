@@ -503,11 +503,12 @@ impl Job {
     }
 
     fn stored(&self, key: &StoreKey) -> Result<Body, Response> {
-        match self.found(key) {
-            Some(bytes) => Ok(Body {
-                bytes: bytes.to_vec(),
+        match self.found_blob(key) {
+            // Tagged from the blob's digest ([`encrypt`] drops the tag when it changes the bytes).
+            Some(blob) => Ok(Body {
+                bytes: blob.to_vec(),
                 content_type: crate::render::syntax::static_content_type(self.target.file()),
-                etag: None,
+                etag: Some(crate::response::etag_of_digest(blob.digest())),
             }),
             None => Err(Response::text(404, &format!("no {}", self.target.file()))),
         }
@@ -818,11 +819,11 @@ impl Job {
         if grant != Grant::Full || device.mac != mac || !shown {
             return None;
         }
-        let bytes = self.found(key).filter(|b| b.len() <= max)?;
+        let blob = self.found_blob(key).filter(|b| b.len() <= max)?;
         Some(Body {
-            bytes: bytes.to_vec(),
+            bytes: blob.to_vec(),
             content_type: crate::render::syntax::static_content_type(self.target.file()),
-            etag: Some(crate::response::etag(bytes)),
+            etag: Some(crate::response::etag_of_digest(blob.digest())),
         })
     }
 
