@@ -46,13 +46,14 @@ thread_local! {
 /// request's CPU time.
 fn setup_for(env: &Env) -> Result<Rc<Setup>, String> {
     let raw = Reflect::get(env, &JsValue::from_str(CONFIG_VAR)).unwrap_or(JsValue::UNDEFINED);
-    crate::cipher::lend();
     SETUP.with(|cell| {
         if let Some((cached, setup)) = cell.borrow().as_ref() {
             if *cached == raw {
                 return Ok(Rc::clone(setup));
             }
         }
+        // Before the first engine of the isolate, which is the first that can encrypt.
+        crate::cipher::lend();
         // A variable that is not a string (unset, or a JSON object) is no configuration.
         let text = raw.as_string().unwrap_or_default();
         // Secrets the configuration names come from the Worker's secrets (`wrangler secret
