@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use crate::decision::Decision;
 use crate::key::StoreKey;
-use crate::mac::Mac;
+use crate::mac::{Mac, MacCase};
 use crate::request::Request;
 use crate::route::Route;
 
@@ -97,7 +97,7 @@ impl Trail {
         let last_seen = match (route, self.device, done.status < 400) {
             (Some(route), Some(mac), true) => Some(LastSeen {
                 key: last_seen_key(self.tenant.as_deref(), mac),
-                mac: mac.to_string(),
+                mac: mac.compact(MacCase::Lower),
                 time: time.clone(),
                 unix: done.arrived_ms / 1000,
                 ip: done.client,
@@ -117,7 +117,9 @@ impl Trail {
             tenant,
             vendor: route.map(|r| r.vendor().name()),
             kind: route.map(|r| r.kind().name()),
-            mac: route.and_then(Route::mac).map(|m| m.to_string()),
+            mac: route
+                .and_then(Route::mac)
+                .map(|m| m.compact(MacCase::Lower)),
             model: route.and_then(Route::model).map(|m| m.as_str().to_owned()),
             file: route.map(|r| r.file().to_owned()),
             path: route
@@ -292,11 +294,12 @@ impl LastSeen {
 
 /// The key of a device's last-seen record in a tenant's namespace.
 pub fn last_seen_key(tenant: Option<&str>, mac: Mac) -> StoreKey {
-    let mac = mac.compact(crate::MacCase::Lower);
-    StoreKey::trusted(format!(
-        "{}last-seen/{mac}.json",
-        crate::store::namespace(tenant)
-    ))
+    let mut key = crate::store::namespace(tenant);
+    key.reserve(27);
+    key.push_str("last-seen/");
+    key.push_str(&mac.compact(MacCase::Lower));
+    key.push_str(".json");
+    StoreKey::trusted(key)
 }
 
 /// When each device's last-seen record was last written: at most once per `interval` per
@@ -354,17 +357,42 @@ impl LastSeenMarks {
 }
 
 /// RFC 3339 UTC with milliseconds, from milliseconds since the Unix epoch.
+///
+/// Written digit by digit: every host stamps every request's record with it, and `format!`'s
+/// machinery cost several times as much in a wasm VM.
 pub fn rfc3339(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    // A year past 9999 (an absurd clock) keeps all its digits, as `{:04}` did.
+    let mut out = String::with_capacity(24);
+    if y > 9999 {
+        out.push_str(itoa::Buffer::new().format(y));
+    } else {
+        digits(&mut out, y, 4);
+    }
+    for (sep, value, width) in [
+        ('-', m, 2),
+        ('-', day, 2),
+        ('T', rem / 3600, 2),
+        (':', rem % 3600 / 60, 2),
+        (':', rem % 60, 2),
+        ('.', ms % 1000, 3),
+    ] {
+        out.push(sep);
+        digits(&mut out, value, width);
+    }
+    out.push('Z');
+    out
+}
+
+/// The last `width` decimal digits of `value`, zero-padded.
+fn digits(out: &mut String, value: u64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10u64.pow(place) % 10;
+        // digit < 10.
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
@@ -441,7 +469,7 @@ mod json {
     }
 
     pub(super) fn number(out: &mut String, value: u64) {
-        let _ = write!(out, "{value}");
+        out.push_str(itoa::Buffer::new().format(value));
     }
 }
 
@@ -499,6 +527,27 @@ mod tests {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
         assert_eq!(rfc3339(1_800_000_000_000), "2027-01-15T08:00:00.000Z");
+        assert_eq!(rfc3339(1_764_551_045_007), "2025-12-01T01:04:05.007Z");
+        assert_eq!(rfc3339(253_402_300_799_999), "9999-12-31T23:59:59.999Z");
+        assert_eq!(rfc3339(253_402_300_800_000), "10000-01-01T00:00:00.000Z");
+    }
+
+    proptest::proptest! {
+        /// The digit writer spells what `format!` spelled, for any instant.
+        #[test]
+        fn dates_are_formats(ms in 0u64..=u64::MAX / 2) {
+            let secs = ms / 1000;
+            let (y, m, d) = civil_from_days(secs / 86_400);
+            let rem = secs % 86_400;
+            let reference = format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60,
+                ms % 1000
+            );
+            proptest::prop_assert_eq!(rfc3339(ms), reference);
+        }
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! others costs a round per level the first time; after that the engine remembers what each
 //! template used and names it all in that same first round (`Job::template_uses`).
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{json, Map, Value};
 
@@ -143,6 +144,48 @@ pub(crate) struct Job {
     settings: Arc<RenderSettings>,
     /// Keys every round asks about, built once per request.
     keys: JobKeys,
+    /// The keys the target's model and profile name, from the first plan that knew them: a
+    /// steady request plans twice (before and after its store round) with the same ones.
+    names: OnceLock<Names>,
+}
+
+/// The keys a render reads that the target's model and profile name: the model's variables,
+/// the profile's variables and the templates, most specific first.
+#[derive(Clone, Debug)]
+struct Names {
+    model: Option<Model>,
+    profile: Option<String>,
+    model_vars_key: Option<StoreKey>,
+    /// `None` when there is no profile, or its name is no safe key (the plan refuses that).
+    profile_key: Option<StoreKey>,
+    template_keys: Vec<StoreKey>,
+}
+
+impl Names {
+    fn of(target: &Route, syntax: Syntax, model: Option<Model>, profile: Option<&str>) -> Names {
+        let template_keys = if syntax == Syntax::YealinkKeyFile {
+            Vec::new()
+        } else {
+            store::template_keys(
+                target.vendor(),
+                model.as_ref(),
+                &crate::render::syntax::template_name(target, syntax),
+            )
+        };
+        Names {
+            model_vars_key: model
+                .as_ref()
+                .and_then(|m| store::model_vars_key(target.vendor(), m)),
+            profile_key: profile.and_then(store::profile_vars_key),
+            profile: profile.map(str::to_owned),
+            model,
+            template_keys,
+        }
+    }
+
+    fn names(&self, model: Option<&Model>, profile: Option<&str>) -> bool {
+        self.model.as_ref() == model && self.profile.as_deref() == profile
+    }
 }
 
 /// The keys of one job that do not depend on what is read.
@@ -193,6 +236,7 @@ impl Job {
                 vendor: store::vendor_vars_key(target.vendor()),
             },
             target,
+            names: OnceLock::new(),
         })
     }
 
@@ -384,24 +428,14 @@ impl Job {
         // What names the keys: the record read for this request, else the earlier one.
         let naming = device.or(earlier.as_deref());
         let model = t.model().cloned().or_else(|| naming.and_then(|d| d.model));
-        let profile_key = match naming.and_then(|d| d.profile.as_deref().map(|p| (d.mac, p))) {
-            Some((mac, p)) => Some(store::profile_vars_key(p).ok_or_else(|| {
-                Response::fault(
-                    500,
-                    format!("{}: invalid profile name", store::device_key(mac)),
-                )
-            })?),
-            None => None,
-        };
-        let template_keys = if syntax == Syntax::YealinkKeyFile {
-            Vec::new()
-        } else {
-            store::template_keys(
-                t.vendor(),
-                model.as_ref(),
-                &crate::render::syntax::template_name(t, syntax),
-            )
-        };
+        let profile = naming.and_then(|d| d.profile.as_deref().map(|p| (d.mac, p)));
+        let names = self.names(syntax, model, profile.map(|(_, p)| p));
+        if let (Some((mac, _)), None) = (profile, &names.profile_key) {
+            return Err(Response::fault(
+                500,
+                format!("{}: invalid profile name", store::device_key(mac)),
+            ));
+        }
         // A stored file of a device without a record is still encrypted as the layers say (a
         // vendor-wide `encryption`), so it needs them; a token request needs the record first.
         let stored_needs_layers = device_absent
@@ -410,7 +444,7 @@ impl Job {
             && self.found(&static_key).is_some();
         let names_templates = !(device_absent || device_pending && earlier.is_none());
         let template_uses = if names_templates {
-            self.template_uses(&template_keys, caches)?
+            self.template_uses(&names.template_keys, caches)?
         } else {
             Vec::new()
         };
@@ -423,12 +457,7 @@ impl Job {
                 device_absent,
                 stored_needs_layers,
                 device,
-                model_vars_key: model
-                    .as_ref()
-                    .and_then(|m| store::model_vars_key(t.vendor(), m)),
-                model,
-                profile_key,
-                template_keys,
+                names,
                 template_uses,
                 upload_key: self
                     .settings
@@ -437,6 +466,19 @@ impl Job {
                     .and_then(|_| StoreKey::upload(t.vendor(), t.file())),
             }),
         })
+    }
+
+    /// The keys `model` and `profile` name: the job's kept ones when they are the same, else
+    /// worked out (and kept, if none were).
+    fn names(&self, syntax: Syntax, model: Option<Model>, profile: Option<&str>) -> Cow<'_, Names> {
+        match self.names.get() {
+            Some(kept) if kept.names(model.as_ref(), profile) => Cow::Borrowed(kept),
+            Some(_) => Cow::Owned(Names::of(&self.target, syntax, model, profile)),
+            None => Cow::Borrowed(
+                self.names
+                    .get_or_init(|| Names::of(&self.target, syntax, model, profile)),
+            ),
+        }
     }
 
     /// The templates the file's template extends, includes and imports, at every level
@@ -545,6 +587,7 @@ impl Job {
             return Ok(body);
         }
         let template = plan
+            .names
             .template_keys
             .iter()
             .find_map(|k| self.found(k).map(|b| (k, b)));
@@ -581,7 +624,7 @@ impl Job {
             // stored pre-rendered. Either way a device set up for encryption gets it encrypted.
             let plain = match (plan.syntax, t.subject_mac()) {
                 (Syntax::Text(TextFlavor::Yealink), Some(mac)) if t.file().ends_with(".boot") => {
-                    let model = plan.model.as_ref().map(Model::as_str);
+                    let model = plan.names.model.as_ref().map(Model::as_str);
                     Body {
                         bytes: text::yealink_default_boot(mac, model).into_bytes(),
                         content_type: plan.syntax.content_type(),
@@ -728,11 +771,11 @@ impl Job {
         Ok(ReadLayers {
             global: self.layer(&self.keys.global, caches)?,
             vendor: self.layer(&self.keys.vendor, caches)?,
-            model: match &plan.model_vars_key {
+            model: match &plan.names.model_vars_key {
                 Some(k) => self.layer(k, caches)?,
                 None => None,
             },
-            profile: match &plan.profile_key {
+            profile: match &plan.names.profile_key {
                 Some(k) => self.layer(k, caches)?,
                 None => None,
             },
@@ -852,14 +895,17 @@ impl Job {
         let keys = [
             Some(&self.keys.global),
             Some(&self.keys.vendor),
-            plan.model_vars_key.as_ref(),
-            plan.profile_key.as_ref(),
+            plan.names.model_vars_key.as_ref(),
+            plan.names.profile_key.as_ref(),
             plan.device_key,
         ];
         for key in keys.into_iter().flatten() {
             h.add_blob(key.as_str(), self.found_blob(key));
         }
-        h.add("model", plan.model.as_ref().map(|m| m.as_str().as_bytes()));
+        h.add(
+            "model",
+            plan.names.model.as_ref().map(|m| m.as_str().as_bytes()),
+        );
         // Generic files rendered per requester differ by the requester's MAC even when no
         // record exists for it.
         h.add(
@@ -909,10 +955,8 @@ struct RenderPlan<'a> {
     /// The device has no record but a stored file: read the layers for its encryption.
     stored_needs_layers: bool,
     device: Option<&'a DeviceRecord>,
-    model: Option<Model>,
-    model_vars_key: Option<StoreKey>,
-    profile_key: Option<StoreKey>,
-    template_keys: Vec<StoreKey>,
+    /// The model's and profile's keys, and the model itself.
+    names: Cow<'a, Names>,
     /// What the file's template extends, includes and imports, at every level; for a template
     /// not read yet, what it used last time.
     template_uses: Vec<StoreKey>,
@@ -930,12 +974,12 @@ impl Plan<'_> {
             }
             keys.push(&job.global);
             keys.push(&job.vendor);
-            keys.extend(r.model_vars_key.iter());
+            keys.extend(r.names.model_vars_key.iter());
             if r.device_absent {
                 return keys;
             }
-            keys.extend(r.profile_key.iter());
-            keys.extend(r.template_keys.iter());
+            keys.extend(r.names.profile_key.iter());
+            keys.extend(r.names.template_keys.iter());
             keys.extend(r.template_uses.iter());
             keys.extend(r.upload_key.iter());
         }
@@ -993,7 +1037,9 @@ fn context_names(
         json!(t.mac().map(|m| m.compact(MacCase::Upper)))
     });
     add("vendor", &|| json!(t.vendor().name()));
-    add("model", &|| json!(plan.model.as_ref().map(Model::as_str)));
+    add("model", &|| {
+        json!(plan.names.model.as_ref().map(Model::as_str))
+    });
     add("file", &|| json!(t.file()));
     add("scope", &|| json!(t.scope().name()));
     add("lines", &|| {

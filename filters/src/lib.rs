@@ -100,11 +100,34 @@ impl SharedTier for HostShared {
 /// Counters, defined on first use (`define_metric`); names are built from bounded sets
 /// (vendors, a fixed list of statuses, fixed reasons), so their number is bounded too.
 #[derive(Default)]
-struct Metrics(RefCell<HashMap<String, u32>>);
+struct Metrics {
+    by_name: RefCell<HashMap<String, u32>>,
+    /// The per-answer counters by vendor and [`status_slot`], so counting an answer builds no
+    /// name once its counter is defined.
+    by_status: RefCell<HashMap<(&'static str, u16), u32>>,
+}
 
 impl Metrics {
     fn inc(&self, name: &str) {
         self.add(name, 1);
+    }
+
+    /// Counts an answer as `provedge.requests.<vendor>.<status label>`.
+    fn count_status(&self, vendor: &'static str, status: u16) {
+        let slot = (vendor, status_slot(status));
+        let known = self.by_status.borrow().get(&slot).copied();
+        let id = match known {
+            Some(id) => id,
+            None => {
+                let name = format!("provedge.requests.{vendor}.{}", status_label(status));
+                let Ok(id) = hostcalls::define_metric(MetricType::Counter, &name) else {
+                    return;
+                };
+                self.by_status.borrow_mut().insert(slot, id);
+                id
+            }
+        };
+        let _ = hostcalls::increment_metric(id, 1);
     }
 
     /// Adds `n` at once: one hostcall for what a request counts several times (a hit per key
@@ -113,12 +136,12 @@ impl Metrics {
         if n == 0 {
             return;
         }
-        let known = self.0.borrow().get(name).copied();
+        let known = self.by_name.borrow().get(name).copied();
         let id = match known {
             Some(id) => id,
             None => match hostcalls::define_metric(MetricType::Counter, name) {
                 Ok(id) => {
-                    self.0.borrow_mut().insert(name.to_owned(), id);
+                    self.by_name.borrow_mut().insert(name.to_owned(), id);
                     id
                 }
                 Err(_) => return,
@@ -128,16 +151,28 @@ impl Metrics {
     }
 }
 
+/// The codes provedge answers with, each its own metric label; any other status is counted by
+/// its class.
+const KNOWN_STATUSES: &[u16] = &[
+    200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 413, 414, 416, 429, 431, 500, 501,
+    502, 503, 504,
+];
+
+/// Which label a status is counted under, as a number: the status itself when it is known,
+/// else its class (0 to 9), which no known status collides with.
+fn status_slot(status: u16) -> u16 {
+    if KNOWN_STATUSES.contains(&status) {
+        status
+    } else {
+        (status / 100).min(9)
+    }
+}
+
 /// A status as a metric label: the codes provedge answers with, else the class.
 fn status_label(status: u16) -> String {
-    const KNOWN: &[u16] = &[
-        200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 413, 414, 416, 429, 431, 500,
-        501, 502, 503, 504,
-    ];
-    if KNOWN.contains(&status) {
-        status.to_string()
-    } else {
-        format!("{}xx", (status / 100).min(9))
+    match status_slot(status) {
+        class @ 0..=9 => format!("{class}xx"),
+        known => known.to_string(),
     }
 }
 
@@ -901,11 +936,7 @@ impl Filter {
 
     /// Counts an answer by vendor and status.
     fn count_status(&self, status: u16) {
-        self.shared.metrics.inc(&format!(
-            "provedge.requests.{}.{}",
-            self.vendor,
-            status_label(status)
-        ));
+        self.shared.metrics.count_status(self.vendor, status);
     }
 
     /// The response head goes out with `status` and a body of `bytes` (none for a `HEAD`):
@@ -1229,5 +1260,10 @@ mod tests {
         assert_eq!(status_label(418), "4xx");
         assert_eq!(status_label(0), "0xx");
         assert_eq!(status_label(65535), "9xx");
+        // Statuses of one label share a slot, and labels never share one.
+        assert_eq!(status_slot(418), status_slot(499));
+        let labels: std::collections::HashSet<String> = (0..=u16::MAX).map(status_label).collect();
+        let slots: std::collections::HashSet<u16> = (0..=u16::MAX).map(status_slot).collect();
+        assert_eq!(labels.len(), slots.len());
     }
 }

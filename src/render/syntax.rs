@@ -111,21 +111,24 @@ pub fn template_name(route: &Route, syntax: Syntax) -> String {
     // Lower-cased first, so one replacement covers a MAC written in either case.
     let mut name = route.file().to_ascii_lowercase();
     if let Some(mac) = route.subject_mac() {
-        name = name.replace(&mac.compact(MacCase::Lower), "@mac");
+        let mac = mac.compact(MacCase::Lower);
+        if name.contains(&mac) {
+            name = name.replace(&mac, "@mac");
+        }
     }
     if encrypted_by_name(route) {
-        if let Some((stem, _)) = name.rsplit_once('.') {
-            let plain = if route.vendor() == Vendor::Panasonic {
-                "cfg"
+        if let Some(dot) = name.rfind('.') {
+            name.truncate(dot);
+            name.push_str(if route.vendor() == Vendor::Panasonic {
+                ".cfg"
             } else {
-                "xml"
-            };
-            name = format!("{stem}.{plain}");
+                ".xml"
+            });
         }
     }
     if let Syntax::PValues { .. } = syntax {
         if let Some(stem) = name.strip_suffix(".xml") {
-            name = stem.to_owned();
+            name.truncate(stem.len());
         }
         name.push_str(".pvalues");
     }
@@ -137,12 +140,16 @@ pub fn template_name(route: &Route, syntax: Syntax) -> String {
 /// name's template (`.cfg`, `.xml`), and served only to a device with an encryption setting: a
 /// phone told the file is encrypted must never receive plaintext under that name.
 pub fn encrypted_by_name(route: &Route) -> bool {
-    let file = route.file().to_ascii_lowercase();
-    match route.vendor() {
-        Vendor::Panasonic => file.ends_with(".enc"),
-        Vendor::Obihai => file.ends_with(".aes"),
-        _ => false,
-    }
+    let suffix = match route.vendor() {
+        Vendor::Panasonic => ".enc",
+        Vendor::Obihai => ".aes",
+        _ => return false,
+    };
+    let file = route.file().as_bytes();
+    file.len()
+        .checked_sub(suffix.len())
+        .and_then(|at| file.get(at..))
+        .is_some_and(|end| end.eq_ignore_ascii_case(suffix.as_bytes()))
 }
 
 /// The media type of a file served as stored, by extension.
