@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::key::StoreKey;
 use crate::last_good::{ExactRequest, LastGood, RequestId};
 use crate::object::Conditions;
-use crate::pipeline::{checksum_target, Access, Goal, Job, RenderSettings, Step};
+use crate::pipeline::{checksum_target, Access, Goal, Job, Prelude, RenderSettings, Step};
 use crate::policy::{Admission, Policy, Token};
 use crate::render::syntax::static_content_type;
 use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
@@ -103,7 +103,8 @@ pub struct Engine {
     /// The nginx rule set of [`Mode::Nginx`], parsed once.
     rules: Option<RuleSet>,
     /// Recent routes by method, target and User-Agent.
-    routes: route::RouteMemo,
+    /// Routes remembered, each with what its jobs work out once.
+    routes: route::RouteMemo<Prelude>,
     /// Rendering settings and the host's secrets, shared by every job.
     settings: Arc<RenderSettings>,
     /// The last good answer of each exact request, for store and render faults.
@@ -160,7 +161,7 @@ impl Engine {
                 records: crate::store::RecordCache::bounded(memory.record_entries),
                 layers: crate::render::LayerCache::bounded(memory.vars_entries, memory.vars_bytes),
             },
-            routes: route::RouteMemo::bounded(memory.route_entries),
+            routes: route::RouteMemo::attaching(memory.route_entries),
             last_good: LastGood::bounded(memory.last_good_entries, memory.last_good_bytes),
             config,
             rules,
@@ -402,7 +403,8 @@ impl Engine {
             };
             &stripped
         };
-        let route = match self.routes.route(routed, &self.config.route) {
+        let (route, prelude) = self.routes.route_attached(routed, &self.config.route);
+        let route = match route {
             Ok(route) => route,
             Err(e) => {
                 let mut resp = Response::text(e.status(), &e.to_string());
@@ -428,6 +430,7 @@ impl Engine {
         let job = |route: Route, goal: Goal| {
             Job::new(
                 route,
+                Arc::clone(&prelude),
                 &self.config.route,
                 Conditions::of(req),
                 access.clone(),

@@ -10,8 +10,7 @@
 //! others costs a round per level the first time; after that the engine remembers what each
 //! template used and names it all in that same first round (`Job::template_uses`).
 
-use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{json, Map, Value};
 
@@ -127,8 +126,10 @@ impl Access {
 pub(crate) struct Job {
     /// What was asked for.
     route: Route,
-    /// What is produced: the route itself, or for a checksum the file it is the checksum of.
-    target: Route,
+    /// What is produced and the keys every round asks about, shared with the route's later jobs.
+    start: Arc<Start>,
+    /// Where the route's jobs keep what they work out once (the engine's route memo).
+    prelude: Arc<Prelude>,
     /// What the host read, in arrival order: a handful of keys, so a scan beats hashing.
     fetched: Vec<(StoreKey, Lookup)>,
     /// The device record, parsed when it arrives (or taken from the record cache).
@@ -142,11 +143,50 @@ pub(crate) struct Job {
     rounds: u8,
     /// What the engine's configuration says about rendering, shared by every job.
     settings: Arc<RenderSettings>,
-    /// Keys every round asks about, built once per request.
+}
+
+/// What the jobs of one route work out once and share: a phone asks for the same file every
+/// few minutes, and all of this is a function of the route alone (with the engine's fixed
+/// configuration). The engine keeps it beside the route in its route memo
+/// ([`crate::route::RouteMemo::route_attached`]), so it lives as long as the remembered route.
+#[derive(Debug, Default)]
+pub(crate) struct Prelude {
+    /// The target and its keys; `None` inside for a checksum of no file.
+    start: OnceLock<Option<Arc<Start>>>,
+    /// The keys the target's model and profile named in the latest plan that worked them out.
+    /// A plan with the same model and profile (the steady state) uses them; another works its
+    /// own out and leaves them here instead.
+    names: Mutex<Option<Arc<Names>>>,
+}
+
+/// The target of a route's jobs and what follows from it alone.
+#[derive(Debug)]
+struct Start {
+    /// What is produced: the route itself, or for a checksum the file it is the checksum of.
+    target: Route,
+    /// How it is rendered (`None`: served as stored).
+    syntax: Option<Syntax>,
+    /// Keys every round asks about.
     keys: JobKeys,
-    /// The keys the target's model and profile name, from the first plan that knew them: a
-    /// steady request plans twice (before and after its store round) with the same ones.
-    names: OnceLock<Names>,
+}
+
+impl Start {
+    fn of(route: &Route, cfg: &RouteConfig) -> Option<Start> {
+        let target = if route.kind() == Kind::Checksum {
+            checksum_target(route, cfg)?
+        } else {
+            route.clone()
+        };
+        Some(Start {
+            syntax: Syntax::of(&target),
+            keys: JobKeys {
+                device: target.mac().map(store::device_key),
+                global: store::global_vars_key(),
+                vendor: store::vendor_vars_key(target.vendor()),
+            },
+            target,
+        })
+    }
 }
 
 /// The keys a render reads that the target's model and profile name: the model's variables,
@@ -206,23 +246,27 @@ struct Body {
 }
 
 impl Job {
-    /// A job for a route; a checksum route is pointed at the file it sums.
+    /// A job for a route; a checksum route is pointed at the file it sums. `prelude` is what
+    /// the route's earlier jobs worked out (empty for the first): it must have been made for
+    /// this route, under this configuration.
     pub fn new(
         route: Route,
+        prelude: Arc<Prelude>,
         cfg: &RouteConfig,
         conditions: Conditions,
         access: Access,
         goal: Goal,
         settings: Arc<RenderSettings>,
     ) -> Result<Job, Response> {
-        let target = if route.kind() == Kind::Checksum {
-            checksum_target(&route, cfg)
-                .ok_or_else(|| Response::text(404, &format!("no file for {}", route.file())))?
-        } else {
-            route.clone()
-        };
+        let start = prelude
+            .start
+            .get_or_init(|| Start::of(&route, cfg).map(Arc::new))
+            .clone()
+            .ok_or_else(|| Response::text(404, &format!("no file for {}", route.file())))?;
         Ok(Job {
             route,
+            start,
+            prelude,
             fetched: Vec::with_capacity(8),
             device: None,
             conditions,
@@ -230,14 +274,16 @@ impl Job {
             goal,
             rounds: 0,
             settings,
-            keys: JobKeys {
-                device: target.mac().map(store::device_key),
-                global: store::global_vars_key(),
-                vendor: store::vendor_vars_key(target.vendor()),
-            },
-            target,
-            names: OnceLock::new(),
         })
+    }
+
+    /// What is produced: the route, or for a checksum the file it sums.
+    fn target(&self) -> &Route {
+        &self.start.target
+    }
+
+    fn keys(&self) -> &JobKeys {
+        &self.start.keys
     }
 
     pub fn route(&self) -> &Route {
@@ -266,13 +312,13 @@ impl Job {
     /// certificate proved it. Only such a MAC may be recorded as seen; a MAC a request merely
     /// claims may not.
     pub fn known_device(&self) -> Option<crate::mac::Mac> {
-        let mac = self.target.mac()?;
+        let mac = self.target().mac()?;
         let recorded = matches!(&self.device, Some(Ok(d)) if d.mac == mac);
         (recorded || self.access.identity == Some(mac)).then_some(mac)
     }
 
     pub fn record(&mut self, key: StoreKey, lookup: Lookup, caches: &Caches) {
-        if let (Some(device_key), Lookup::Found(bytes)) = (&self.keys.device, &lookup) {
+        if let (Some(device_key), Lookup::Found(bytes)) = (&self.keys().device, &lookup) {
             if key == *device_key {
                 // Cached under the key the host read (tenant namespace included), so one
                 // tenant's record never names keys for another's request.
@@ -297,7 +343,7 @@ impl Job {
         match self.plan(caches) {
             Err(resp) => Step::Done(resp),
             Ok(plan) => {
-                let keys = plan.keys(&self.keys);
+                let keys = plan.keys(self.keys());
                 let missing: Vec<StoreKey> = keys
                     .iter()
                     .filter(|k| self.lookup(k).is_none())
@@ -322,7 +368,7 @@ impl Job {
 
     /// A streamed file or an upload: the device's record must exist and admit the token.
     fn gate(&self) -> Step {
-        let Some(key) = &self.keys.device else {
+        let Some(key) = &self.keys().device else {
             return Step::Done(self.not_found("the file names no device"));
         };
         match (self.lookup(key), &self.device) {
@@ -335,7 +381,7 @@ impl Job {
                 500,
                 format!("{key}: malformed device record: {e}"),
             )),
-            (_, Some(Ok(device))) if self.target.mac() == Some(device.mac) => {
+            (_, Some(Ok(device))) if self.target().mac() == Some(device.mac) => {
                 match self.grant(Some(device), Source::AsStored) {
                     Err(resp) => Step::Done(resp),
                     Ok(_) if self.goal == Goal::Upload => Step::Upload,
@@ -384,15 +430,15 @@ impl Job {
     /// that one names other keys, they are read in another round. Unknown MACs (a scanner) still
     /// cost one round and nothing more.
     fn plan<'a>(&'a self, caches: &Caches) -> Result<Plan<'a>, Response> {
-        let t = &self.target;
+        let t = self.target();
         let static_key = t.key().clone();
-        let Some(syntax) = Syntax::of(t) else {
+        let Some(syntax) = self.start.syntax else {
             return Ok(Plan {
                 static_key,
                 render: None,
             });
         };
-        let device_key = self.keys.device.as_ref();
+        let device_key = self.keys().device.as_ref();
         let device = match (device_key, &self.device) {
             (Some(key), Some(Err(e))) => {
                 return Err(Response::fault(
@@ -468,16 +514,19 @@ impl Job {
         })
     }
 
-    /// The keys `model` and `profile` name: the job's kept ones when they are the same, else
-    /// worked out (and kept, if none were).
-    fn names(&self, syntax: Syntax, model: Option<Model>, profile: Option<&str>) -> Cow<'_, Names> {
-        match self.names.get() {
-            Some(kept) if kept.names(model.as_ref(), profile) => Cow::Borrowed(kept),
-            Some(_) => Cow::Owned(Names::of(&self.target, syntax, model, profile)),
-            None => Cow::Borrowed(
-                self.names
-                    .get_or_init(|| Names::of(&self.target, syntax, model, profile)),
-            ),
+    /// The keys `model` and `profile` name: the route's kept ones when they are the same, else
+    /// worked out and kept.
+    fn names(&self, syntax: Syntax, model: Option<Model>, profile: Option<&str>) -> Arc<Names> {
+        let Ok(mut kept) = self.prelude.names.lock() else {
+            return Arc::new(Names::of(self.target(), syntax, model, profile));
+        };
+        match &*kept {
+            Some(names) if names.names(model.as_ref(), profile) => Arc::clone(names),
+            _ => {
+                let names = Arc::new(Names::of(self.target(), syntax, model, profile));
+                *kept = Some(Arc::clone(&names));
+                names
+            }
         }
     }
 
@@ -536,7 +585,7 @@ impl Job {
             None => Response::ok(body.bytes, body.content_type),
         };
         // A device's own files carry its secrets: no shared cache may keep them.
-        if self.route.scope() == Scope::Device || self.target.mac().is_some() {
+        if self.route.scope() == Scope::Device || self.target().mac().is_some() {
             resp.headers
                 .push(("cache-control".into(), "private, no-store".into()));
         }
@@ -549,10 +598,10 @@ impl Job {
             // Tagged from the blob's digest ([`encrypt`] drops the tag when it changes the bytes).
             Some(blob) => Ok(Body {
                 bytes: blob.to_vec(),
-                content_type: crate::render::syntax::static_content_type(self.target.file()),
+                content_type: crate::render::syntax::static_content_type(self.target().file()),
                 etag: Some(crate::response::etag_of_digest(blob.digest())),
             }),
-            None => Err(Response::text(404, &format!("no {}", self.target.file()))),
+            None => Err(Response::text(404, &format!("no {}", self.target().file()))),
         }
     }
 
@@ -562,7 +611,7 @@ impl Job {
         static_key: &StoreKey,
         caches: &Caches,
     ) -> Result<Body, Response> {
-        let t = &self.target;
+        let t = self.target();
         if plan.device_absent {
             // A stored (pre-rendered) file of a device the store has no record of: no token can
             // be checked against it, and it is encrypted as the vendor-wide layers say.
@@ -733,7 +782,7 @@ impl Job {
         encryption: &Encryption,
         grant: Grant,
     ) -> Result<Vec<u8>, Response> {
-        let t = &self.target;
+        let t = self.target();
         Ok(match plan.syntax {
             Syntax::PValues { binary } => {
                 let pvalues = grandstream::parse_pvalues(&rendered).map_err(|e| {
@@ -769,8 +818,8 @@ impl Job {
 
     fn layers(&self, plan: &RenderPlan, caches: &Caches) -> Result<ReadLayers, Response> {
         Ok(ReadLayers {
-            global: self.layer(&self.keys.global, caches)?,
-            vendor: self.layer(&self.keys.vendor, caches)?,
+            global: self.layer(&self.keys().global, caches)?,
+            vendor: self.layer(&self.keys().vendor, caches)?,
             model: match &plan.names.model_vars_key {
                 Some(k) => self.layer(k, caches)?,
                 None => None,
@@ -796,7 +845,7 @@ impl Job {
         render: impl for<'a> Fn(&Compiled, &dyn Fn(&str) -> Option<Data<'a>>) -> Option<R>,
     ) -> Option<R> {
         let substitution = compiled.substitution()?;
-        let t = &self.target;
+        let t = self.target();
         if grant != Grant::Full {
             // A first-boot context is stripped: read the one minijinja would get.
             let ctx = context(t, plan, layers, grant, &self.access.secret_vars);
@@ -822,7 +871,7 @@ impl Job {
             Token::NotUsed => return Ok(Grant::Full),
             Token::FirstBoot => Grant::FirstBoot {
                 device_token: self.access.identity.is_some()
-                    && self.access.identity == self.target.mac(),
+                    && self.access.identity == self.target().mac(),
             },
             Token::Device(presented) => {
                 let is = |expected: Option<&crate::store::UrlToken>| {
@@ -835,7 +884,7 @@ impl Job {
                 } else {
                     return Err(self.not_found(&format!(
                         "URL token does not match the device of {}",
-                        self.target.file()
+                        self.target().file()
                     )));
                 }
             }
@@ -854,7 +903,7 @@ impl Job {
     fn served_back(&self, plan: &RenderPlan, grant: Grant) -> Option<Body> {
         let key = plan.upload_key.as_ref()?;
         let max = self.settings.served_back_max?;
-        let mac = self.target.mac()?;
+        let mac = self.target().mac()?;
         let device = plan.device?;
         let shown = self.access.identity == Some(mac)
             || self.route.user_agent().and_then(|u| u.mac) == Some(mac)
@@ -865,7 +914,7 @@ impl Job {
         let blob = self.found_blob(key).filter(|b| b.len() <= max)?;
         Some(Body {
             bytes: blob.to_vec(),
-            content_type: crate::render::syntax::static_content_type(self.target.file()),
+            content_type: crate::render::syntax::static_content_type(self.target().file()),
             etag: Some(crate::response::etag_of_digest(blob.digest())),
         })
     }
@@ -874,7 +923,7 @@ impl Job {
     /// `not found` for a device that does not exist and for a wrong token, so a scanner cannot
     /// tell which MACs are in the store; the reason goes to the log note.
     fn not_found(&self, note: &str) -> Response {
-        refuse_unknown(&self.target, note, self.access.token != Token::NotUsed)
+        refuse_unknown(self.target(), note, self.access.token != Token::NotUsed)
     }
 
     /// A hash of every byte the render reads, in a fixed order.
@@ -893,8 +942,8 @@ impl Job {
             h.add_blob(key.as_str(), self.found_blob(key));
         }
         let keys = [
-            Some(&self.keys.global),
-            Some(&self.keys.vendor),
+            Some(&self.keys().global),
+            Some(&self.keys().vendor),
             plan.names.model_vars_key.as_ref(),
             plan.names.profile_key.as_ref(),
             plan.device_key,
@@ -910,7 +959,7 @@ impl Job {
         // record exists for it.
         h.add(
             "mac",
-            self.target
+            self.target()
                 .mac()
                 .map(|m| m.bytes())
                 .as_ref()
@@ -956,7 +1005,7 @@ struct RenderPlan<'a> {
     stored_needs_layers: bool,
     device: Option<&'a DeviceRecord>,
     /// The model's and profile's keys, and the model itself.
-    names: Cow<'a, Names>,
+    names: Arc<Names>,
     /// What the file's template extends, includes and imports, at every level; for a template
     /// not read yet, what it used last time.
     template_uses: Vec<StoreKey>,

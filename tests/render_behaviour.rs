@@ -468,3 +468,55 @@ fn a_known_device_costs_one_round_and_a_changed_record_is_followed() {
     let (_, gone) = rounds(&engine, &store, &req);
     assert_eq!(gone.status, 404);
 }
+
+/// The engine keeps, per remembered route, the keys a device's model and profile named the
+/// first time; a record that names another profile (or model) must still be read with its own.
+#[test]
+fn a_changed_profile_or_model_is_followed_by_the_same_engine() {
+    let mut store = MemStore::default();
+    let record = |model: &str, profile: &str| {
+        device(
+            "001565000001",
+            "yealink",
+            model,
+            json!({"profile": profile}),
+        )
+    };
+    store
+        .put("devices/001565000001.json", record("t46s", "p1"))
+        .put("vars/profiles/p1.json", r#"{"tier":"one"}"#)
+        .put("vars/profiles/p2.json", r#"{"tier":"two"}"#)
+        .put(
+            "templates/yealink/t46s/@mac.cfg",
+            "model = t46s\ntier = {{ vars.tier }}\n",
+        )
+        .put(
+            "templates/yealink/t48s/@mac.cfg",
+            "model = t48s\ntier = {{ vars.tier }}\n",
+        );
+    let engine = Engine::default();
+    let req = Request::get("/001565000001.cfg");
+    let body = |engine: &Engine, store: &MemStore| {
+        let (_, resp) = rounds(engine, store, &req);
+        assert_eq!(resp.status, 200);
+        String::from_utf8(resp.body).unwrap()
+    };
+    assert!(body(&engine, &store).ends_with("model = t46s\ntier = one\n"));
+    assert!(body(&engine, &store).ends_with("model = t46s\ntier = one\n"));
+    store.put("devices/001565000001.json", record("t46s", "p2"));
+    assert!(body(&engine, &store).ends_with("model = t46s\ntier = two\n"));
+    store.put("devices/001565000001.json", record("t48s", "p2"));
+    assert!(body(&engine, &store).ends_with("model = t48s\ntier = two\n"));
+    // Back to what the route's first request named.
+    store.put("devices/001565000001.json", record("t46s", "p1"));
+    assert!(body(&engine, &store).ends_with("model = t46s\ntier = one\n"));
+    // A profile whose name is no safe key is a fault, even after good ones: this engine
+    // answers it with the last good file, never with another profile's variables.
+    store.put("devices/001565000001.json", record("t46s", "../p1"));
+    let (_, bad) = rounds(&engine, &store, &req);
+    assert_eq!(bad.status, 200);
+    assert!(String::from_utf8(bad.body)
+        .unwrap()
+        .ends_with("model = t46s\ntier = one\n"));
+    assert_eq!(rounds(&Engine::default(), &store, &req).1.status, 500);
+}

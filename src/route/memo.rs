@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::{check_headers, route, route_checked, Route, RouteConfig, RouteError};
 use crate::request::{Method, Request};
@@ -26,8 +26,12 @@ const MAX_KEY: usize = 512;
 /// Routes by a hash of method, target and User-Agent. The entry keeps the three fields, and a
 /// hit must match them exactly, so two requests whose hashes collide only cost a miss (the later
 /// one takes the slot). Nothing is allocated to look a request up.
-pub struct RouteMemo {
-    entries: Mutex<HashMap<u64, Entry, BuildHasherDefault<Prehashed>>>,
+///
+/// Each remembered route carries an `A` the caller fills ([`RouteMemo::route_attached`]): what
+/// it works out from the route alone, once, for every later request of the same route. (The
+/// engine keeps a job's prelude there: the keys a route's file needs.)
+pub struct RouteMemo<A = ()> {
+    entries: Mutex<HashMap<u64, Entry<A>, BuildHasherDefault<Prehashed>>>,
     max_entries: usize,
 }
 
@@ -53,15 +57,16 @@ impl Hasher for Prehashed {
     }
 }
 
-/// A remembered route and the request fields it was routed from.
-struct Entry {
+/// A remembered route, the request fields it was routed from, and what is attached to it.
+struct Entry<A> {
     method: Method,
     target: Box<str>,
     user_agent: Option<Box<str>>,
     route: Result<Route, RouteError>,
+    attached: Arc<A>,
 }
 
-impl Entry {
+impl<A> Entry<A> {
     fn is_for(&self, req: &Request, user_agent: Option<&str>) -> bool {
         self.method == req.method
             && *self.target == *req.target
@@ -87,49 +92,71 @@ impl Default for RouteMemo {
     }
 }
 
-impl std::fmt::Debug for RouteMemo {
+impl<A> std::fmt::Debug for RouteMemo<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RouteMemo")
     }
 }
 
-impl Clone for RouteMemo {
+impl<A> Clone for RouteMemo<A> {
     /// A clone starts empty.
-    fn clone(&self) -> RouteMemo {
-        RouteMemo::bounded(self.max_entries)
+    fn clone(&self) -> RouteMemo<A> {
+        RouteMemo::attaching(self.max_entries)
     }
 }
 
 impl RouteMemo {
     /// A memo of at most `entries` routes (0 turns it off).
     pub fn bounded(entries: usize) -> RouteMemo {
+        RouteMemo::attaching(entries)
+    }
+}
+
+impl<A> RouteMemo<A> {
+    /// A memo of at most `entries` routes (0 turns it off), each with an `A` attached.
+    pub fn attaching(entries: usize) -> RouteMemo<A> {
         RouteMemo {
             entries: Mutex::default(),
             max_entries: entries,
         }
     }
+}
 
+impl<A: Default> RouteMemo<A> {
     /// [`route`], answered from the memo when the same method, target and User-Agent were
     /// routed before.
     pub fn route(&self, req: &Request, cfg: &RouteConfig) -> Result<Route, RouteError> {
+        self.route_attached(req, cfg).0
+    }
+
+    /// [`RouteMemo::route`], with the `A` attached to the route: shared by every request the
+    /// memo answers with the same entry, a fresh one for a route it does not keep.
+    pub fn route_attached(
+        &self,
+        req: &Request,
+        cfg: &RouteConfig,
+    ) -> (Result<Route, RouteError>, Arc<A>) {
         let user_agent = req.user_agent();
         if self.max_entries == 0
             || matches!(req.method, Method::Other(_))
             || req.target.len() + user_agent.map_or(0, str::len) > MAX_KEY
         {
-            return route(req, cfg);
+            return (route(req, cfg), Arc::default());
         }
-        check_headers(req, &cfg.limits)?;
+        if let Err(e) = check_headers(req, &cfg.limits) {
+            return (Err(e), Arc::default());
+        }
         let key = key(req, user_agent);
         let hit = self.entries.lock().ok().and_then(|m| {
             m.get(&key)
                 .filter(|e| e.is_for(req, user_agent))
-                .map(|e| e.route.clone())
+                .map(|e| (e.route.clone(), Arc::clone(&e.attached)))
         });
-        if let Some(route) = hit {
-            return route;
+        if let Some(hit) = hit {
+            return hit;
         }
         let routed = route_checked(req, cfg);
+        let attached = Arc::default();
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= self.max_entries {
                 entries.clear();
@@ -139,16 +166,44 @@ impl RouteMemo {
                 target: req.target.as_str().into(),
                 user_agent: user_agent.map(Box::from),
                 route: routed.clone(),
+                attached: Arc::clone(&attached),
             };
             entries.insert(key, entry);
         }
-        routed
+        (routed, attached)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_attached_lives_with_the_remembered_route() {
+        let memo: RouteMemo<std::sync::OnceLock<u32>> = RouteMemo::attaching(2);
+        let cfg = RouteConfig::default();
+        let req = Request::get("/cfg000b82123456.xml");
+        let (first, attached) = memo.route_attached(&req, &cfg);
+        attached.get_or_init(|| 7);
+        // The same request finds the same route and what its first request attached.
+        let (again, same) = memo.route_attached(&req, &cfg);
+        assert_eq!(again, first);
+        assert!(Arc::ptr_eq(&attached, &same));
+        assert_eq!(same.get(), Some(&7));
+        // Another request (here only its User-Agent differs) has its own.
+        let other = req.clone().with_header("user-agent", "Grandstream GXP2170");
+        let (_, theirs) = memo.route_attached(&other, &cfg);
+        assert!(theirs.get().is_none());
+        // Once the memo is cleared for room, a request starts from an empty attachment.
+        memo.route_attached(&Request::get("/cfg.xml"), &cfg);
+        let (_, after) = memo.route_attached(&req, &cfg);
+        assert!(after.get().is_none());
+        // A memo that keeps nothing attaches a fresh one to every request.
+        let off: RouteMemo<std::sync::OnceLock<u32>> = RouteMemo::attaching(0);
+        let (_, a) = off.route_attached(&req, &cfg);
+        a.get_or_init(|| 1);
+        assert!(off.route_attached(&req, &cfg).1.get().is_none());
+    }
 
     #[test]
     fn remembers_routes_but_still_checks_every_request() {
@@ -210,6 +265,7 @@ mod tests {
             target: other.target.as_str().into(),
             user_agent: None,
             route: route(&other, &cfg),
+            attached: Arc::default(),
         };
         memo.entries
             .lock()
