@@ -67,8 +67,10 @@ impl Why {
 pub struct ExactRequest(xxhash_rust::xxh3::Xxh3Default);
 
 impl ExactRequest {
-    /// Adds one labelled part; `None` differs from every value, the empty one included.
-    pub fn part(mut self, label: &str, value: Option<&[u8]>) -> ExactRequest {
+    /// Adds one labelled part; `None` differs from every value, the empty one included. (By
+    /// reference: the hasher's state is some 600 bytes, which a by-value builder copied on every
+    /// part.)
+    pub fn part(&mut self, label: &str, value: Option<&[u8]>) -> &mut ExactRequest {
         self.0.write(label.as_bytes());
         self.0.write_u8(0xff);
         match value {
@@ -81,7 +83,7 @@ impl ExactRequest {
         self
     }
 
-    pub fn finish(self) -> RequestId {
+    pub fn finish(&self) -> RequestId {
         RequestId(self.0.digest128())
     }
 }
