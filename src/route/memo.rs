@@ -195,7 +195,10 @@ mod tests {
         let (_, theirs) = memo.route_attached(&other, &cfg);
         assert!(theirs.get().is_none());
         // Once the memo is cleared for room, a request starts from an empty attachment.
-        assert!(memo.route_attached(&Request::get("/cfg.xml"), &cfg).0.is_ok());
+        assert!(memo
+            .route_attached(&Request::get("/cfg.xml"), &cfg)
+            .0
+            .is_ok());
         let (_, after) = memo.route_attached(&req, &cfg);
         assert!(after.get().is_none());
         // A memo that keeps nothing attaches a fresh one to every request.

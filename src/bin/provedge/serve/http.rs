@@ -487,7 +487,7 @@ fn record(
     if record.cache.is_some() {
         state.metrics.store(seen.store);
     }
-    state.log.log(&record);
+    state.log.log_request(&record);
     if let Some(last_seen) = record.last_seen() {
         state.last_seen.saw(last_seen, arrived_ms / 1000);
     }
@@ -507,5 +507,7 @@ pub fn record_refused(state: &State, peer: IpAddr, status: u16, note: &str, took
         bytes: 0,
         duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     };
-    state.log.log(&AccessRecord::before_engine(done, note));
+    state
+        .log
+        .log_request(&AccessRecord::before_engine(done, note));
 }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use provedge::access::AccessRecord;
 use serde::Serialize;
 
 /// How long the writer gathers lines before writing them.
@@ -80,19 +81,30 @@ impl AccessLog {
         Ok(AccessLog { shared })
     }
 
+    /// Logs a line the server writes itself (a refused connection, a failed handshake).
     pub fn log(&self, line: &impl Serialize) {
-        let Ok(mut text) = serde_json::to_vec(line) else {
-            return;
-        };
-        text.push(b'\n');
+        if let Ok(text) = serde_json::to_vec(line) {
+            self.push(&text);
+        }
+    }
+
+    /// Logs a request's access record, in the core's own JSON writer (the bytes
+    /// `serde_json` would write, without its generic machinery on every request).
+    pub fn log_request(&self, record: &AccessRecord) {
+        self.push(record.to_json().as_bytes());
+    }
+
+    /// Queues one line (its newline added) for the writer thread.
+    fn push(&self, text: &[u8]) {
         let Ok(mut pending) = self.shared.pending.lock() else {
             return;
         };
-        if pending.lines.len() + text.len() > MAX_PENDING {
+        if pending.lines.len() + text.len() + 1 > MAX_PENDING {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        pending.lines.extend_from_slice(&text);
+        pending.lines.extend_from_slice(text);
+        pending.lines.push(b'\n');
         if pending.idle {
             pending.idle = false;
             self.shared.wake.notify_one();

@@ -115,8 +115,8 @@ impl CachedStore {
     pub async fn read(self: &Arc<Self>, keys: &[StoreKey]) -> (Vec<(StoreKey, Lookup)>, usize) {
         let mut found = Vec::with_capacity(keys.len());
         let mut misses = Vec::new();
-        for key in keys {
-            match self.probe(key) {
+        for (key, probe) in keys.iter().zip(self.probe_round(keys)) {
+            match probe {
                 Probe::Hit(bytes) => found.push((key.clone(), Lookup::Found(bytes))),
                 Probe::Missing => found.push((key.clone(), Lookup::Missing)),
                 Probe::Read => misses.push(key.clone()),
@@ -148,15 +148,39 @@ impl CachedStore {
         (found, cached)
     }
 
+    /// What the cache says of every key of a fetch round, in order: a copy or an absence
+    /// checked within `recheck` is answered at once, under one lock and one clock read for the
+    /// whole round (a device file's round is about eight keys, and the server's workers share
+    /// the lock); any other key is checked against its file (at most one `stat`, no read).
+    fn probe_round(&self, keys: &[StoreKey]) -> Vec<Probe> {
+        let now = Instant::now();
+        let known: Vec<Option<Probe>> = match self.inner.lock() {
+            Ok(mut inner) if !self.recheck.is_zero() => keys
+                .iter()
+                .map(|key| self.recent_in(&mut inner, key, now))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut known = known.into_iter();
+        keys.iter()
+            .map(|key| match known.next().flatten() {
+                Some(probe) => probe,
+                None => self.checked(key, now),
+            })
+            .collect()
+    }
+
     /// Answers from the cache when it was checked recently, else checks it against the file:
     /// at most one `stat`, no read.
-    pub fn probe(&self, key: &StoreKey) -> Probe {
-        let now = Instant::now();
-        if !self.recheck.is_zero() {
-            if let Some(known) = self.recent(key, now) {
-                return known;
-            }
-        }
+    #[cfg(test)]
+    fn probe(&self, key: &StoreKey) -> Probe {
+        self.probe_round(std::slice::from_ref(key))
+            .pop()
+            .unwrap_or(Probe::Read)
+    }
+
+    /// Checks the cached copy of `key` against the file (one `stat`).
+    fn checked(&self, key: &StoreKey, now: Instant) -> Probe {
         let meta = match std::fs::metadata(self.path(key)) {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => {
@@ -188,8 +212,7 @@ impl CachedStore {
     }
 
     /// What the cache knows without a `stat`: a copy or an absence checked within `recheck`.
-    fn recent(&self, key: &StoreKey, now: Instant) -> Option<Probe> {
-        let mut inner = self.inner.lock().ok()?;
+    fn recent_in(&self, inner: &mut Inner, key: &StoreKey, now: Instant) -> Option<Probe> {
         inner.tick += 1;
         let tick = inner.tick;
         if let Some(entry) = inner.entries.get_mut(key.as_str()) {
