@@ -256,6 +256,11 @@ impl AccessRecord {
     pub fn last_seen(&self) -> Option<&LastSeen> {
         self.last_seen.as_ref()
     }
+
+    /// [`AccessRecord::last_seen`], kept past the record (a host that queues it).
+    pub fn into_last_seen(self) -> Option<LastSeen> {
+        self.last_seen
+    }
 }
 
 /// A device's last answered request, stored at [`LastSeen::key`] (the fleet page reads it).
@@ -369,30 +374,38 @@ pub fn rfc3339(ms: u64) -> String {
     if y > 9999 {
         out.push_str(itoa::Buffer::new().format(y));
     } else {
-        digits(&mut out, y, 4);
+        two_digits(&mut out, y / 100);
+        two_digits(&mut out, y % 100);
     }
-    for (sep, value, width) in [
-        ('-', m, 2),
-        ('-', day, 2),
-        ('T', rem / 3600, 2),
-        (':', rem % 3600 / 60, 2),
-        (':', rem % 60, 2),
-        ('.', ms % 1000, 3),
+    for (sep, value) in [
+        ('-', m),
+        ('-', day),
+        ('T', rem / 3600),
+        (':', rem % 3600 / 60),
+        (':', rem % 60),
     ] {
         out.push(sep);
-        digits(&mut out, value, width);
+        two_digits(&mut out, value);
     }
+    out.push('.');
+    let millis = ms % 1000;
+    out.push(digit(millis / 100));
+    two_digits(&mut out, millis % 100);
     out.push('Z');
     out
 }
 
-/// The last `width` decimal digits of `value`, zero-padded.
-fn digits(out: &mut String, value: u64, width: u32) {
-    for place in (0..width).rev() {
-        let digit = value / 10u64.pow(place) % 10;
-        // digit < 10.
-        out.push(char::from(b'0' + digit as u8));
-    }
+/// `value` (below 100) as two decimal digits. Divisions by constants only: they compile to
+/// multiplications, where a divisor computed at run time cost a division per digit in wasm.
+fn two_digits(out: &mut String, value: u64) {
+    out.push(digit(value / 10));
+    out.push(digit(value % 10));
+}
+
+/// The decimal digit of `value`'s last place.
+fn digit(value: u64) -> char {
+    // `value % 10` is below 10.
+    char::from(b'0' + (value % 10) as u8)
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.

@@ -972,7 +972,7 @@ impl Filter {
         }
         self.recorded = Some(Recorded {
             json,
-            last_seen: record.last_seen().cloned(),
+            last_seen: record.into_last_seen(),
         });
     }
 }
