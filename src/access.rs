@@ -93,25 +93,16 @@ impl Trail {
     pub fn record(&self, engine: &crate::Engine, req: &Request, done: Done) -> AccessRecord {
         let route = self.route.as_ref();
         let tenant = self.tenant.as_deref().map(str::to_owned);
-        let time = rfc3339(done.arrived_ms);
-        let last_seen = match (route, self.device, done.status < 400) {
-            (Some(route), Some(mac), true) => Some(LastSeen {
-                key: last_seen_key(self.tenant.as_deref(), mac),
-                mac: mac.compact(MacCase::Lower),
-                time: time.clone(),
+        let seen = match (route, self.device, done.status < 400) {
+            (Some(_), Some(device), true) => Some(Seen {
+                device,
                 unix: done.arrived_ms / 1000,
-                ip: done.client,
                 user_agent: req.user_agent().map(|ua| shorten(ua, 256).to_owned()),
-                tenant: tenant.clone(),
-                vendor: route.vendor().name(),
-                model: route.model().map(|m| m.as_str().to_owned()),
-                file: route.file().to_owned(),
-                status: done.status,
             }),
             _ => None,
         };
         AccessRecord {
-            time,
+            time: rfc3339(done.arrived_ms),
             client: done.client,
             method: shorten(req.method.as_str(), 16).to_owned(),
             tenant,
@@ -134,7 +125,7 @@ impl Trail {
                 _ => Some("miss"),
             },
             note: self.note.clone(),
-            last_seen,
+            seen,
         }
     }
 }
@@ -176,8 +167,20 @@ pub struct AccessRecord {
     pub cache: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Set when the request implies a last-seen update (see [`AccessRecord::last_seen`]).
     #[serde(skip)]
-    last_seen: Option<LastSeen>,
+    seen: Option<Seen>,
+}
+
+/// What a device's last-seen update needs besides the record's own fields. Kept instead of
+/// the update itself, which most requests never write (a device is written at most once per
+/// interval) and which cost several copies of the record's strings to build.
+#[derive(Clone, Debug)]
+struct Seen {
+    /// The device the engine knows the answer was for.
+    device: Mac,
+    unix: u64,
+    user_agent: Option<String>,
 }
 
 impl AccessRecord {
@@ -200,7 +203,7 @@ impl AccessRecord {
             duration_us: done.duration_us,
             cache: None,
             note: Some(note.to_owned()),
-            last_seen: None,
+            seen: None,
         }
     }
 
@@ -250,14 +253,32 @@ impl AccessRecord {
         out
     }
 
-    /// The device's last-seen update this request implies, if any.
-    pub fn last_seen(&self) -> Option<&LastSeen> {
-        self.last_seen.as_ref()
+    /// The key of the last-seen update this request implies, if any: what a host checks
+    /// against its [`LastSeenMarks`] before it builds the update.
+    pub fn last_seen_key(&self) -> Option<StoreKey> {
+        let seen = self.seen.as_ref()?;
+        Some(last_seen_key(self.tenant.as_deref(), seen.device))
     }
 
-    /// [`AccessRecord::last_seen`], kept past the record (a host that queues it).
-    pub fn into_last_seen(self) -> Option<LastSeen> {
-        self.last_seen
+    /// The device's last-seen update this request implies, if any: a device the engine knows
+    /// (its record was read or a certificate proved it), answered below 400. Built on each
+    /// call.
+    pub fn last_seen(&self) -> Option<LastSeen> {
+        let seen = self.seen.as_ref()?;
+        Some(LastSeen {
+            key: last_seen_key(self.tenant.as_deref(), seen.device),
+            mac: seen.device.compact(MacCase::Lower),
+            time: self.time.clone(),
+            unix: seen.unix,
+            ip: self.client,
+            user_agent: seen.user_agent.clone(),
+            tenant: self.tenant.clone(),
+            // A routed request's record has both (`seen` is only set for one).
+            vendor: self.vendor?,
+            model: self.model.clone(),
+            file: self.file.clone()?,
+            status: self.status,
+        })
     }
 }
 
@@ -324,16 +345,17 @@ impl LastSeenMarks {
         }
     }
 
-    /// Whether `record` is due to be written at `now` (seconds); marks it written if so.
-    pub fn due(&self, record: &LastSeen, now: u64) -> bool {
+    /// Whether the update at `key` (a [`LastSeen::key`]) is due to be written at `now`
+    /// (seconds); marks it written if so.
+    pub fn due(&self, key: &StoreKey, now: u64) -> bool {
         let Ok(mut marks) = self.marks.lock() else {
             return false;
         };
         let interval = self.interval;
-        match marks.get(&record.key) {
+        match marks.get(key) {
             Some(&last) if now < last.saturating_add(interval) => false,
             Some(_) => {
-                marks.insert(record.key.clone(), now);
+                marks.insert(key.clone(), now);
                 true
             }
             None => {
@@ -343,7 +365,7 @@ impl LastSeenMarks {
                 if marks.len() >= self.max_devices {
                     return false;
                 }
-                marks.insert(record.key.clone(), now);
+                marks.insert(key.clone(), now);
                 true
             }
         }
@@ -541,7 +563,7 @@ mod tests {
                 duration_us: numbers.2,
                 cache,
                 note,
-                last_seen: None,
+                seen: None,
             };
             let reference = serde_json::to_string(&record).expect("serialises");
             proptest::prop_assert_eq!(record.to_json(), reference);
@@ -620,10 +642,29 @@ mod tests {
         assert_eq!(record.cache, Some("miss"));
         let seen = record.last_seen().unwrap();
         assert_eq!(seen.key().as_str(), "last-seen/000b82123456.json");
+        assert_eq!(record.last_seen_key().as_ref(), Some(seen.key()));
+        assert_eq!(
+            (
+                seen.mac.as_str(),
+                seen.vendor,
+                seen.file.as_str(),
+                seen.unix
+            ),
+            (
+                "000b82123456",
+                "grandstream",
+                "cfg000b82123456.xml",
+                1_800_000_000
+            )
+        );
+        assert_eq!(
+            (seen.time.as_str(), seen.status),
+            (record.time.as_str(), 200)
+        );
         let marks = LastSeenMarks::new(300, 10);
-        assert!(marks.due(seen, 1_800_000_000));
-        assert!(!marks.due(seen, 1_800_000_100));
-        assert!(marks.due(seen, 1_800_000_300));
+        assert!(marks.due(seen.key(), 1_800_000_000));
+        assert!(!marks.due(seen.key(), 1_800_000_100));
+        assert!(marks.due(seen.key(), 1_800_000_300));
         // A refused request records no last-seen.
         let refused = trail.record(
             &engine,
@@ -633,6 +674,6 @@ mod tests {
                 ..done
             },
         );
-        assert!(refused.last_seen().is_none());
+        assert!(refused.last_seen().is_none() && refused.last_seen_key().is_none());
     }
 }

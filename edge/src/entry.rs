@@ -171,16 +171,18 @@ async fn fetch(req: worker::Request, env: Env, ctx: Context) -> worker::Result<R
     let record = trail.record(engine, &request, done);
     // The line as it is (the macro would format it into a second string first).
     worker::web_sys::console::log_1(&JsValue::from_str(&record.to_json()));
-    if let Some(seen) = record.last_seen() {
-        if setup.last_seen.due(seen, arrived_ms / 1000) {
-            let stores = reader.stores.clone();
-            let (key, json) = (seen.key().as_str().to_owned(), seen.to_json());
-            ctx.wait_until(async move {
-                if let Err(e) = stores.put(&key, &json).await {
-                    worker::console_error!("provedge: last-seen: {e}");
-                }
-            });
-        }
+    // The update is built only when due: most requests of a known device are not.
+    let due = record
+        .last_seen_key()
+        .filter(|key| setup.last_seen.due(key, arrived_ms / 1000));
+    if let Some(seen) = due.and_then(|_| record.last_seen()) {
+        let stores = reader.stores.clone();
+        let (key, json) = (seen.key().as_str().to_owned(), seen.to_json());
+        ctx.wait_until(async move {
+            if let Err(e) = stores.put(&key, &json).await {
+                worker::console_error!("provedge: last-seen: {e}");
+            }
+        });
     }
     Ok(response)
 }

@@ -51,7 +51,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use provedge::access::{Done, LastSeen, Trail};
+use provedge::access::{AccessRecord, Done, Trail};
 use provedge::{
     Checksum, ClientIdentity, Decision, Fetch, Lookup, Md5Hasher, Method, Request, Response,
     StoreKey, Stored, Summed, Upload,
@@ -387,11 +387,11 @@ struct Arrival {
     at: SystemTime,
 }
 
-/// A request's access record, made when the response head went out: as JSON, and the device's
-/// last-seen update it implies.
+/// A request's access record, made when the response head went out, and as JSON.
 struct Recorded {
     json: String,
-    last_seen: Option<LastSeen>,
+    /// Kept for the last-seen update it may imply, built only if due.
+    record: AccessRecord,
 }
 
 /// A request paused on origin reads: the engine's continuation and the answers so far.
@@ -970,10 +970,7 @@ impl Filter {
         if self.proxy().has_filter_state() {
             record::set_filter_state(record::FILTER_STATE, json.as_bytes());
         }
-        self.recorded = Some(Recorded {
-            json,
-            last_seen: record.into_last_seen(),
-        });
+        self.recorded = Some(Recorded { json, record });
     }
 }
 
@@ -1230,9 +1227,10 @@ impl HttpContext for Filter {
             LogLevel::Info,
             &format!("provedge access {}", recorded.json),
         );
-        if let Some(seen) = recorded.last_seen {
+        if let Some(key) = recorded.record.last_seen_key() {
             let now = unix_secs(self.get_current_time());
-            match self.shared.last_seen.offer(&seen, now) {
+            let seen = || recorded.record.last_seen();
+            match self.shared.last_seen.offer(&key, now, seen) {
                 Offered::Queued | Offered::NotDue => {}
                 Offered::Dropped => self.shared.metrics.inc("provedge.last_seen.dropped"),
             }

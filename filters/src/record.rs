@@ -93,16 +93,25 @@ impl LastSeenWrites {
         self.write
     }
 
-    /// Queues `seen` when the device is due at `now` (seconds).
-    pub fn offer(&self, seen: &LastSeen, now: u64) -> Offered {
-        if !self.write || !self.marks.due(seen, now) {
+    /// Queues the update at `key` when the device is due at `now` (seconds); `seen` builds
+    /// it, only then (most requests of a known device are not due).
+    pub fn offer(
+        &self,
+        key: &StoreKey,
+        now: u64,
+        seen: impl FnOnce() -> Option<LastSeen>,
+    ) -> Offered {
+        if !self.write || !self.marks.due(key, now) {
             return Offered::NotDue;
         }
         let mut queue = self.queue.borrow_mut();
         if queue.len() >= MAX_QUEUED {
             return Offered::Dropped;
         }
-        queue.push_back((seen.key().clone(), seen.to_json()));
+        let Some(seen) = seen() else {
+            return Offered::NotDue;
+        };
+        queue.push_back((key.clone(), seen.to_json()));
         Offered::Queued
     }
 
@@ -194,15 +203,21 @@ mod tests {
             duration_us: 1,
         };
         let record = trail.record(&engine, &req, done);
-        record.last_seen().cloned().expect("a known device")
+        record.last_seen().expect("a known device")
     }
 
     #[test]
     fn writes_are_due_once_per_interval_and_bounded() {
         let seen = seen();
         let writes = LastSeenWrites::new(&LastSeenConfig::default());
-        assert_eq!(writes.offer(&seen, 1000), Offered::Queued);
-        assert_eq!(writes.offer(&seen, 1100), Offered::NotDue);
+        assert_eq!(
+            writes.offer(seen.key(), 1000, || Some(seen.clone())),
+            Offered::Queued
+        );
+        assert_eq!(
+            writes.offer(seen.key(), 1100, || Some(seen.clone())),
+            Offered::NotDue
+        );
         let (key, body) = writes.next().unwrap();
         assert_eq!(key.as_str(), "last-seen/000b82123456.json");
         assert!(String::from_utf8(body)
@@ -212,7 +227,10 @@ mod tests {
         // In flight: at most MAX_IN_FLIGHT at once.
         for i in 0..MAX_IN_FLIGHT {
             writes.sent();
-            assert_eq!(writes.offer(&seen, 1300 + 300 * i as u64), Offered::Queued);
+            assert_eq!(
+                writes.offer(seen.key(), 1300 + 300 * i as u64, || Some(seen.clone())),
+                Offered::Queued
+            );
         }
         assert!(writes.next().is_none(), "too many in flight");
         writes.settled();
@@ -223,14 +241,23 @@ mod tests {
             ..LastSeenConfig::default()
         });
         for _ in 0..MAX_QUEUED {
-            assert_eq!(full.offer(&seen, 1), Offered::Queued);
+            assert_eq!(
+                full.offer(seen.key(), 1, || Some(seen.clone())),
+                Offered::Queued
+            );
         }
-        assert_eq!(full.offer(&seen, 1), Offered::Dropped);
+        assert_eq!(
+            full.offer(seen.key(), 1, || Some(seen.clone())),
+            Offered::Dropped
+        );
         let off = LastSeenWrites::new(&LastSeenConfig {
             write: false,
             ..LastSeenConfig::default()
         });
-        assert_eq!(off.offer(&seen, 1), Offered::NotDue);
+        assert_eq!(
+            off.offer(seen.key(), 1, || Some(seen.clone())),
+            Offered::NotDue
+        );
         assert!(!off.enabled());
     }
 }

@@ -489,7 +489,7 @@ fn record(
     }
     state.log.log_request(&record);
     if let Some(last_seen) = record.last_seen() {
-        state.last_seen.saw(last_seen, arrived_ms / 1000);
+        state.last_seen.saw(&last_seen, arrived_ms / 1000);
     }
 }
 

@@ -79,7 +79,7 @@ impl LastSeen {
         let Some(dir) = &self.dir else {
             return;
         };
-        if !self.marks.due(record, now) {
+        if !self.marks.due(record.key(), now) {
             return;
         }
         let job = Job {

@@ -170,7 +170,6 @@ mod tests {
         trail
             .record(&engine, &req, done)
             .last_seen()
-            .cloned()
             .expect("a known device is seen")
     }
 
