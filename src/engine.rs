@@ -11,10 +11,10 @@ use std::sync::Arc;
 use crate::key::StoreKey;
 use crate::last_good::{ExactRequest, LastGood, RequestId};
 use crate::object::Conditions;
-use crate::pipeline::{checksum_target, Access, Goal, Job, Prelude, RenderSettings, Step};
+use crate::pipeline::{Access, Goal, Job, Prelude, RenderSettings, Step};
 use crate::policy::{Admission, Policy, Token};
 use crate::render::syntax::static_content_type;
-use crate::render::{Caches, RenderCache, Syntax, TemplateCache};
+use crate::render::{Caches, RenderCache, TemplateCache};
 use crate::request::Request;
 use crate::rewrite::{Outcome, RewriteInput, RuleSet};
 use crate::route::{self, Kind, Route};
@@ -470,7 +470,15 @@ impl Engine {
             Mode::Nginx { .. } => {
                 Decision::Respond(Response::fault(500, "nginx mode without rules".into()))
             }
-            Mode::Serve if Syntax::of(&route).is_none() && route.kind() != Kind::Checksum => {
+            // The target and its syntax come from the route's prelude, worked out once for
+            // the route (and kept for its job).
+            Mode::Serve
+                if route.kind() != Kind::Checksum
+                    && prelude
+                        .start(&route, &self.config.route)
+                        .and_then(|s| s.syntax())
+                        .is_none() =>
+            {
                 // A device's stored file under URL tokens passes the same token check as a
                 // rendered one, against its record.
                 if route.scope() == crate::Scope::Device && admission.token != Token::NotUsed {
@@ -488,14 +496,14 @@ impl Engine {
             Mode::Serve if route.kind() == Kind::Checksum => {
                 // The checksum of a large stored file (firmware, tones) is summed by the host
                 // as it reads the file; a rendered file's (or a device's) goes through the job.
-                match checksum_target(&route, &self.config.route) {
-                    Some(target)
-                        if Syntax::of(&target).is_none()
-                            && target.scope() != crate::Scope::Device =>
+                match prelude.start(&route, &self.config.route) {
+                    Some(start)
+                        if start.syntax().is_none()
+                            && start.target().scope() != crate::Scope::Device =>
                     {
                         Decision::Checksum(Checksum {
                             tenant: None,
-                            key: namespaced(target.key()),
+                            key: namespaced(start.target().key()),
                             route,
                             if_none_match: req.header("if-none-match").map(str::to_owned),
                         })

@@ -159,9 +159,19 @@ pub(crate) struct Prelude {
     names: Mutex<Option<Arc<Names>>>,
 }
 
+impl Prelude {
+    /// The route's target and what follows from it, worked out by the route's first request
+    /// (`route` must be the one this prelude was made for); `None` for a checksum of no file.
+    pub(crate) fn start(&self, route: &Route, cfg: &RouteConfig) -> Option<&Arc<Start>> {
+        self.start
+            .get_or_init(|| Start::of(route, cfg).map(Arc::new))
+            .as_ref()
+    }
+}
+
 /// The target of a route's jobs and what follows from it alone.
 #[derive(Debug)]
-struct Start {
+pub(crate) struct Start {
     /// What is produced: the route itself, or for a checksum the file it is the checksum of.
     target: Route,
     /// How it is rendered (`None`: served as stored).
@@ -171,6 +181,16 @@ struct Start {
 }
 
 impl Start {
+    /// What is produced: the route, or for a checksum the file it sums.
+    pub(crate) fn target(&self) -> &Route {
+        &self.target
+    }
+
+    /// How the target is rendered (`None`: served as stored).
+    pub(crate) fn syntax(&self) -> Option<Syntax> {
+        self.syntax
+    }
+
     fn of(route: &Route, cfg: &RouteConfig) -> Option<Start> {
         let target = if route.kind() == Kind::Checksum {
             checksum_target(route, cfg)?
@@ -191,7 +211,7 @@ impl Start {
 
 /// The keys a render reads that the target's model and profile name: the model's variables,
 /// the profile's variables and the templates, most specific first.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Names {
     model: Option<Model>,
     profile: Option<String>,
@@ -223,7 +243,8 @@ impl Names {
         }
     }
 
-    fn names(&self, model: Option<&Model>, profile: Option<&str>) -> bool {
+    /// Whether these are the keys of `model` and `profile`.
+    fn is_for(&self, model: Option<&Model>, profile: Option<&str>) -> bool {
         self.model.as_ref() == model && self.profile.as_deref() == profile
     }
 }
@@ -259,9 +280,8 @@ impl Job {
         settings: Arc<RenderSettings>,
     ) -> Result<Job, Response> {
         let start = prelude
-            .start
-            .get_or_init(|| Start::of(&route, cfg).map(Arc::new))
-            .clone()
+            .start(&route, cfg)
+            .cloned()
             .ok_or_else(|| Response::text(404, &format!("no file for {}", route.file())))?;
         Ok(Job {
             route,
@@ -521,7 +541,7 @@ impl Job {
             return Arc::new(Names::of(self.target(), syntax, model, profile));
         };
         match &*kept {
-            Some(names) if names.names(model.as_ref(), profile) => Arc::clone(names),
+            Some(names) if names.is_for(model.as_ref(), profile) => Arc::clone(names),
             _ => {
                 let names = Arc::new(Names::of(self.target(), syntax, model, profile));
                 *kept = Some(Arc::clone(&names));
@@ -1193,7 +1213,7 @@ fn blank_passwords(lines: &mut Value) {
 
 /// The file an Algo `.md5` is the checksum of: the `.conf` for configuration checksums,
 /// otherwise the `.zip`/`.fw` it names.
-pub(crate) fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
+fn checksum_target(route: &Route, cfg: &RouteConfig) -> Option<Route> {
     let stem = route.file().strip_suffix(".md5")?;
     // The name says what is summed: `X.zip.md5` names its file; Algo firmware is
     // `algo-….fw`, tones `…-tones.zip`, everything else a `.conf`. (The generic `.zip`/`.fw`

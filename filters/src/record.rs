@@ -209,15 +209,11 @@ mod tests {
     #[test]
     fn writes_are_due_once_per_interval_and_bounded() {
         let seen = seen();
+        let offer =
+            |writes: &LastSeenWrites, now| writes.offer(seen.key(), now, || Some(seen.clone()));
         let writes = LastSeenWrites::new(&LastSeenConfig::default());
-        assert_eq!(
-            writes.offer(seen.key(), 1000, || Some(seen.clone())),
-            Offered::Queued
-        );
-        assert_eq!(
-            writes.offer(seen.key(), 1100, || Some(seen.clone())),
-            Offered::NotDue
-        );
+        assert_eq!(offer(&writes, 1000), Offered::Queued);
+        assert_eq!(offer(&writes, 1100), Offered::NotDue);
         let (key, body) = writes.next().unwrap();
         assert_eq!(key.as_str(), "last-seen/000b82123456.json");
         assert!(String::from_utf8(body)
@@ -227,10 +223,7 @@ mod tests {
         // In flight: at most MAX_IN_FLIGHT at once.
         for i in 0..MAX_IN_FLIGHT {
             writes.sent();
-            assert_eq!(
-                writes.offer(seen.key(), 1300 + 300 * i as u64, || Some(seen.clone())),
-                Offered::Queued
-            );
+            assert_eq!(offer(&writes, 1300 + 300 * i as u64), Offered::Queued);
         }
         assert!(writes.next().is_none(), "too many in flight");
         writes.settled();
@@ -241,23 +234,14 @@ mod tests {
             ..LastSeenConfig::default()
         });
         for _ in 0..MAX_QUEUED {
-            assert_eq!(
-                full.offer(seen.key(), 1, || Some(seen.clone())),
-                Offered::Queued
-            );
+            assert_eq!(offer(&full, 1), Offered::Queued);
         }
-        assert_eq!(
-            full.offer(seen.key(), 1, || Some(seen.clone())),
-            Offered::Dropped
-        );
+        assert_eq!(offer(&full, 1), Offered::Dropped);
         let off = LastSeenWrites::new(&LastSeenConfig {
             write: false,
             ..LastSeenConfig::default()
         });
-        assert_eq!(
-            off.offer(seen.key(), 1, || Some(seen.clone())),
-            Offered::NotDue
-        );
+        assert_eq!(offer(&off, 1), Offered::NotDue);
         assert!(!off.enabled());
     }
 }
