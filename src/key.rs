@@ -1,14 +1,19 @@
 //! Canonical store keys: one spelling per file, whatever case or directory the phone used.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::vendor::Vendor;
 
 /// A key in the store (a folder, Workers KV/R2, an HTTP object store). Always lower case, `/`
 /// separated, with no empty, `.` or `..` segment and only `[a-z0-9._+,()@-]` inside segments,
 /// so it is safe as a file path, a URL path and a KV key without further escaping.
+///
+/// Shared, not owned: a request's keys are made once per remembered route and then handed
+/// around (to the fetch, back with the host's answers, through the template walk), so a clone
+/// is a reference count, not an allocation and a copy.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StoreKey(String);
+pub struct StoreKey(Arc<str>);
 
 /// The bytes a key may hold besides `/` (after lower-casing): one load per byte, where the
 /// comparisons it replaces were the largest part of building a request's keys.
@@ -64,7 +69,7 @@ impl StoreKey {
                 return None;
             }
         }
-        segment_ok(bytes.get(start..).unwrap_or_default()).then_some(StoreKey(key))
+        segment_ok(bytes.get(start..).unwrap_or_default()).then(|| StoreKey(key.into()))
     }
 
     /// A key the crate built from parts that are valid by construction. Checked in debug builds.
@@ -73,7 +78,7 @@ impl StoreKey {
             StoreKey::new(&key).as_ref().map(StoreKey::as_str) == Some(key.as_str()),
             "{key}"
         );
-        StoreKey(key)
+        StoreKey(key.into())
     }
 
     /// The key of a file a vendor's phones fetch: `<vendor>/<file>`.
@@ -90,6 +95,12 @@ impl StoreKey {
     /// The key as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether `other` is this very key, shared (not merely an equal one): a test without
+    /// reading the bytes, for lookups where the key asked for is nearly always the one kept.
+    pub(crate) fn is(&self, other: &StoreKey) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 

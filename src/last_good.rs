@@ -20,9 +20,9 @@
 //! off); it starts over when full, since every entry is one good answer away.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 use std::sync::Mutex;
 
+use crate::framed::Framed;
 use crate::response::Response;
 
 /// By default at most this many answers are remembered…
@@ -64,27 +64,17 @@ impl Why {
 
 /// Everything that makes two requests the same request, hashed (XXH3-128): see the module.
 #[derive(Default)]
-pub struct ExactRequest(xxhash_rust::xxh3::Xxh3Default);
+pub struct ExactRequest(Framed);
 
 impl ExactRequest {
-    /// Adds one labelled part; `None` differs from every value, the empty one included. (By
-    /// reference: the hasher's state is some 600 bytes, which a by-value builder copied on every
-    /// part.)
+    /// Adds one labelled part; `None` differs from every value, the empty one included.
     pub fn part(&mut self, label: &str, value: Option<&[u8]>) -> &mut ExactRequest {
-        self.0.write(label.as_bytes());
-        self.0.write_u8(0xff);
-        match value {
-            Some(v) => {
-                self.0.write_u64(v.len() as u64);
-                self.0.write(v);
-            }
-            None => self.0.write_u64(u64::MAX),
-        }
+        self.0.part(label, value);
         self
     }
 
     pub fn finish(&self) -> RequestId {
-        RequestId(self.0.digest128())
+        RequestId(self.0.digest())
     }
 }
 

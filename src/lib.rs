@@ -88,6 +88,7 @@ pub mod config;
 pub mod crypto;
 pub mod decision;
 pub mod engine;
+mod framed;
 pub mod key;
 pub mod last_good;
 pub mod mac;

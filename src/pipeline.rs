@@ -345,14 +345,29 @@ impl Job {
                 self.device = Some(caches.records.parse(&self.access.namespaced(&key), bytes));
             }
         }
-        match self.fetched.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = lookup,
+        match self.position(&key) {
+            Some(at) => {
+                if let Some(slot) = self.fetched.get_mut(at) {
+                    slot.1 = lookup;
+                }
+            }
             None => self.fetched.push((key, lookup)),
         }
     }
 
     fn lookup(&self, key: &StoreKey) -> Option<&Lookup> {
-        self.fetched.iter().find(|(k, _)| k == key).map(|(_, l)| l)
+        let at = self.position(key)?;
+        self.fetched.get(at).map(|(_, l)| l)
+    }
+
+    /// Where `key` was recorded. The keys a job asks about are the ones it handed out (the
+    /// route's, shared), so they are found by identity first, without comparing bytes; an
+    /// equal key built elsewhere is found by content.
+    fn position(&self, key: &StoreKey) -> Option<usize> {
+        self.fetched
+            .iter()
+            .position(|(k, _)| k.is(key))
+            .or_else(|| self.fetched.iter().position(|(k, _)| k == key))
     }
 
     /// Plans the next round, or finishes.

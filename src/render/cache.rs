@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 
+use crate::framed::Framed;
 use crate::key::StoreKey;
 
 /// By default at most this many files are remembered…
@@ -33,7 +34,7 @@ pub struct Rendered {
 /// 128 bits keep an accidental collision, which would serve one phone's file for another's
 /// inputs, out of reach.
 #[derive(Default)]
-pub struct InputHash(xxhash_rust::xxh3::Xxh3Default);
+pub struct InputHash(Framed);
 
 impl InputHash {
     /// The output syntax (the same template renders differently for XML and binary).
@@ -43,34 +44,18 @@ impl InputHash {
     }
 
     pub fn add(&mut self, label: &str, bytes: Option<&[u8]>) {
-        self.0.write(label.as_bytes());
-        self.0.write_u8(0xff);
-        match bytes {
-            Some(b) => {
-                self.0.write_u64(b.len() as u64);
-                self.0.write(b);
-            }
-            None => self.0.write_u64(u64::MAX),
-        }
+        self.0.part(label, bytes);
     }
 
     /// Bytes the host read, by their length and digest (computed once per blob, so a blob
     /// from a host's cache is not hashed again on every request). Never equal to
     /// [`InputHash::add`] of the same bytes: each input is always added the same way.
     pub fn add_blob(&mut self, label: &str, blob: Option<&crate::Blob>) {
-        self.0.write(label.as_bytes());
-        self.0.write_u8(0xfd);
-        match blob {
-            Some(b) => {
-                self.0.write_u64(b.len() as u64);
-                self.0.write_u128(b.digest());
-            }
-            None => self.0.write_u64(u64::MAX),
-        }
+        self.0.blob(label, blob);
     }
 
     pub fn finish(&self) -> u128 {
-        self.0.digest128()
+        self.0.digest()
     }
 }
 
