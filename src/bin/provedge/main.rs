@@ -16,12 +16,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc rather than the system's malloc: the server allocates and frees small buffers on
-/// every request from several threads, where glibc's malloc falls to its slow path (hyper's
-/// 8 KiB read buffer, which triggers its consolidation of free chunks).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// provedge: provisioning engine for VoIP phones.
 #[derive(Parser)]
 #[command(name = "provedge", version, about)]
