@@ -1,7 +1,8 @@
 //! Digests of labelled parts: what makes two renders, or two requests, the same.
 //!
-//! Each part is written with its label and its length (or a mark for "absent"), so no two
-//! different lists of parts write the same bytes. The bytes are gathered and hashed once at the
+//! Each part is written as its label, a mark byte no UTF-8 text holds (so the label's end is
+//! unambiguous), and its length (or a mark for "absent") before its bytes, so no two different
+//! lists of parts write the same bytes. The bytes are gathered and hashed once at the
 //! end (XXH3-128): a request adds some forty small parts, and XXH3's streaming state did its
 //! bookkeeping, and copied into its own buffer, on every one of them.
 
@@ -12,8 +13,8 @@ use crate::blob::Blob;
 /// Bytes to gather before the first part: most requests never grow the buffer.
 const TYPICAL: usize = 512;
 
-/// Labelled parts, gathered for one digest.
-#[derive(Debug)]
+/// Labelled parts, gathered for one digest. No `Debug`: a request's parts include its URL
+/// token, which must never reach a log.
 pub(crate) struct Framed(Vec<u8>);
 
 impl Default for Framed {

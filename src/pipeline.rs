@@ -345,12 +345,8 @@ impl Job {
                 self.device = Some(caches.records.parse(&self.access.namespaced(&key), bytes));
             }
         }
-        match self.position(&key) {
-            Some(at) => {
-                if let Some(slot) = self.fetched.get_mut(at) {
-                    slot.1 = lookup;
-                }
-            }
+        match self.position(&key).and_then(|at| self.fetched.get_mut(at)) {
+            Some(slot) => slot.1 = lookup,
             None => self.fetched.push((key, lookup)),
         }
     }
