@@ -57,11 +57,7 @@ impl Fetch {
         let mut answers: Vec<(StoreKey, Lookup)> = answers.into_iter().collect();
         for (i, plain) in plain.into_iter().enumerate() {
             let asked = keys.get(i).unwrap_or(&plain);
-            let found = match answers
-                .iter()
-                .position(|(k, _)| k.is(asked))
-                .or_else(|| answers.iter().position(|(k, _)| k == asked))
-            {
+            let found = match asked.position_in(&answers) {
                 Some(at) => answers.swap_remove(at).1,
                 None => Lookup::Failed("the host gave no answer for this key".into()),
             };

@@ -97,10 +97,16 @@ impl StoreKey {
         &self.0
     }
 
-    /// Whether `other` is this very key, shared (not merely an equal one): a test without
-    /// reading the bytes, for lookups where the key asked for is nearly always the one kept.
-    pub(crate) fn is(&self, other: &StoreKey) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+    /// Where this key is among `entries`' keys. The keys a job asks about are the ones it
+    /// handed out (shared, see the type), so they are looked for by identity first, without
+    /// comparing bytes; an equal key built elsewhere is found by content. (A job's entries
+    /// hold each key once, so both ways find the same entry; among a host's answers that repeat
+    /// a key, either copy may be found.)
+    pub(crate) fn position_in<T>(&self, entries: &[(StoreKey, T)]) -> Option<usize> {
+        entries
+            .iter()
+            .position(|(k, _)| Arc::ptr_eq(&k.0, &self.0))
+            .or_else(|| entries.iter().position(|(k, _)| k == self))
     }
 }
 
@@ -125,6 +131,25 @@ impl serde::Serialize for StoreKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_found_by_identity_or_by_content() {
+        let kept = StoreKey::new("devices/000b82123456.json").unwrap();
+        let entries = [
+            (StoreKey::new("grandstream/cfg.xml").unwrap(), 1),
+            (kept.clone(), 2),
+        ];
+        // The very key, and an equal one built on its own, find the same entry.
+        assert_eq!(kept.position_in(&entries), Some(1));
+        let equal = StoreKey::new("Devices/000B82123456.json").unwrap();
+        assert_eq!(equal.position_in(&entries), Some(1));
+        assert_eq!(
+            StoreKey::new("devices/x.json")
+                .unwrap()
+                .position_in(&entries),
+            None
+        );
+    }
 
     #[test]
     fn keys_are_lower_case_and_traversal_free() {

@@ -345,25 +345,18 @@ impl Job {
                 self.device = Some(caches.records.parse(&self.access.namespaced(&key), bytes));
             }
         }
-        match self.position(&key).and_then(|at| self.fetched.get_mut(at)) {
+        match key
+            .position_in(&self.fetched)
+            .and_then(|at| self.fetched.get_mut(at))
+        {
             Some(slot) => slot.1 = lookup,
             None => self.fetched.push((key, lookup)),
         }
     }
 
     fn lookup(&self, key: &StoreKey) -> Option<&Lookup> {
-        let at = self.position(key)?;
+        let at = key.position_in(&self.fetched)?;
         self.fetched.get(at).map(|(_, l)| l)
-    }
-
-    /// Where `key` was recorded. The keys a job asks about are the ones it handed out (the
-    /// route's, shared), so they are found by identity first, without comparing bytes; an
-    /// equal key built elsewhere is found by content.
-    fn position(&self, key: &StoreKey) -> Option<usize> {
-        self.fetched
-            .iter()
-            .position(|(k, _)| k.is(key))
-            .or_else(|| self.fetched.iter().position(|(k, _)| k == key))
     }
 
     /// Plans the next round, or finishes.
