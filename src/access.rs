@@ -13,7 +13,7 @@
 //! or a certificate proved it) and an answer below 400; [`LastSeenMarks`] keeps hosts from
 //! writing it more than once per interval per device.
 
-use std::collections::HashMap;
+use crate::seeded_map::SeededMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -331,7 +331,7 @@ pub fn last_seen_key(tenant: Option<&str>, mac: Mac) -> StoreKey {
 /// still full, new devices wait for room).
 #[derive(Debug)]
 pub struct LastSeenMarks {
-    marks: Mutex<HashMap<StoreKey, u64>>,
+    marks: Mutex<SeededMap<StoreKey, u64>>,
     interval: u64,
     max_devices: usize,
 }

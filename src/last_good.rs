@@ -19,7 +19,7 @@
 //! [`DEFAULT_BYTES`], `memory.last_good_entries`/`memory.last_good_bytes`; 0 bytes turns it
 //! off); it starts over when full, since every entry is one good answer away.
 
-use std::collections::HashMap;
+use crate::seeded_map::SeededMap;
 use std::sync::Mutex;
 
 use crate::framed::Framed;
@@ -91,7 +91,7 @@ pub struct LastGood {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<RequestId, Remembered>,
+    entries: SeededMap<RequestId, Remembered>,
     bytes: usize,
 }
 

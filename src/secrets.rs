@@ -10,7 +10,7 @@
 //! ([`crate::Config::from_document_with`]); references in a variable layer are replaced when
 //! the layer is read ([`Secrets::resolve`]), from the same table.
 
-use std::collections::HashMap;
+use crate::seeded_map::{Seeded, SeededMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::config::ConfigError;
 
 /// The host's secrets the configuration names, by name. `Debug` never shows a value.
 #[derive(Clone, Default)]
-pub struct Secrets(Arc<HashMap<String, String>>);
+pub struct Secrets(Arc<SeededMap<String, String>>);
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,7 +36,7 @@ impl Secrets {
         names: &[String],
         mut read: impl FnMut(&str) -> Option<String>,
     ) -> Result<Secrets, ConfigError> {
-        let mut table = HashMap::with_capacity(names.len());
+        let mut table = SeededMap::with_capacity_and_hasher(names.len(), Seeded::default());
         for name in names {
             let value = read(name).ok_or_else(|| ConfigError {
                 key: "secrets".into(),

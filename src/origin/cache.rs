@@ -21,7 +21,7 @@
 //! rendered files stay in the engine (they are Rust values, not bytes): what crosses workers
 //! is the template source, so each worker compiles once.
 
-use std::collections::HashMap;
+use crate::seeded_map::SeededMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -224,7 +224,7 @@ pub struct Cache {
     config: CacheConfig,
     /// Prefix of this instance's shared-data keys (distinct per origin).
     namespace: String,
-    local: HashMap<String, Arc<Entry>>,
+    local: SeededMap<String, Arc<Entry>>,
     local_size: usize,
 }
 
@@ -233,7 +233,7 @@ impl Cache {
         Cache {
             config,
             namespace,
-            local: HashMap::new(),
+            local: SeededMap::default(),
             local_size: 0,
         }
     }
@@ -502,6 +502,7 @@ fn decode(raw: &[u8]) -> Option<(String, Entry)> {
 mod tests {
     use super::*;
     use std::cell::RefCell;
+    use std::collections::HashMap;
 
     #[derive(Default)]
     struct Mem(RefCell<HashMap<String, Vec<u8>>>);

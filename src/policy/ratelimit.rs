@@ -8,7 +8,7 @@
 //! tenth of the table goes, lowest counts first: a flood of fresh keys evicts itself, and a
 //! client already over its limit keeps its count.
 
-use std::collections::HashMap;
+use crate::seeded_map::SeededMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
@@ -23,7 +23,7 @@ const WINDOW_SECS: u64 = 60;
 
 /// Counters for one kind of key.
 pub struct Limiter<K> {
-    table: Mutex<HashMap<K, (u64, u32)>>,
+    table: Mutex<SeededMap<K, (u64, u32)>>,
     capacity: usize,
 }
 
@@ -36,7 +36,7 @@ impl<K> std::fmt::Debug for Limiter<K> {
 impl<K: Hash + Eq + Clone> Limiter<K> {
     pub fn new(capacity: usize) -> Limiter<K> {
         Limiter {
-            table: Mutex::new(HashMap::new()),
+            table: Mutex::new(SeededMap::default()),
             capacity: capacity.max(1),
         }
     }
@@ -71,7 +71,7 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
 
 /// Makes room in a full table: expired windows first, then the lowest counts, a bounded share
 /// (a tenth of the capacity) at a time, never the whole table.
-fn evict<K: Hash + Eq + Clone>(table: &mut HashMap<K, (u64, u32)>, window: u64, capacity: usize) {
+fn evict<K: Hash + Eq + Clone>(table: &mut SeededMap<K, (u64, u32)>, window: u64, capacity: usize) {
     table.retain(|_, (w, _)| *w == window);
     if table.len() < capacity {
         return;

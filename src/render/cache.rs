@@ -6,12 +6,12 @@
 //! unchanged the stored bytes are served again (and keep their ETag, so revalidation works).
 //! The file's own key is part of the lookup, so two files can never share an entry.
 
-use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 
 use crate::framed::Framed;
 use crate::key::StoreKey;
+use crate::seeded_map::SeededMap;
 
 /// By default at most this many files are remembered…
 pub const DEFAULT_ENTRIES: usize = 4096;
@@ -70,7 +70,7 @@ pub(crate) struct Bounded<V> {
 
 struct BoundedInner<V> {
     /// Per key: the value and the bytes it counts for.
-    entries: HashMap<StoreKey, (V, usize)>,
+    entries: SeededMap<StoreKey, (V, usize)>,
     bytes: usize,
 }
 
@@ -79,7 +79,7 @@ impl<V: Clone> Bounded<V> {
     pub(crate) fn new(entries: usize, bytes: usize) -> Bounded<V> {
         Bounded {
             inner: Mutex::new(BoundedInner {
-                entries: HashMap::new(),
+                entries: SeededMap::default(),
                 bytes: 0,
             }),
             max_entries: entries.max(1),

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::mac::Mac;
+use crate::seeded_map::SeededMap;
 
 /// One P-value: its number and its value (borrowed from the text it was parsed from).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,7 +149,7 @@ fn merge_repeats(pvalues: Vec<PValue<'_>>) -> Vec<PValue<'_>> {
         return pvalues;
     }
     let mut out: Vec<PValue> = Vec::with_capacity(pvalues.len());
-    let mut position: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    let mut position: SeededMap<u32, usize> = SeededMap::default();
     for p in pvalues {
         match position.get(&p.number) {
             Some(&at) => {
@@ -393,7 +394,7 @@ mod tests {
     /// P-value parsing as it was before it went a byte at a time.
     fn parse_reference(text: &str) -> Result<Vec<PValue<'_>>, String> {
         let mut out: Vec<PValue> = Vec::new();
-        let mut position: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+        let mut position: SeededMap<u32, usize> = SeededMap::default();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {

@@ -10,8 +10,8 @@
 //! kept while the hash of every one of those sources is unchanged: editing a base template
 //! recompiles each child that uses it, and nothing else.
 
+use crate::seeded_map::SeededMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
 
@@ -67,8 +67,8 @@ pub(crate) fn syntax() -> SyntaxConfig {
 /// Compiled templates by file template and the hash of every source compiled into them, and
 /// the references each template key had when last read.
 pub struct TemplateCache {
-    entries: Mutex<HashMap<(StoreKey, Syntax), Entry>>,
-    references: Mutex<HashMap<StoreKey, Scanned>>,
+    entries: Mutex<SeededMap<(StoreKey, Syntax), Entry>>,
+    references: Mutex<SeededMap<StoreKey, Scanned>>,
     max_entries: usize,
 }
 

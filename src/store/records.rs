@@ -7,7 +7,7 @@
 //! recognise, or equal bytes (a comparison is cheaper than any hash). A changed record is
 //! parsed again.
 
-use std::collections::HashMap;
+use crate::seeded_map::SeededMap;
 use std::sync::{Arc, Mutex};
 
 use super::DeviceRecord;
@@ -22,7 +22,7 @@ type Parsed = Result<Arc<DeviceRecord>, String>;
 
 /// The bounded map of parsed device records.
 pub struct RecordCache {
-    entries: Mutex<HashMap<StoreKey, (Blob, Parsed)>>,
+    entries: Mutex<SeededMap<StoreKey, (Blob, Parsed)>>,
     max_entries: usize,
 }
 

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# Load benchmark of the proxy-wasm filter through one Envoy, in one run: render mode (the filter
+# answers from its cache), rewrite mode (the filter rewrites :path and Envoy proxies to nginx
+# serving the pre-rendered file), and Envoy's own `direct_response` of the same bytes as the
+# baseline. Prints requests/s and p99 latency of each and their ratios to the baseline.
+# Two more baselines in the same Envoy: the floor filter (benches/floor-filter, a proxy-wasm
+# filter that only answers the same bytes) for render mode, and Envoy proxying the same upstream
+# request without any filter for rewrite mode. Then cold start: Envoy launched with the filter
+# until its first answer, less Envoy launched with `direct_response` alone (COLD_RUNS times,
+# medians), and the module's compile time under wasmtime (PyPI `wasmtime` in a venv under
+# ~/.cache/provedge) without and with wasmtime's compilation cache. Lines starting with `ROW `
+# are for benches/all.sh.
+#
+#   benches/envoy/run.sh                         # defaults: wrk -t1 -c16 -d10s, Envoy --concurrency 1
+#   THREADS=2 CONNECTIONS=32 DURATION=15s benches/envoy/run.sh
+#
+# Uses the Envoy and wasm-opt that scripts/test-all installs (~/.cache/provedge), Debian's wrk and
+# nginx (installed when missing). Everything listens on 127.0.0.1 and stops at exit. Not part of
+# scripts/test-all: it is a measurement, not a check.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-16}
+DURATION=${DURATION:-10s}
+PORT=${PORT:-18580}
+DIRECT_PORT=${DIRECT_PORT:-18581}
+ADMIN_PORT=${ADMIN_PORT:-18582}
+ORIGIN_PORT=${ORIGIN_PORT:-18583}
+FLOOR_PORT=${FLOOR_PORT:-18584}
+PROXY_PORT=${PROXY_PORT:-18585}
+COLD_PORT=${COLD_PORT:-18586}
+COLD_RUNS=${COLD_RUNS:-5}
+WASMTIME_VERSION=${WASMTIME_VERSION:-27.0.2}
+FILE_PATH=/cfg000b82123456.xml
+UA="Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456"
+tools=${PROVEDGE_TOOLS:-$HOME/.cache/provedge}
+ENVOY=${PROVEDGE_ENVOY:-$tools/envoy-venv/bin/envoy}
+WASM_OPT=$tools/binaryen/node_modules/.bin/wasm-opt
+
+need() {
+  if ! command -v "$1" >/dev/null && [ ! -x "/usr/sbin/$1" ]; then
+    echo "==> installing $2"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  fi
+}
+need wrk wrk
+need nginx nginx
+need curl curl
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$ENVOY" ] || { echo "no Envoy at $ENVOY: run scripts/test-all once" >&2; exit 1; }
+
+echo "==> building the filter (profile wasm, then wasm-opt) and provedge"
+cargo build --quiet -p provedge-filter --target wasm32-wasip1 --profile wasm
+cargo build --quiet --release --bin provedge
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+module=$target_dir/wasm32-wasip1/wasm/provedge_filter.wasm
+if [ -x "$WASM_OPT" ]; then
+  "$WASM_OPT" -Oz --converge --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types \
+    "$module" -o "$target_dir/wasm32-wasip1/wasm/provedge_filter.opt.wasm"
+  module=$target_dir/wasm32-wasip1/wasm/provedge_filter.opt.wasm
+fi
+echo "==> module: $module ($(stat -c %s "$module") bytes)"
+CARGO_TARGET_DIR=$target_dir/floor-filter cargo build --quiet --release --target wasm32-wasip1 \
+  --manifest-path benches/floor-filter/Cargo.toml
+floor=$target_dir/floor-filter/wasm32-wasip1/release/floor_filter.wasm
+echo "==> floor filter: $floor ($(stat -c %s "$floor") bytes)"
+
+work=$(mktemp -d /tmp/provedge-envoy-bench.XXXXXX)
+chmod 755 "$work"
+envoy_pid=
+cleanup() {
+  [ -n "$envoy_pid" ] && kill "$envoy_pid" 2>/dev/null || true
+  [ -n "${cold_pid:-}" ] && kill "$cold_pid" 2>/dev/null || true
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  sleep 0.2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The store, plus the pre-rendered file rewrite mode forwards to: the same bytes everywhere.
+cp -r examples/store "$work/store"
+chmod -R a+rX "$work/store"
+"$target_dir/release/provedge" render --store examples/store --user-agent "$UA" "$FILE_PATH" \
+  >"$work/rendered.xml"
+mkdir -p "$work/store/grandstream"
+cp "$work/rendered.xml" "$work/store/grandstream/cfg000b82123456.xml"
+
+mkdir -p "$work/nginx"
+cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx;
+    proxy_temp_path $work/nginx;
+    fastcgi_temp_path $work/nginx;
+    uwsgi_temp_path $work/nginx;
+    scgi_temp_path $work/nginx;
+    keepalive_requests 100000;
+    types { text/xml xml; }
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT;
+        root $work/store;
+    }
+}
+EOF
+"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log"
+
+plugin=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' \
+  "{\"engine\": {\"policy\": {\"default\": {\"rate_limit\": {\"per_client\": null, \"per_mac\": null}}}},
+    \"routes\": {\"rewrite\": {\"mode\": {\"rewrite\": {\"prefix\": \"\"}}}},
+    \"origin\": {\"upstream\": \"store\", \"authority\": \"127.0.0.1:$ORIGIN_PORT\"},
+    \"cache\": {\"ttl_secs\": 60}}")
+body=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/rendered.xml")
+cat >"$work/envoy.yaml" <<EOF
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: $ADMIN_PORT}}}
+static_resources:
+  listeners:
+  - name: filter
+    address: {socket_address: {address: 127.0.0.1, port_value: $PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: filter
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {name: rewrite, match: {prefix: "/rewrite/"}, route: {cluster: store}}
+              - {name: render, match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: provedge
+                root_id: provedge
+                allow_on_headers_stop_iteration: true
+                vm_config:
+                  vm_id: provedge
+                  runtime: envoy.wasm.runtime.v8
+                  code: {local: {filename: "$module"}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: $plugin
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: floor
+    address: {socket_address: {address: 127.0.0.1, port_value: $FLOOR_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: floor
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: floor
+                root_id: floor
+                vm_config:
+                  vm_id: floor
+                  runtime: envoy.wasm.runtime.v8
+                  code: {local: {filename: "$floor"}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: $body
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: proxy
+    address: {socket_address: {address: 127.0.0.1, port_value: $PROXY_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: proxy
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: direct
+    address: {socket_address: {address: 127.0.0.1, port_value: $DIRECT_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: direct
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {prefix: "/"}
+                direct_response: {status: 200, body: {inline_string: $body}}
+                response_headers_to_add:
+                - header: {key: content-type, value: "text/xml; charset=utf-8"}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  clusters:
+  - name: store
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: store
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $ORIGIN_PORT}}}
+EOF
+"$ENVOY" -c "$work/envoy.yaml" --concurrency 1 --base-id 4711 -l warn >"$work/envoy.log" 2>&1 &
+envoy_pid=$!
+for _ in $(seq 300); do
+  curl -fso /dev/null "http://127.0.0.1:$ADMIN_PORT/ready" && break
+  sleep 0.1
+done
+
+# Same bytes from all three, or the comparison means nothing. (The policy's rate limits are off,
+# as in benches/load: one client address is all wrk has.)
+curl -fs -A "$UA" "http://127.0.0.1:$PORT$FILE_PATH" >"$work/render.out"
+curl -fs -A "$UA" "http://127.0.0.1:$PORT/rewrite$FILE_PATH" >"$work/rewrite.out"
+curl -fs "http://127.0.0.1:$DIRECT_PORT$FILE_PATH" >"$work/direct.out"
+curl -fs "http://127.0.0.1:$FLOOR_PORT$FILE_PATH" >"$work/floor.out"
+# Envoy without the filter asks the origin for what rewrite mode asks it for.
+upstream_path=/grandstream${FILE_PATH}
+curl -fs "http://127.0.0.1:$PROXY_PORT$upstream_path" >"$work/proxy.out"
+cmp "$work/render.out" "$work/rendered.xml"
+cmp "$work/rewrite.out" "$work/rendered.xml"
+cmp "$work/direct.out" "$work/rendered.xml"
+cmp "$work/floor.out" "$work/rendered.xml"
+cmp "$work/proxy.out" "$work/rendered.xml"
+echo "==> all five serve the same $(wc -c <"$work/rendered.xml")-byte file"
+
+rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+p99() {
+  awk '$1 == "99%" {
+    v = $2
+    if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
+    else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+    else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }
+    printf "%.3f", v
+  }' "$1"
+}
+run() {
+  local name=$1 url=$2
+  wrk -t1 -c4 -d1s -H "User-Agent: $UA" "$url" >/dev/null # warm
+  echo "==> wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $name" >&2
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" "$url" \
+    >"$work/wrk-$name.txt"
+  if grep -E "Non-2xx|Socket errors" "$work/wrk-$name.txt" >&2; then
+    echo "$name: errors under load; the figures would not compare like with like" >&2
+    exit 1
+  fi
+}
+echo READY; echo $$ > /tmp/envoy-setup.pid; sleep 100000
