@@ -5,7 +5,9 @@
 # baseline. Prints requests/s and p99 latency of each and their ratios to the baseline.
 # Two more baselines in the same Envoy: the floor filter (benches/floor-filter, a proxy-wasm
 # filter that only answers the same bytes) for render mode, and Envoy proxying the same upstream
-# request without any filter for rewrite mode. Then cold start: Envoy launched with the filter
+# request without any filter for rewrite mode. A second floor, the floor filter making the host
+# calls render mode makes per request (`calls`), tells Envoy's cost of answering them apart from
+# the filter's own work. Then cold start: Envoy launched with the filter
 # until its first answer, less Envoy launched with `direct_response` alone (COLD_RUNS times,
 # medians), and the module's compile time under wasmtime (PyPI `wasmtime` in a venv under
 # ~/.cache/provedge) without and with wasmtime's compilation cache. Lines starting with `ROW `
@@ -29,6 +31,7 @@ DIRECT_PORT=${DIRECT_PORT:-18581}
 ADMIN_PORT=${ADMIN_PORT:-18582}
 ORIGIN_PORT=${ORIGIN_PORT:-18583}
 FLOOR_PORT=${FLOOR_PORT:-18584}
+FLOOR_CALLS_PORT=${FLOOR_CALLS_PORT:-18587}
 PROXY_PORT=${PROXY_PORT:-18585}
 COLD_PORT=${COLD_PORT:-18586}
 COLD_RUNS=${COLD_RUNS:-5}
@@ -118,6 +121,9 @@ plugin=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' \
     \"origin\": {\"upstream\": \"store\", \"authority\": \"127.0.0.1:$ORIGIN_PORT\"},
     \"cache\": {\"ttl_secs\": 60}}")
 body=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/rendered.xml")
+# The second floor: the floor filter making the host calls render mode makes per request.
+calls_body=$(python3 -c 'import json,sys; print(json.dumps("calls\n" + open(sys.argv[1]).read()))' \
+  "$work/rendered.xml")
 cat >"$work/envoy.yaml" <<EOF
 admin: {address: {socket_address: {address: 127.0.0.1, port_value: $ADMIN_PORT}}}
 static_resources:
@@ -184,6 +190,36 @@ static_resources:
                   value: $body
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+  - name: floor-calls
+    address: {socket_address: {address: 127.0.0.1, port_value: $FLOOR_CALLS_PORT}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: floor_calls
+          route_config:
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - {name: render, match: {prefix: "/"}, route: {cluster: store}}
+          http_filters:
+          - name: envoy.filters.http.wasm
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: floor-calls
+                root_id: floor
+                vm_config:
+                  vm_id: floor-calls
+                  runtime: envoy.wasm.runtime.v8
+                  code: {local: {filename: "$floor"}}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: $calls_body
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
   - name: proxy
     address: {socket_address: {address: 127.0.0.1, port_value: $PROXY_PORT}}
     filter_chains:
@@ -244,6 +280,7 @@ curl -fs -A "$UA" "http://127.0.0.1:$PORT$FILE_PATH" >"$work/render.out"
 curl -fs -A "$UA" "http://127.0.0.1:$PORT/rewrite$FILE_PATH" >"$work/rewrite.out"
 curl -fs "http://127.0.0.1:$DIRECT_PORT$FILE_PATH" >"$work/direct.out"
 curl -fs "http://127.0.0.1:$FLOOR_PORT$FILE_PATH" >"$work/floor.out"
+curl -fs "http://127.0.0.1:$FLOOR_CALLS_PORT$FILE_PATH" >"$work/floor-calls.out"
 # Envoy without the filter asks the origin for what rewrite mode asks it for.
 upstream_path=/grandstream${FILE_PATH}
 curl -fs "http://127.0.0.1:$PROXY_PORT$upstream_path" >"$work/proxy.out"
@@ -251,8 +288,9 @@ cmp "$work/render.out" "$work/rendered.xml"
 cmp "$work/rewrite.out" "$work/rendered.xml"
 cmp "$work/direct.out" "$work/rendered.xml"
 cmp "$work/floor.out" "$work/rendered.xml"
+cmp "$work/floor-calls.out" "$work/rendered.xml"
 cmp "$work/proxy.out" "$work/rendered.xml"
-echo "==> all five serve the same $(wc -c <"$work/rendered.xml")-byte file"
+echo "==> all six serve the same $(wc -c <"$work/rendered.xml")-byte file"
 
 rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 p99() {
@@ -279,6 +317,7 @@ run direct "http://127.0.0.1:$DIRECT_PORT$FILE_PATH"
 run render "http://127.0.0.1:$PORT$FILE_PATH"
 run rewrite "http://127.0.0.1:$PORT/rewrite$FILE_PATH"
 run floor "http://127.0.0.1:$FLOOR_PORT$FILE_PATH"
+run floor-calls "http://127.0.0.1:$FLOOR_CALLS_PORT$FILE_PATH"
 run proxy "http://127.0.0.1:$PROXY_PORT$upstream_path"
 
 base_rps=$(rps "$work/wrk-direct.txt")
@@ -287,11 +326,11 @@ echo
 echo "== GET $FILE_PATH through Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)," \
   "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, --concurrency 1, $(nproc) cores"
 printf '%-16s %12s %10s %14s %12s\n' mode "req/s" "p99 (ms)" "req/s ratio" "p99 ratio"
-for name in direct render rewrite floor proxy; do
+for name in direct render rewrite floor floor-calls proxy; do
   r=$(rps "$work/wrk-$name.txt")
   p=$(p99 "$work/wrk-$name.txt")
   awk -v n="$name" -v r="$r" -v p="$p" -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
-    label = (n == "direct") ? "direct_response" : (n == "floor") ? "floor filter" : (n == "proxy") ? "proxy, no filter" : n
+    label = (n == "direct") ? "direct_response" : (n == "floor") ? "floor filter" : (n == "floor-calls") ? "floor + calls" : (n == "proxy") ? "proxy, no filter" : n
     printf "%-16s %12.0f %10.3f %14.2f %12.2f\n", label, r, p, r / br, p / bp
   }'
 done
@@ -303,6 +342,16 @@ row_ratio() { # name, figure file, baseline file, target ratio
 }
 row_ratio "4. Envoy render mode / floor filter" "$work/wrk-render.txt" "$work/wrk-floor.txt" 0.9 "floor filter"
 row_ratio "4. Envoy rewrite mode / proxy without filter" "$work/wrk-rewrite.txt" "$work/wrk-proxy.txt" 0.9 "Envoy proxy, no filter"
+# Informative: how far the host calls alone take the floor, and render mode against that.
+report_ratio() { # name, figure file, baseline file, baseline name
+  awk -v n="$1" -v a="$(rps "$2")" -v b="$(rps "$3")" -v bn="$4" 'BEGIN {
+    printf "ROW %s|%.0f req/s|%.0f req/s (%s)|%.2f|report|-\n", n, a, b, bn, a / b
+  }'
+}
+report_ratio "4. Envoy floor filter making render mode's host calls / floor filter" \
+  "$work/wrk-floor-calls.txt" "$work/wrk-floor.txt" "floor filter"
+report_ratio "4. Envoy render mode / floor filter making its host calls" \
+  "$work/wrk-render.txt" "$work/wrk-floor-calls.txt" "floor + calls"
 kill "$envoy_pid" 2>/dev/null || true
 wait "$envoy_pid" 2>/dev/null || true
 envoy_pid=
