@@ -103,7 +103,7 @@ pub mod response;
 pub mod rewrite;
 pub mod route;
 pub mod secrets;
-mod seeded_map;
+pub mod seeded_map;
 pub mod store;
 pub mod vendor;
 

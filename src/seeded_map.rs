@@ -1,7 +1,8 @@
-//! The hash maps the engine keeps between requests: foldhash, keyed with a secret seed.
+//! The hash maps kept between requests: foldhash, keyed with a secret seed.
 //!
 //! Every cache behind the request path (fetched objects, device records, templates, rendered
-//! files, last good answers, rate limits, last-seen marks) is a hash map whose keys come from
+//! files, last good answers, rate limits, last-seen marks; in the native server also the
+//! folder store's copies and the fleet's recent fetches) is a hash map whose keys come from
 //! what phones send: store keys carry the MAC in the path, limits the client's address. std's
 //! SipHash is keyed, so a client cannot choose keys that collide, but it cost about 7 % of a
 //! steady request in the engine (profiled natively; about 5 % in the filter's V8). foldhash
@@ -19,7 +20,7 @@ use foldhash::fast::{FoldHasher, SeedableRandomState};
 use foldhash::SharedSeed;
 
 /// A `HashMap` hashed by foldhash under a per-process secret seed.
-pub(crate) type SeededMap<K, V> = HashMap<K, V, Seeded>;
+pub type SeededMap<K, V> = HashMap<K, V, Seeded>;
 
 /// The process's secret seed, drawn once.
 static SHARED: LazyLock<SharedSeed> = LazyLock::new(|| SharedSeed::from_u64(drawn()));
@@ -33,7 +34,7 @@ fn drawn() -> u64 {
 /// Builds foldhash hashers under the process's secret seed and a seed of each map's own, so
 /// two maps do not even share their collisions.
 #[derive(Clone, Debug)]
-pub(crate) struct Seeded(SeedableRandomState);
+pub struct Seeded(SeedableRandomState);
 
 impl Default for Seeded {
     fn default() -> Seeded {

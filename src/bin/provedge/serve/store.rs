@@ -14,13 +14,13 @@
 //! used out first); files larger than an eighth of the byte bound are served but not kept; the
 //! absent list has the same entry bound and starts over when full.
 
-use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use provedge::seeded_map::SeededMap;
 use provedge::{Blob, Lookup, StoreKey};
 
 use crate::folder_store::FolderStore;
@@ -68,11 +68,11 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<String, Entry>,
+    entries: SeededMap<String, Entry>,
     bytes: usize,
     tick: u64,
     /// Keys found absent, and when.
-    absent: HashMap<String, Instant>,
+    absent: SeededMap<String, Instant>,
 }
 
 /// A [`FolderStore`] with a bounded, self-validating cache.

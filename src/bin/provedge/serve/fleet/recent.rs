@@ -7,11 +7,12 @@
 //! both ways (`server.fleet.recent_fetches` per device, `recent_devices` devices; the device
 //! heard from longest ago is forgotten first), and lost on restart: this is a view, not a log.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use provedge::access::LastSeen;
+use provedge::seeded_map::SeededMap;
 use provedge::StoreKey;
 
 /// One answered request of a device.
@@ -35,7 +36,7 @@ pub struct Recent {
 
 #[derive(Default)]
 struct Inner {
-    by_device: HashMap<StoreKey, Slot>,
+    by_device: SeededMap<StoreKey, Slot>,
     /// Devices by when they were last heard from (a sequence number), oldest first.
     order: BTreeMap<u64, StoreKey>,
     next: u64,
