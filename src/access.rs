@@ -13,7 +13,6 @@
 //! or a certificate proved it) and an answer below 400; [`LastSeenMarks`] keeps hosts from
 //! writing it more than once per interval per device.
 
-use crate::seeded_map::SeededMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +23,7 @@ use crate::key::StoreKey;
 use crate::mac::{Mac, MacCase};
 use crate::request::Request;
 use crate::route::Route;
+use crate::seeded_map::SeededMap;
 
 /// What a host saw of one request, decision by decision.
 #[derive(Clone, Debug, Default)]

@@ -19,11 +19,11 @@
 //! [`DEFAULT_BYTES`], `memory.last_good_entries`/`memory.last_good_bytes`; 0 bytes turns it
 //! off); it starts over when full, since every entry is one good answer away.
 
-use crate::seeded_map::SeededMap;
 use std::sync::Mutex;
 
 use crate::framed::Framed;
 use crate::response::Response;
+use crate::seeded_map::SeededMap;
 
 /// By default at most this many answers are remembered…
 pub const DEFAULT_ENTRIES: usize = 4096;

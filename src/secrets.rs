@@ -10,12 +10,12 @@
 //! ([`crate::Config::from_document_with`]); references in a variable layer are replaced when
 //! the layer is read ([`Secrets::resolve`]), from the same table.
 
-use crate::seeded_map::{Seeded, SeededMap};
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::config::ConfigError;
+use crate::seeded_map::{Seeded, SeededMap};
 
 /// The host's secrets the configuration names, by name. `Debug` never shows a value.
 #[derive(Clone, Default)]

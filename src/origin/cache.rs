@@ -21,7 +21,6 @@
 //! rendered files stay in the engine (they are Rust values, not bytes): what crosses workers
 //! is the template source, so each worker compiles once.
 
-use crate::seeded_map::SeededMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -29,6 +28,7 @@ use serde::Deserialize;
 use super::answer::Answer;
 use crate::config::ConfigError;
 use crate::response::Lookup;
+use crate::seeded_map::SeededMap;
 
 /// Cache settings (`cache` in the proxy-wasm filter's configuration; the native server's
 /// `server.origin_cache` takes the same keys but the shared ones, having no shared tier).

@@ -8,9 +8,10 @@
 //! tenth of the table goes, lowest counts first: a flood of fresh keys evicts itself, and a
 //! client already over its limit keeps its count.
 
-use crate::seeded_map::SeededMap;
 use std::hash::Hash;
 use std::sync::Mutex;
+
+use crate::seeded_map::SeededMap;
 
 /// Requests allowed per key per window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]

@@ -10,7 +10,6 @@
 //! kept while the hash of every one of those sources is unchanged: editing a base template
 //! recompiles each child that uses it, and nothing else.
 
-use crate::seeded_map::SeededMap;
 use std::borrow::Cow;
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex};
@@ -23,6 +22,7 @@ use super::references::{self, Reference, ScanError};
 use super::substitution::{Data, Substitution};
 use super::syntax::Syntax;
 use crate::key::StoreKey;
+use crate::seeded_map::SeededMap;
 
 /// Instructions one render may spend; real templates use a few thousand.
 pub(crate) const FUEL: u64 = 2_000_000;
