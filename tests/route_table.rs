@@ -45,6 +45,14 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     ("GET", "", "/cfg000b82123456.cfg", "grandstream device config 000b82123456 - cfg000b82123456.xml grandstream/cfg000b82123456.xml"),
     ("GET", "", "/dev000b82123456.cfg", "grandstream device config 000b82123456 - dev000b82123456.cfg grandstream/dev000b82123456.cfg"),
     ("GET", "", "/phonebook.xml", "grandstream generic directory - - phonebook.xml grandstream/phonebook.xml"),
+    // The other phonebook vendors keep theirs as `<vendor>/phonebook.xml`: that key, asked
+    // for, names their file (the fuzzer's canonical round trip), as does their phone.
+    ("GET", "", "/yealink/phonebook.xml", "yealink generic directory - - phonebook.xml yealink/phonebook.xml"),
+    ("GET", "", "/snom/phonebook.xml", "snom generic directory - - phonebook.xml snom/phonebook.xml"),
+    ("GET", "", "/fanvil/phonebook.xml", "fanvil generic directory - - phonebook.xml fanvil/phonebook.xml"),
+    ("GET", YEA, "/phonebook.xml", "yealink generic directory 001565123456 t46s phonebook.xml yealink/phonebook.xml"),
+    ("GET", GS, "/phonebook.xml", "grandstream generic directory 000b82123456 gxp2170 phonebook.xml grandstream/phonebook.xml"),
+    ("GET", POLY, "/phonebook.xml", "grandstream generic directory 0004f2123456 - phonebook.xml grandstream/phonebook.xml"),
     ("GET", "", "/000b82123456/phonebook.xml", "grandstream device directory 000b82123456 - 000b82123456/phonebook.xml grandstream/000b82123456/phonebook.xml"),
     ("GET", "", "/gxp2140fw.bin", "grandstream model firmware - gxp2140 gxp2140fw.bin grandstream/gxp2140fw.bin"),
     ("GET", "", "/boot.bin", "grandstream generic firmware - - boot.bin grandstream/boot.bin"),

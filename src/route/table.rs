@@ -167,7 +167,13 @@ pub(crate) const FAMILIES: &[Family] = &[
         .canon(&[L("phonebook.xml")]),
     // ---- exact names ------------------------------------------------------------------
     Family::get(&[L("cfg.xml")], Config, GS),
-    Family::get(&[L("phonebook.xml")], Directory, GS),
+    // Grandstream's name; also the file the other phonebook vendors' phonebooks are kept as
+    // (`yealink/phonebook.xml`), so their User-Agent, OUI or directory says whose.
+    Family::get(
+        &[L("phonebook.xml")],
+        Directory,
+        &[by(Grandstream), hint(Yealink), hint(Snom), hint(Fanvil)],
+    ),
     // FusionPBX's phonebook name (`?file=directory.xml`, `<mac>/directory.xml`): the
     // User-Agent or OUI says whose; served from the vendor's `phonebook.xml`.
     Family::get(
