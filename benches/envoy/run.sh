@@ -124,139 +124,49 @@ body=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))'
 # The second floor: the floor filter making the host calls render mode makes per request.
 calls_body=$(python3 -c 'import json,sys; print(json.dumps("calls\n" + open(sys.argv[1]).read()))' \
   "$work/rendered.xml")
-cat >"$work/envoy.yaml" <<EOF
-admin: {address: {socket_address: {address: 127.0.0.1, port_value: $ADMIN_PORT}}}
-static_resources:
-  listeners:
-  - name: filter
-    address: {socket_address: {address: 127.0.0.1, port_value: $PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: filter
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - {name: rewrite, match: {prefix: "/rewrite/"}, route: {cluster: store}}
-              - {name: render, match: {prefix: "/"}, route: {cluster: store}}
-          http_filters:
+# The pieces of Envoy's configuration, shared by the load run and the cold starts.
+# One wasm filter's entry in `http_filters`: name (also its VM's id), root id, module, plugin
+# configuration (a JSON string), and `stop` for a filter that waits on the origin.
+wasm_filter() {
+  local stop=""
+  [ "${5:-}" = stop ] && stop=$'\n                allow_on_headers_stop_iteration: true'
+  cat <<YAML
           - name: envoy.filters.http.wasm
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
-                name: provedge
-                root_id: provedge
-                allow_on_headers_stop_iteration: true
-                vm_config:
-                  vm_id: provedge
-                  runtime: envoy.wasm.runtime.v8
-                  code: {local: {filename: "$module"}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: $plugin
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  - name: floor
-    address: {socket_address: {address: 127.0.0.1, port_value: $FLOOR_PORT}}
+                name: $1
+                root_id: $2$stop
+                vm_config: {vm_id: $1, runtime: envoy.wasm.runtime.v8, code: {local: {filename: "$3"}}}
+                configuration: {"@type": type.googleapis.com/google.protobuf.StringValue, value: $4}
+YAML
+}
+# One listener: name, port, its routes (a YAML flow sequence), and the http filters before the
+# router (none for a listener without a wasm filter).
+listener() {
+  cat <<YAML
+  - name: $1
+    address: {socket_address: {address: 127.0.0.1, port_value: $2}}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: floor
+          stat_prefix: ${1//-/_}
           route_config:
             virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - {match: {prefix: "/"}, route: {cluster: store}}
+            - {name: all, domains: ["*"], routes: $3}
           http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: floor
-                root_id: floor
-                vm_config:
-                  vm_id: floor
-                  runtime: envoy.wasm.runtime.v8
-                  code: {local: {filename: "$floor"}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: $body
+YAML
+  if [ -n "${4:-}" ]; then printf '%s\n' "$4"; fi
+  cat <<YAML
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  - name: floor-calls
-    address: {socket_address: {address: 127.0.0.1, port_value: $FLOOR_CALLS_PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: floor_calls
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - {name: render, match: {prefix: "/"}, route: {cluster: store}}
-          http_filters:
-          - name: envoy.filters.http.wasm
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: floor-calls
-                root_id: floor
-                vm_config:
-                  vm_id: floor-calls
-                  runtime: envoy.wasm.runtime.v8
-                  code: {local: {filename: "$floor"}}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: $calls_body
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  - name: proxy
-    address: {socket_address: {address: 127.0.0.1, port_value: $PROXY_PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: proxy
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - {match: {prefix: "/"}, route: {cluster: store}}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  - name: direct
-    address: {socket_address: {address: 127.0.0.1, port_value: $DIRECT_PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: direct
-          route_config:
-            virtual_hosts:
-            - name: all
-              domains: ["*"]
-              routes:
-              - match: {prefix: "/"}
-                direct_response: {status: 200, body: {inline_string: $body}}
-                response_headers_to_add:
-                - header: {key: content-type, value: "text/xml; charset=utf-8"}
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
+YAML
+}
+# The origin: nginx serving the store.
+store_cluster() {
+  cat <<YAML
   clusters:
   - name: store
     type: STATIC
@@ -266,7 +176,23 @@ static_resources:
       endpoints:
       - lb_endpoints:
         - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $ORIGIN_PORT}}}
-EOF
+YAML
+}
+to_store='[{match: {prefix: "/"}, route: {cluster: store}}]'
+{
+  echo "admin: {address: {socket_address: {address: 127.0.0.1, port_value: $ADMIN_PORT}}}"
+  printf 'static_resources:\n  listeners:\n'
+  listener filter "$PORT" '[{name: rewrite, match: {prefix: "/rewrite/"}, route: {cluster: store}},
+                {name: render, match: {prefix: "/"}, route: {cluster: store}}]' \
+    "$(wasm_filter provedge provedge "$module" "$plugin" stop)"
+  listener floor "$FLOOR_PORT" "$to_store" "$(wasm_filter floor floor "$floor" "$body")"
+  listener floor-calls "$FLOOR_CALLS_PORT" '[{name: render, match: {prefix: "/"}, route: {cluster: store}}]' \
+    "$(wasm_filter floor-calls floor "$floor" "$calls_body")"
+  listener proxy "$PROXY_PORT" "$to_store"
+  listener direct "$DIRECT_PORT" "[{match: {prefix: \"/\"}, direct_response: {status: 200, body: {inline_string: $body}},
+                response_headers_to_add: [{header: {key: content-type, value: \"text/xml; charset=utf-8\"}}]}]"
+  store_cluster
+} >"$work/envoy.yaml"
 "$ENVOY" -c "$work/envoy.yaml" --concurrency 1 --base-id 4711 -l warn >"$work/envoy.log" 2>&1 &
 envoy_pid=$!
 for _ in $(seq 300); do
@@ -335,22 +261,21 @@ for name in direct render rewrite floor floor-calls proxy; do
   }'
 done
 echo "filter counters: $(curl -s "http://127.0.0.1:$ADMIN_PORT/stats" | grep -E 'wasmcustom.provedge.(cache.hit.local|requests.grandstream.200)' | tr '\n' ' ')"
-row_ratio() { # name, figure file, baseline file, target ratio
-  awk -v n="$1" -v a="$(rps "$2")" -v b="$(rps "$3")" -v t="$4" -v bn="$5" 'BEGIN {
-    printf "ROW %s|%.0f req/s|%.0f req/s (%s)|%.2f|>= %.1fx|%s\n", n, a, b, bn, a / b, t, (a / b >= t) ? "yes" : "no"
+row_ratio() { # name, figure file, baseline file, baseline name, target ratio (none: report only)
+  awk -v n="$1" -v a="$(rps "$2")" -v b="$(rps "$3")" -v bn="$4" -v t="${5:-}" 'BEGIN {
+    target = (t == "") ? "report" : sprintf(">= %.1fx", t)
+    met = (t == "") ? "-" : (a / b >= t) ? "yes" : "no"
+    printf "ROW %s|%.0f req/s|%.0f req/s (%s)|%.2f|%s|%s\n", n, a, b, bn, a / b, target, met
   }'
 }
-row_ratio "4. Envoy render mode / floor filter" "$work/wrk-render.txt" "$work/wrk-floor.txt" 0.9 "floor filter"
-row_ratio "4. Envoy rewrite mode / proxy without filter" "$work/wrk-rewrite.txt" "$work/wrk-proxy.txt" 0.9 "Envoy proxy, no filter"
+row_ratio "4. Envoy render mode / floor filter" "$work/wrk-render.txt" "$work/wrk-floor.txt" \
+  "floor filter" 0.9
+row_ratio "4. Envoy rewrite mode / proxy without filter" "$work/wrk-rewrite.txt" "$work/wrk-proxy.txt" \
+  "Envoy proxy, no filter" 0.9
 # Informative: how far the host calls alone take the floor, and render mode against that.
-report_ratio() { # name, figure file, baseline file, baseline name
-  awk -v n="$1" -v a="$(rps "$2")" -v b="$(rps "$3")" -v bn="$4" 'BEGIN {
-    printf "ROW %s|%.0f req/s|%.0f req/s (%s)|%.2f|report|-\n", n, a, b, bn, a / b
-  }'
-}
-report_ratio "4. Envoy floor filter making render mode's host calls / floor filter" \
+row_ratio "4. Envoy floor filter making render mode's host calls / floor filter" \
   "$work/wrk-floor-calls.txt" "$work/wrk-floor.txt" "floor filter"
-report_ratio "4. Envoy render mode / floor filter making its host calls" \
+row_ratio "4. Envoy render mode / floor filter making its host calls" \
   "$work/wrk-render.txt" "$work/wrk-floor-calls.txt" "floor + calls"
 kill "$envoy_pid" 2>/dev/null || true
 wait "$envoy_pid" 2>/dev/null || true
@@ -359,57 +284,15 @@ envoy_pid=
 # Cold start: a fresh Envoy with one listener, from launch to its first 200, for provedge's
 # filter, the floor filter and `direct_response` (Envoy's own start-up, subtracted).
 cold_config() { # kind -> yaml on stdout
-  local http_filter route
-  route='{match: {prefix: "/"}, route: {cluster: store}}'
+  local filter="" route=$to_store
   case $1 in
-    provedge) http_filter="          - name: envoy.filters.http.wasm
-            typed_config:
-              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: provedge
-                root_id: provedge
-                allow_on_headers_stop_iteration: true
-                vm_config: {vm_id: provedge, runtime: envoy.wasm.runtime.v8, code: {local: {filename: \"$module\"}}}
-                configuration: {\"@type\": type.googleapis.com/google.protobuf.StringValue, value: $plugin}" ;;
-    floor) http_filter="          - name: envoy.filters.http.wasm
-            typed_config:
-              \"@type\": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: floor
-                root_id: floor
-                vm_config: {vm_id: floor, runtime: envoy.wasm.runtime.v8, code: {local: {filename: \"$floor\"}}}
-                configuration: {\"@type\": type.googleapis.com/google.protobuf.StringValue, value: $body}" ;;
-    direct) http_filter=""
-      route="{match: {prefix: \"/\"}, direct_response: {status: 200, body: {inline_string: $body}}}" ;;
+    provedge) filter=$(wasm_filter provedge provedge "$module" "$plugin" stop) ;;
+    floor) filter=$(wasm_filter floor floor "$floor" "$body") ;;
+    direct) route="[{match: {prefix: \"/\"}, direct_response: {status: 200, body: {inline_string: $body}}}]" ;;
   esac
-  cat <<YAML
-static_resources:
-  listeners:
-  - name: cold
-    address: {socket_address: {address: 127.0.0.1, port_value: $COLD_PORT}}
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: cold
-          route_config:
-            virtual_hosts:
-            - {name: all, domains: ["*"], routes: [$route]}
-          http_filters:
-$http_filter
-          - name: envoy.filters.http.router
-            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
-  clusters:
-  - name: store
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: store
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: $ORIGIN_PORT}}}
-YAML
+  printf 'static_resources:\n  listeners:\n'
+  listener cold "$COLD_PORT" "$route" "$filter"
+  store_cluster
 }
 # Launches Envoy and polls every millisecond until a GET answers 200: prints the milliseconds.
 cold_once() {
