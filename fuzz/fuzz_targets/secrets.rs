@@ -1,0 +1,296 @@
+//! No request gets a device's secrets without that device's URL token, whatever it asks and in
+//! whatever order. The engine serves the example store with URL tokens on (a tenant first-boot
+//! token, and a steady and a first-boot token in every device's record) and uploads served
+//! back, for two tenants: the default one, and `acme` (Host `acme.example`), which holds the
+//! same files under its namespace, its devices with tokens and secrets of their own. One engine
+//! answers a few requests in a row, so what one request leaves in the caches and the store (an
+//! upload) is there for the next. After every answer, a device's secrets (its record's
+//! passwords, secrets and tokens) are in the body only when the request carried that device's
+//! steady token; its steady token alone (the template's `device_token`) also for its own
+//! first-boot token; and any secret the request itself carried, which an answer may say back.
+//! Bodies are searched as sent: an encrypted body hides from this check only what it hides from
+//! a stranger.
+#![no_main]
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use provedge::{Blob, Config, Decision, Engine, Lookup, Method, Request, Stored};
+
+const NOW: u64 = 1_800_000_000;
+const CONFIG: &str = r#"{"uploads": {"serve_back": true},
+    "policy": {"default": {"url_tokens": {"first_boot": "boot0tenant"},
+                           "rate_limit": {"per_client": null, "per_mac": null}},
+               "tenants": [{"name": "acme", "hosts": ["acme.example"],
+                            "rules": {"url_tokens": {"first_boot": "boot0acme"},
+                                      "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
+/// Requests per input: enough for "warm the caches, then attack".
+const MAX_REQUESTS: usize = 4;
+
+/// One device of the store, with what only it may read.
+struct Device {
+    steady: String,
+    first_boot: String,
+    /// Its record's passwords, secrets and tokens (the steady token among them), each unique to
+    /// it in the store.
+    secrets: Vec<String>,
+}
+
+struct Fixture {
+    files: HashMap<String, Blob>,
+    devices: Vec<Device>,
+}
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(fixture);
+
+fn fixture() -> Fixture {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store");
+    let mut files = HashMap::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("examples/store") {
+            let path = entry.expect("a store entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let key = path.strip_prefix(&root).expect("below the store");
+                let bytes = std::fs::read(&path).expect("a store file");
+                files.insert(key.to_string_lossy().into_owned(), bytes);
+            }
+        }
+    }
+    // The second tenant holds the same files, its devices with secrets of their own.
+    let tenant: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(k, v)| (format!("tenants/acme/{k}"), v.clone()))
+        .collect();
+    files.extend(tenant);
+    // Every device gets its tokens.
+    let mut devices = Vec::new();
+    for (key, bytes) in files.iter_mut() {
+        let (record_key, (steady, first_boot)) = match key.strip_prefix("tenants/acme/") {
+            Some(k) => (k, ("sa0", "fa0")),
+            None => (key.as_str(), ("st0", "fb0")),
+        };
+        let Some(mac) = record_key
+            .strip_prefix("devices/")
+            .and_then(|k| k.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let mut record: serde_json::Value = serde_json::from_slice(bytes).expect("a record");
+        if record_key.len() != key.len() {
+            reverse_secrets(&mut record, false);
+        }
+        let (steady, first_boot) = (format!("{steady}{mac}"), format!("{first_boot}{mac}"));
+        record["auth"] = serde_json::json!({"token": steady, "first_boot_token": first_boot});
+        let mut secrets = Vec::new();
+        collect_secrets(&record, false, &mut secrets);
+        *bytes = serde_json::to_vec(&record).expect("JSON");
+        devices.push(Device {
+            steady,
+            first_boot,
+            secrets,
+        });
+    }
+    // A secret is a device's own only if no other file holds it.
+    let all: Vec<&[u8]> = files.values().map(|b| b.as_slice()).collect();
+    for device in &mut devices {
+        device.secrets.retain(|s| {
+            s.len() >= 6
+                && all
+                    .iter()
+                    .filter(|file| contains(file, s.as_bytes()))
+                    .count()
+                    == 1
+        });
+        assert!(
+            device.secrets.contains(&device.steady),
+            "the steady token is a secret"
+        );
+    }
+    let files = files.into_iter().map(|(k, v)| (k, v.into())).collect();
+    let fixture = Fixture { files, devices };
+    reaches_secrets(&fixture);
+    fixture
+}
+
+fn engine() -> Engine {
+    Engine::new(Config::from_json(CONFIG).expect("the configuration")).expect("the engine")
+}
+
+/// The property is not vacuous: a phone with its steady token gets its secrets here, in either
+/// tenant.
+fn reaches_secrets(fixture: &Fixture) {
+    let req = Request::get("/st0000b82123456/cfg000b82123456.xml").with_header(
+        "User-Agent",
+        "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456",
+    );
+    let read = |k: &provedge::StoreKey| {
+        fixture
+            .files
+            .get(k.as_str())
+            .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
+    };
+    let engine = engine();
+    let Decision::Respond(response) = engine.run(&req, NOW, read) else {
+        panic!("the Grandstream's own file is answered");
+    };
+    assert_eq!(response.status, 200);
+    assert!(contains(&response.body, b"gs-Line1-Secret!"));
+    let req = Request {
+        target: "/sa0000b82123456/cfg000b82123456.xml".into(),
+        ..req.with_header("Host", "acme.example")
+    };
+    let Decision::Respond(response) = engine.run(&req, NOW, read) else {
+        panic!("the other tenant's Grandstream's own file is answered");
+    };
+    assert_eq!(response.status, 200);
+    assert!(contains(&response.body, b"!terceS-1eniL-sg"));
+}
+
+/// Strings under keys that name a secret (as the policy's secret variables do).
+fn collect_secrets(value: &serde_json::Value, secret: bool, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if secret => out.push(s.clone()),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                collect_secrets(item, secret, out);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, item) in fields {
+                collect_secrets(item, secret || secret_name(name), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The second tenant's secrets: the first's, reversed.
+fn reverse_secrets(value: &mut serde_json::Value, secret: bool) {
+    match value {
+        serde_json::Value::String(s) if secret => *s = s.chars().rev().collect(),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                reverse_secrets(item, secret);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, item) in fields.iter_mut() {
+                let named = secret_name(name);
+                reverse_secrets(item, secret || named);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "secret", "token"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The input is requests separated by blank lines, each `METHOD TARGET`, then the User-Agent,
+/// then `name: value` header lines (the seeds in fuzz/seeds/secrets/ are phones' requests with
+/// and without tokens in this form). A PUT carries a fixed body.
+fn requests(text: &str) -> Vec<(&str, Request)> {
+    text.split("\n\n")
+        .take(MAX_REQUESTS)
+        .map(|block| {
+            let mut lines = block.split('\n');
+            let first = lines.next().unwrap_or_default();
+            let (method, target) = first.split_once(' ').unwrap_or(("GET", first));
+            let mut req = Request::new(Method::parse(method), target);
+            if let Some(ua) = lines.next().filter(|ua| !ua.is_empty()) {
+                req = req.with_header("User-Agent", ua);
+            }
+            for line in lines.take(8) {
+                if let Some((name, value)) = line.split_once(':') {
+                    req = req.with_header(name.trim(), value.trim());
+                }
+            }
+            (block, req.with_peer([192, 0, 2, 7].into()))
+        })
+        .collect()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let fixture = &*FIXTURE;
+    let engine = engine();
+    let mut uploaded: HashMap<String, Blob> = HashMap::new();
+    let text = String::from_utf8_lossy(data);
+    for (block, req) in requests(&text) {
+        let read = |k: &provedge::StoreKey| {
+            uploaded
+                .get(k.as_str())
+                .or_else(|| fixture.files.get(k.as_str()))
+                .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
+        };
+        let response = match engine.run(&req, NOW, read) {
+            Decision::Respond(response) => response,
+            Decision::Upload(upload) => {
+                uploaded.insert(
+                    upload.key().as_str().to_owned(),
+                    b"uploaded\n".to_vec().into(),
+                );
+                upload.finish(Stored::Done { replaced: false })
+            }
+            other => panic!("serve mode answered {other:?}"),
+        };
+        assert!((100..600).contains(&response.status));
+        let target = percent_decoded(&req.target);
+        for device in &fixture.devices {
+            if target.contains(&device.steady) {
+                continue;
+            }
+            for secret in &device.secrets {
+                // What the request brought, an answer may say back (a 400's reason).
+                if block.contains(secret.as_str()) {
+                    continue;
+                }
+                let own_first_boot =
+                    *secret == device.steady && target.contains(&device.first_boot);
+                assert!(
+                    own_first_boot || !contains(&response.body, secret.as_bytes()),
+                    "{} {} got a secret of the device with token {} (status {})",
+                    req.method.as_str(),
+                    req.target,
+                    device.steady,
+                    response.status
+                );
+            }
+        }
+    }
+});
+
+/// The target with every `%XX` decoded (tokens may arrive encoded), lower-cased.
+fn percent_decoded(target: &str) -> String {
+    let bytes = target.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).to_ascii_lowercase()
+}
