@@ -1,15 +1,20 @@
-//! No request gets a device's secrets without that device's URL token, whatever it asks and in
-//! whatever order. The engine serves the example store with URL tokens on (a tenant first-boot
-//! token, and a steady and a first-boot token in every device's record) and uploads served
-//! back, for two tenants: the default one, and `acme` (Host `acme.example`), which holds the
-//! same files under its namespace, its devices with tokens and secrets of their own. One engine
-//! answers a few requests in a row, so what one request leaves in the caches and the store (an
-//! upload) is there for the next. After every answer, a device's secrets (its record's
-//! passwords, secrets and tokens) are in the body only when the request carried that device's
-//! steady token; its steady token alone (the template's `device_token`) also for its own
-//! first-boot token; and any secret the request itself carried, which an answer may say back.
-//! Bodies are searched as sent: an encrypted body hides from this check only what it hides from
-//! a stranger.
+//! No request gets a device's secrets without proving it is that device, whatever it asks and in
+//! whatever order. The engine serves the example store for two tenants: the default one, and
+//! `acme` (Host `acme.example`), which holds the same files under its namespace, its devices with
+//! tokens and secrets of their own. Uploads are served back. One engine answers a few requests
+//! in a row, so what one request leaves in the caches and the store (an upload) is there for the
+//! next. Two policies:
+//!
+//! - URL tokens (a first-boot token per tenant; a steady and a first-boot token in every device's
+//!   record): a device's secrets (its record's passwords, secrets and tokens) are in a body only
+//!   when the request carried that device's steady token; its steady token alone (the template's
+//!   `device_token`) also for its own first-boot token.
+//! - Client certificates (an input starting with the line `identity`): a proxy in front passes
+//!   the verified subject on, and every request needs one; a device's secrets are in a body only
+//!   when the subject names its MAC and the request went to its tenant.
+//!
+//! In both, any secret the request itself carried an answer may say back. Bodies are searched as
+//! sent: an encrypted body hides from this check only what it hides from a stranger.
 #![no_main]
 
 use std::collections::HashMap;
@@ -19,17 +24,32 @@ use libfuzzer_sys::fuzz_target;
 use provedge::{Blob, Config, Decision, Engine, Lookup, Method, Request, Stored};
 
 const NOW: u64 = 1_800_000_000;
-const CONFIG: &str = r#"{"uploads": {"serve_back": true},
+/// URL tokens, as Tancredi deployments run.
+const TOKENS: &str = r#"{"uploads": {"serve_back": true},
     "policy": {"default": {"url_tokens": {"first_boot": "boot0tenant"},
                            "rate_limit": {"per_client": null, "per_mac": null}},
                "tenants": [{"name": "acme", "hosts": ["acme.example"],
                             "rules": {"url_tokens": {"first_boot": "boot0acme"},
                                       "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
+/// Client certificates, verified by a proxy in front (the peer) that passes the subject on.
+const IDENTITY: &str = r#"{"uploads": {"serve_back": true},
+    "policy": {"trusted_proxies": ["192.0.2.0/24"], "identity_header": "x-cert",
+               "default": {"require_identity": true,
+                           "rate_limit": {"per_client": null, "per_mac": null}},
+               "tenants": [{"name": "acme", "hosts": ["acme.example"],
+                            "rules": {"require_identity": true,
+                                      "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
+/// An input starting with this line runs under [`IDENTITY`]; any other under [`TOKENS`].
+const IDENTITY_MODE: &str = "identity\n";
 /// Requests per input: enough for "warm the caches, then attack".
 const MAX_REQUESTS: usize = 4;
 
 /// One device of the store, with what only it may read.
 struct Device {
+    /// Its MAC, 12 lower-case hex digits.
+    mac: String,
+    /// Whether it is the `acme` tenant's.
+    acme: bool,
     steady: String,
     first_boot: String,
     /// Its record's passwords, secrets and tokens (the steady token among them), each unique to
@@ -89,6 +109,8 @@ fn fixture() -> Fixture {
         collect_secrets(&record, false, &mut secrets);
         *bytes = serde_json::to_vec(&record).expect("JSON");
         devices.push(Device {
+            mac: mac.to_owned(),
+            acme: record_key.len() != key.len(),
             steady,
             first_boot,
             secrets,
@@ -116,12 +138,12 @@ fn fixture() -> Fixture {
     fixture
 }
 
-fn engine() -> Engine {
-    Engine::new(Config::from_json(CONFIG).expect("the configuration")).expect("the engine")
+fn engine(config: &str) -> Engine {
+    Engine::new(Config::from_json(config).expect("the configuration")).expect("the engine")
 }
 
 /// The property is not vacuous: a phone with its steady token gets its secrets here, in either
-/// tenant.
+/// tenant, and one with its certificate.
 fn reaches_secrets(fixture: &Fixture) {
     let req = Request::get("/st0000b82123456/cfg000b82123456.xml").with_header(
         "User-Agent",
@@ -133,8 +155,8 @@ fn reaches_secrets(fixture: &Fixture) {
             .get(k.as_str())
             .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
     };
-    let engine = engine();
-    let Decision::Respond(response) = engine.run(&req, NOW, read) else {
+    let tokens = engine(TOKENS);
+    let Decision::Respond(response) = tokens.run(&req, NOW, read) else {
         panic!("the Grandstream's own file is answered");
     };
     assert_eq!(response.status, 200);
@@ -143,11 +165,19 @@ fn reaches_secrets(fixture: &Fixture) {
         target: "/sa0000b82123456/cfg000b82123456.xml".into(),
         ..req.with_header("Host", "acme.example")
     };
-    let Decision::Respond(response) = engine.run(&req, NOW, read) else {
+    let Decision::Respond(response) = tokens.run(&req, NOW, read) else {
         panic!("the other tenant's Grandstream's own file is answered");
     };
     assert_eq!(response.status, 200);
     assert!(contains(&response.body, b"!terceS-1eniL-sg"));
+    let req = Request::get("/cfg000b82123456.xml")
+        .with_header("x-cert", "CN=000b82123456")
+        .with_peer([192, 0, 2, 7].into());
+    let Decision::Respond(response) = engine(IDENTITY).run(&req, NOW, read) else {
+        panic!("the Grandstream's own file is answered for its certificate");
+    };
+    assert_eq!(response.status, 200);
+    assert!(contains(&response.body, b"gs-Line1-Secret!"));
 }
 
 /// Strings under keys that name a secret (as the policy's secret variables do).
@@ -222,12 +252,66 @@ fn requests(text: &str) -> Vec<(&str, Request)> {
         .collect()
 }
 
+/// What a request proved about one device.
+#[derive(PartialEq)]
+enum Proof {
+    /// Nothing: none of its secrets.
+    Nothing,
+    /// Its own first-boot token: its steady token (the template's `device_token`) alone.
+    FirstBoot,
+    /// Its steady token, or a certificate naming it in its tenant: all its secrets.
+    Device,
+}
+
+fn proof(identity_mode: bool, device: &Device, req: &Request) -> Proof {
+    if identity_mode {
+        let header = |name: &'static str| {
+            req.headers
+                .iter()
+                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.to_ascii_lowercase())
+        };
+        // Either header the policy believes from the proxy; a necessary condition only (the
+        // policy takes the first MAC-shaped token of one of them).
+        let names_it = header("x-cert")
+            .chain(header("x-forwarded-client-cert"))
+            .any(|subject| {
+                let compact: String = subject.chars().filter(|c| !":-.".contains(*c)).collect();
+                compact.contains(&device.mac)
+            });
+        let acme = header("host").any(|host| {
+            let name = host
+                .rsplit_once(':')
+                .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+                .map_or(host.as_str(), |(name, _)| name);
+            name == "acme.example"
+        });
+        return if names_it && acme == device.acme {
+            Proof::Device
+        } else {
+            Proof::Nothing
+        };
+    }
+    let target = percent_decoded(&req.target);
+    if target.contains(&device.steady) {
+        Proof::Device
+    } else if target.contains(&device.first_boot) {
+        Proof::FirstBoot
+    } else {
+        Proof::Nothing
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let fixture = &*FIXTURE;
-    let engine = engine();
-    let mut uploaded: HashMap<String, Blob> = HashMap::new();
     let text = String::from_utf8_lossy(data);
-    for (block, req) in requests(&text) {
+    let (identity_mode, text) = match text.strip_prefix(IDENTITY_MODE) {
+        Some(rest) => (true, rest),
+        None => (false, &*text),
+    };
+    let engine = engine(if identity_mode { IDENTITY } else { TOKENS });
+    let mut uploaded: HashMap<String, Blob> = HashMap::new();
+    for (block, req) in requests(text) {
         let read = |k: &provedge::StoreKey| {
             uploaded
                 .get(k.as_str())
@@ -246,24 +330,25 @@ fuzz_target!(|data: &[u8]| {
             other => panic!("serve mode answered {other:?}"),
         };
         assert!((100..600).contains(&response.status));
-        let target = percent_decoded(&req.target);
         for device in &fixture.devices {
-            if target.contains(&device.steady) {
+            let proof = proof(identity_mode, device, &req);
+            if proof == Proof::Device {
                 continue;
             }
             for secret in &device.secrets {
                 // What the request brought, an answer may say back (a 400's reason).
-                if block.contains(secret.as_str()) {
+                if block.contains(secret.as_str())
+                    || (proof == Proof::FirstBoot && *secret == device.steady)
+                {
                     continue;
                 }
-                let own_first_boot =
-                    *secret == device.steady && target.contains(&device.first_boot);
                 assert!(
-                    own_first_boot || !contains(&response.body, secret.as_bytes()),
-                    "{} {} got a secret of the device with token {} (status {})",
+                    !contains(&response.body, secret.as_bytes()),
+                    "{} {} got a secret of device {}{} (status {})",
                     req.method.as_str(),
                     req.target,
-                    device.steady,
+                    device.mac,
+                    if device.acme { " of acme" } else { "" },
                     response.status
                 );
             }
