@@ -13,7 +13,10 @@
 //!   the verified subject on, and every request needs one; a device's secrets are in a body only
 //!   when the subject names its MAC and the request went to its tenant.
 //!
-//! In both, any secret the request itself carried an answer may say back. Bodies are searched as
+//! In both, any secret the request itself carried an answer may say back. And the request's
+//! access record (the line every host logs, with the response's note) holds no device's secret
+//! and no tenant's token, save what the request carried itself, and under URL tokens not even
+//! that when it was in the token's path segment. Bodies are searched as
 //! sent: an encrypted body hides from this check only what it hides from a stranger.
 #![no_main]
 
@@ -21,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
+use provedge::access::{Done, Trail};
 use provedge::{Blob, Config, Decision, Engine, Lookup, Method, Request, Stored};
 
 const NOW: u64 = 1_800_000_000;
@@ -39,6 +43,8 @@ const IDENTITY: &str = r#"{"uploads": {"serve_back": true},
                "tenants": [{"name": "acme", "hosts": ["acme.example"],
                             "rules": {"require_identity": true,
                                       "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
+/// The tenants' first-boot tokens, in [`TOKENS`].
+const TENANT_TOKENS: [&str; 2] = ["boot0tenant", "boot0acme"];
 /// An input starting with this line runs under [`IDENTITY`]; any other under [`TOKENS`].
 const IDENTITY_MODE: &str = "identity\n";
 /// Requests per input: enough for "warm the caches, then attack".
@@ -318,17 +324,58 @@ fuzz_target!(|data: &[u8]| {
                 .or_else(|| fixture.files.get(k.as_str()))
                 .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
         };
-        let response = match engine.run(&req, NOW, read) {
-            Decision::Respond(response) => response,
-            Decision::Upload(upload) => {
-                uploaded.insert(
-                    upload.key().as_str().to_owned(),
-                    b"uploaded\n".to_vec().into(),
-                );
-                upload.finish(Stored::Done { replaced: false })
-            }
-            other => panic!("serve mode answered {other:?}"),
+        // Driven as a host drives it, keeping the access record's trail.
+        let mut trail = Trail::default();
+        let mut decision = engine.handle(&req, NOW);
+        let response = loop {
+            trail.saw(&decision);
+            decision = match decision {
+                Decision::Fetch(fetch) => {
+                    let answers: Vec<_> =
+                        fetch.keys().iter().map(|k| (k.clone(), read(k))).collect();
+                    fetch.resume(&engine, answers)
+                }
+                Decision::Respond(response) => break response,
+                Decision::Stream(stream) => break stream.respond(read(stream.key())),
+                Decision::Checksum(sum) => break sum.respond_whole(read(sum.key())),
+                Decision::Upload(upload) => {
+                    uploaded.insert(
+                        upload.key().as_str().to_owned(),
+                        b"uploaded\n".to_vec().into(),
+                    );
+                    break upload.finish(Stored::Done { replaced: false });
+                }
+                Decision::Rewrite(rewrite) => panic!("serve mode rewrote to {}", rewrite.target),
+            };
         };
+        trail.answered(&response);
+        let done = Done {
+            arrived_ms: NOW * 1000,
+            client: req.peer,
+            status: response.status,
+            bytes: response.body.len() as u64,
+            duration_us: 1,
+        };
+        let log = trail.record(&engine, &req, done).to_json();
+        let logged_elsewhere = if identity_mode {
+            block.to_owned()
+        } else {
+            without_token_segment(block, &req.target)
+        };
+        for secret in fixture
+            .devices
+            .iter()
+            .flat_map(|d| &d.secrets)
+            .map(String::as_str)
+            .chain(TENANT_TOKENS)
+        {
+            assert!(
+                !log.contains(secret) || logged_elsewhere.contains(secret),
+                "the access record of {} {} holds a secret",
+                req.method.as_str(),
+                req.target
+            );
+        }
         assert!((100..600).contains(&response.status));
         for device in &fixture.devices {
             let proof = proof(identity_mode, device, &req);
@@ -355,6 +402,16 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The request's text without its target's first path segment (where a URL token goes, and
+/// which a log masks): what a request under URL tokens carried that a log may say back.
+fn without_token_segment(block: &str, target: &str) -> String {
+    let segment = target
+        .strip_prefix('/')
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_default();
+    block.replacen(&format!("/{segment}"), "/", 1)
+}
 
 /// The target with every `%XX` decoded (tokens may arrive encoded), lower-cased.
 fn percent_decoded(target: &str) -> String {
