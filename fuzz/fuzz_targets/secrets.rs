@@ -6,18 +6,18 @@
 //! next. Two policies:
 //!
 //! - URL tokens (a first-boot token per tenant; a steady and a first-boot token in every device's
-//!   record): a device's secrets (its record's passwords, secrets and tokens) are in a body only
-//!   when the request carried that device's steady token; its steady token alone (the template's
-//!   `device_token`) also for its own first-boot token.
+//!   record): a device's secrets (its record's passwords, secrets and tokens) are in an answer
+//!   (body or headers) only when the request carried that device's steady token; its steady
+//!   token alone (the template's `device_token`) also for its own first-boot token.
 //! - Client certificates (an input starting with the line `identity`): a proxy in front passes
-//!   the verified subject on, and every request needs one; a device's secrets are in a body only
-//!   when the subject names its MAC and the request went to its tenant.
+//!   the verified subject on, and every request needs one; a device's secrets are in an answer
+//!   only when the subject names its MAC and the request went to its tenant.
 //!
 //! In both, any secret the request itself carried an answer may say back. And the request's
 //! access record (the line every host logs, with the response's note) holds no device's secret
 //! and no tenant's token, save what the request carried itself, and under URL tokens not even
-//! that when it was in the token's path segment. Bodies are searched as
-//! sent: an encrypted body hides from this check only what it hides from a stranger.
+//! that when it was in the token's path segment. Bodies are searched as sent: an encrypted body
+//! hides from this check only what it hides from a stranger.
 #![no_main]
 
 use std::collections::HashMap;
@@ -390,7 +390,11 @@ fuzz_target!(|data: &[u8]| {
                     continue;
                 }
                 assert!(
-                    !contains(&response.body, secret.as_bytes()),
+                    !contains(&response.body, secret.as_bytes())
+                        && !response
+                            .headers
+                            .iter()
+                            .any(|(_, v)| v.contains(secret.as_str())),
                     "{} {} got a secret of device {}{} (status {})",
                     req.method.as_str(),
                     req.target,
