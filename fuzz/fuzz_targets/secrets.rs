@@ -7,8 +7,9 @@
 //!
 //! - URL tokens (a first-boot token per tenant; a steady and a first-boot token in every device's
 //!   record): a device's secrets (its record's passwords, secrets and tokens) are in an answer
-//!   (body or headers) only when the request carried that device's steady token; its steady
-//!   token alone (the template's `device_token`) also for its own first-boot token.
+//!   (body or headers) only when the request's first path segment is that device's steady
+//!   token, exactly; its steady token alone (the template's `device_token`) also for its own
+//!   first-boot token.
 //! - Client certificates (an input starting with the line `identity`): a proxy in front passes
 //!   the verified subject on, and every request needs one; a device's secrets are in an answer
 //!   only when the subject names its MAC and the request went to its tenant.
@@ -298,14 +299,23 @@ fn proof(identity_mode: bool, device: &Device, req: &Request) -> Proof {
             Proof::Nothing
         };
     }
-    let target = percent_decoded(&req.target);
-    if target.contains(&device.steady) {
+    // The policy compares the first path segment, as sent, with the token, byte for byte.
+    let segment = token_segment(&req.target);
+    if segment == device.steady {
         Proof::Device
-    } else if target.contains(&device.first_boot) {
+    } else if segment == device.first_boot {
         Proof::FirstBoot
     } else {
         Proof::Nothing
     }
+}
+
+/// The target's first path segment, where a URL token goes.
+fn token_segment(target: &str) -> &str {
+    target
+        .strip_prefix('/')
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_default()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -410,33 +420,5 @@ fuzz_target!(|data: &[u8]| {
 /// The request's text without its target's first path segment (where a URL token goes, and
 /// which a log masks): what a request under URL tokens carried that a log may say back.
 fn without_token_segment(block: &str, target: &str) -> String {
-    let segment = target
-        .strip_prefix('/')
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .unwrap_or_default();
-    block.replacen(&format!("/{segment}"), "/", 1)
-}
-
-/// The target with every `%XX` decoded (tokens may arrive encoded), lower-cased.
-fn percent_decoded(target: &str) -> String {
-    let bytes = target.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).to_ascii_lowercase()
+    block.replacen(&format!("/{}", token_segment(target)), "/", 1)
 }
