@@ -106,8 +106,9 @@ fn fixture() -> Fixture {
         else {
             continue;
         };
+        let acme = record_key.len() != key.len();
         let mut record: serde_json::Value = serde_json::from_slice(bytes).expect("a record");
-        if record_key.len() != key.len() {
+        if acme {
             reverse_secrets(&mut record, false);
         }
         let (steady, first_boot) = (format!("{steady}{mac}"), format!("{first_boot}{mac}"));
@@ -117,7 +118,7 @@ fn fixture() -> Fixture {
         *bytes = serde_json::to_vec(&record).expect("JSON");
         devices.push(Device {
             mac: mac.to_owned(),
-            acme: record_key.len() != key.len(),
+            acme,
             steady,
             first_boot,
             secrets,
