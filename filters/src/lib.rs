@@ -181,23 +181,18 @@ fn status_label(status: u16) -> String {
 /// read lossily: the core then refuses or ignores them, never the VM. Fuzzed by
 /// `fuzz/fuzz_targets/filter_request.rs`.
 pub fn core_request(headers: Vec<(String, Vec<u8>)>, source_address: Option<&str>) -> Request {
-    let mut req = Request::get(String::new());
-    req.headers.reserve_exact(headers.len());
-    let mut path = None;
+    let mut req = Request::get("/");
     for (name, value) in headers {
-        // Valid UTF-8 (every header a phone sends) is taken as it is, without a copy.
-        let value = String::from_utf8(value)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let value = String::from_utf8_lossy(&value).into_owned();
         match name.as_str() {
             ":method" => req.method = Method::parse(&value),
-            ":path" => path = Some(value),
+            ":path" => req.target = value,
             // HTTP/1's Host arrives as :authority; tenants are chosen by Host.
             ":authority" => req.headers.push(("host".into(), value)),
             n if n.starts_with(':') => {}
             _ => req.headers.push((name, value)),
         }
     }
-    req.target = path.unwrap_or_else(|| "/".into());
     req.peer = source_address.and_then(|a| {
         a.parse::<SocketAddr>()
             .map(|s| s.ip())
