@@ -217,8 +217,7 @@ fn reverse_secrets(value: &mut serde_json::Value, secret: bool) {
         }
         serde_json::Value::Object(fields) => {
             for (name, item) in fields.iter_mut() {
-                let named = secret_name(name);
-                reverse_secrets(item, secret || named);
+                reverse_secrets(item, secret || secret_name(name));
             }
         }
         _ => {}
