@@ -427,5 +427,9 @@ fuzz_target!(|data: &[u8]| {
 /// The request's text without its target's first path segment (where a URL token goes, and
 /// which a log masks): what a request under URL tokens carried that a log may say back.
 fn without_token_segment(block: &str, target: &str) -> String {
-    block.replacen(&format!("/{}", token_segment(target)), "/", 1)
+    // Rebuilt from its parts, as `requests` split it: the segment's text may be in the method too.
+    let (first, rest) = block.split_once('\n').unwrap_or((block, ""));
+    let method = first.split_once(' ').map_or("", |(method, _)| method);
+    let target = target.replacen(&format!("/{}", token_segment(target)), "/", 1);
+    format!("{method} {target}\n{rest}")
 }
