@@ -6,13 +6,14 @@
 #![no_main]
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use provedge::response::Lookup;
 use provedge::{Decision, Engine, Request, StoreKey};
+
+mod example_store;
 
 #[derive(Arbitrary, Debug)]
 struct Input<'a> {
@@ -36,22 +37,7 @@ const DEVICES: &[(&str, &str, &str, &str, bool)] = &[
 
 fn example_store() -> &'static HashMap<String, Vec<u8>> {
     static STORE: OnceLock<HashMap<String, Vec<u8>>> = OnceLock::new();
-    STORE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store");
-        let mut out = HashMap::new();
-        let mut stack = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let (Ok(rel), Ok(bytes)) = (path.strip_prefix(&root), std::fs::read(&path)) {
-                    out.insert(rel.to_string_lossy().into_owned(), bytes);
-                }
-            }
-        }
-        out
-    })
+    STORE.get_or_init(example_store::load)
 }
 
 fn answer(engine: &Engine, target: &str, record: &(String, Vec<u8>)) -> (u16, Vec<u8>) {

@@ -28,6 +28,8 @@ use libfuzzer_sys::fuzz_target;
 use provedge::access::{Done, Trail};
 use provedge::{Blob, Config, Decision, Engine, Lookup, Method, Request, Stored};
 
+mod example_store;
+
 const NOW: u64 = 1_800_000_000;
 /// URL tokens, as Tancredi deployments run.
 const TOKENS: &str = r#"{"uploads": {"serve_back": true},
@@ -71,22 +73,17 @@ struct Fixture {
 
 static FIXTURE: LazyLock<Fixture> = LazyLock::new(fixture);
 
-fn fixture() -> Fixture {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/store");
-    let mut files = HashMap::new();
-    let mut pending = vec![root.clone()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("examples/store") {
-            let path = entry.expect("a store entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let key = path.strip_prefix(&root).expect("below the store");
-                let bytes = std::fs::read(&path).expect("a store file");
-                files.insert(key.to_string_lossy().into_owned(), bytes);
-            }
-        }
+impl Fixture {
+    /// The store's answer for `key`.
+    fn read(&self, key: &provedge::StoreKey) -> Lookup {
+        self.files
+            .get(key.as_str())
+            .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
     }
+}
+
+fn fixture() -> Fixture {
+    let mut files = example_store::load();
     // The second tenant holds the same files, its devices with secrets of their own.
     let tenant: Vec<(String, Vec<u8>)> = files
         .iter()
@@ -109,12 +106,13 @@ fn fixture() -> Fixture {
         let acme = record_key.len() != key.len();
         let mut record: serde_json::Value = serde_json::from_slice(bytes).expect("a record");
         if acme {
-            reverse_secrets(&mut record, false);
+            // The second tenant's secrets: the first's, reversed.
+            each_secret(&mut record, false, &mut |s| *s = s.chars().rev().collect());
         }
         let (steady, first_boot) = (format!("{steady}{mac}"), format!("{first_boot}{mac}"));
         record["auth"] = serde_json::json!({"token": steady, "first_boot_token": first_boot});
         let mut secrets = Vec::new();
-        collect_secrets(&record, false, &mut secrets);
+        each_secret(&mut record, false, &mut |s| secrets.push(s.clone()));
         *bytes = serde_json::to_vec(&record).expect("JSON");
         devices.push(Device {
             mac: mac.to_owned(),
@@ -157,12 +155,7 @@ fn reaches_secrets(fixture: &Fixture) {
         "User-Agent",
         "Grandstream Model HW GXP2170 V2.4B SW 1.0.11.3 DevId 000b82123456",
     );
-    let read = |k: &provedge::StoreKey| {
-        fixture
-            .files
-            .get(k.as_str())
-            .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
-    };
+    let read = |k: &provedge::StoreKey| fixture.read(k);
     let tokens = engine(TOKENS);
     let Decision::Respond(response) = tokens.run(&req, NOW, read) else {
         panic!("the Grandstream's own file is answered");
@@ -188,37 +181,19 @@ fn reaches_secrets(fixture: &Fixture) {
     assert!(contains(&response.body, b"gs-Line1-Secret!"));
 }
 
-/// Strings under keys that name a secret (as the policy's secret variables do); with `secret`,
-/// every string.
-fn collect_secrets(value: &serde_json::Value, secret: bool, out: &mut Vec<String>) {
+/// Calls `visit` on every string under a key that names a secret (as the policy's secret
+/// variables do); with `secret`, on every string.
+fn each_secret(value: &mut serde_json::Value, secret: bool, visit: &mut dyn FnMut(&mut String)) {
     match value {
-        serde_json::Value::String(s) if secret => out.push(s.clone()),
+        serde_json::Value::String(s) if secret => visit(s),
         serde_json::Value::Array(items) => {
             for item in items {
-                collect_secrets(item, secret, out);
-            }
-        }
-        serde_json::Value::Object(fields) => {
-            for (name, item) in fields {
-                collect_secrets(item, secret || secret_name(name), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The second tenant's secrets: the first's, reversed.
-fn reverse_secrets(value: &mut serde_json::Value, secret: bool) {
-    match value {
-        serde_json::Value::String(s) if secret => *s = s.chars().rev().collect(),
-        serde_json::Value::Array(items) => {
-            for item in items {
-                reverse_secrets(item, secret);
+                each_secret(item, secret, visit);
             }
         }
         serde_json::Value::Object(fields) => {
             for (name, item) in fields.iter_mut() {
-                reverse_secrets(item, secret || secret_name(name));
+                each_secret(item, secret || secret_name(name), visit);
             }
         }
         _ => {}
@@ -329,11 +304,9 @@ fuzz_target!(|data: &[u8]| {
     let engine = engine(if identity_mode { IDENTITY } else { TOKENS });
     let mut uploaded: HashMap<String, Blob> = HashMap::new();
     for (block, req) in requests(text) {
-        let read = |k: &provedge::StoreKey| {
-            uploaded
-                .get(k.as_str())
-                .or_else(|| fixture.files.get(k.as_str()))
-                .map_or(Lookup::Missing, |b| Lookup::Found(b.clone()))
+        let read = |k: &provedge::StoreKey| match uploaded.get(k.as_str()) {
+            Some(upload) => Lookup::Found(upload.clone()),
+            None => fixture.read(k),
         };
         // Driven as a host drives it, keeping the access record's trail.
         let mut trail = Trail::default();
@@ -370,9 +343,10 @@ fuzz_target!(|data: &[u8]| {
         // The record's text as a log reader gets it: its JSON strings unescaped (an escape such
         // as `\u000b` before `oot0…` must not read as `boot0…`).
         let record = trail.record(&engine, &req, done).to_json();
-        let record: serde_json::Value = serde_json::from_str(&record).expect("the record is JSON");
+        let mut record: serde_json::Value =
+            serde_json::from_str(&record).expect("the record is JSON");
         let mut logged = Vec::new();
-        collect_secrets(&record, true, &mut logged);
+        each_secret(&mut record, true, &mut |s| logged.push(s.clone()));
         let log = logged.join("\n");
         let logged_elsewhere = if identity_mode {
             block.to_owned()
