@@ -176,6 +176,51 @@ fn with_tokens_a_missing_device_and_a_wrong_token_look_the_same() {
     assert_eq!(text(&known), "not found\n");
 }
 
+/// Tancredi's URLs (`/provisioning/<token>/<file>`), as a fleet moved from it keeps them: the
+/// token counts only right after `url_tokens.path_prefix`, nowhere else.
+#[test]
+fn a_token_counts_only_right_after_the_configured_prefix() {
+    let mut store = MemStore::example();
+    set_record(&mut store, "000b82123456", |r| {
+        r["auth"] = serde_json::json!({"token": "tok2-steady", "first_boot_token": "tok1-first"});
+    });
+    let engine = engine(
+        r#"{"policy":{"default":{"url_tokens":{"first_boot":"boot-tok","path_prefix":"/provisioning/"}}}}"#,
+    );
+    let get = |path: &str| store.serve(&engine, &Request::get(path));
+    let steady = get("/provisioning/tok2-steady/cfg000b82123456.xml");
+    assert_eq!(steady.status, 200, "{:?}", steady.note);
+    assert!(text(&steady).contains("gs-Line1-Secret!"));
+    // The device's first-boot token under the prefix: the stripped file, naming the steady token.
+    let first = text(&get("/provisioning/tok1-first/cfg000b82123456.xml"));
+    assert!(!first.contains("gs-Line1-Secret!"), "{first}");
+    // The same token anywhere else is no token: without the prefix, under a look-alike prefix,
+    // one segment deeper, with the prefix in another case or percent-encoded.
+    for path in [
+        "/tok2-steady/cfg000b82123456.xml",
+        "/provisioningX/tok2-steady/cfg000b82123456.xml",
+        "/provisioning/x/tok2-steady/cfg000b82123456.xml",
+        "/Provisioning/tok2-steady/cfg000b82123456.xml",
+        "/provisioning%2Ftok2-steady/cfg000b82123456.xml",
+        "/x/provisioning/tok2-steady/cfg000b82123456.xml",
+        "/provisioning/tok2-steady",
+    ] {
+        let resp = get(path);
+        assert_eq!(resp.status, 404, "{path}");
+        assert!(!text(&resp).contains("Secret"), "{path}");
+    }
+    // Another device's file under this device's token: nothing.
+    let other = get("/provisioning/tok2-steady/cfg000b82654321.xml");
+    assert!(!text(&other).contains("Secret"), "{}", other.status);
+    // A prefix that is not whole segments is refused at load.
+    for bad in ["provisioning", "/a//b", "/a/../b", "/a%2Fb"] {
+        let json = format!(
+            r#"{{"policy":{{"default":{{"url_tokens":{{"first_boot":"t","path_prefix":"{bad}"}}}}}}}}"#
+        );
+        assert!(Config::from_json(&json).is_err(), "{bad} accepted");
+    }
+}
+
 // ---- 4. First boot ---------------------------------------------------------------------------
 
 #[test]
@@ -410,6 +455,28 @@ fn loggable_paths_mask_the_token_segment() {
     assert_eq!(engine.loggable_path("/Dev-Tok-1/x/cfg.xml"), "/-/x/cfg.xml");
     assert_eq!(engine.loggable_path("/Dev-Tok-1"), "/-");
     assert_eq!(Engine::default().loggable_path("/a/b?c"), "/a/b");
+}
+
+#[test]
+fn loggable_paths_mask_the_token_after_its_prefix_and_under_a_wrong_one() {
+    let engine = engine(
+        r#"{"policy":{"default":{"url_tokens":{"first_boot":"b","path_prefix":"/provisioning"}}}}"#,
+    );
+    assert_eq!(
+        engine.loggable_path("/provisioning/Dev-Tok-1/001565123456.cfg?x"),
+        "/provisioning/-/001565123456.cfg"
+    );
+    assert_eq!(
+        engine.loggable_path("/provisioning/Dev-Tok-1"),
+        "/provisioning/-"
+    );
+    // A phone sending its token under the wrong prefix, or none, must not write it to a log.
+    assert_eq!(
+        engine.loggable_path("/provision/Dev-Tok-1/a.cfg"),
+        "/-/-/a.cfg"
+    );
+    assert_eq!(engine.loggable_path("/Dev-Tok-1/a.cfg"), "/-/-");
+    assert_eq!(engine.loggable_path("/Dev-Tok-1"), "/-");
 }
 
 // ---- Low: uploads, Host ---------------------------------------------------------------------

@@ -10,9 +10,10 @@
 //!    against the tenant's CIDR deny and allow lists → 403.
 //! 3. **Rate** per client address → 429.
 //! 4. **Credentials**: Basic and/or Digest against the tenant's users → 401 with a challenge.
-//! 5. **URL token**: with `url_tokens`, the first path segment is the tenant's first-boot token
-//!    (the file is rendered without credentials) or the device's own token (checked once its
-//!    record is read); anything else → 404.
+//! 5. **URL token**: with `url_tokens`, the first path segment (or the one after
+//!    `url_tokens.path_prefix`) is the tenant's first-boot token (the file is rendered without
+//!    credentials) or the device's own token (checked once its record is read); anything
+//!    else → 404.
 //! 6. (after routing) **Identity and MAC binding**: the client-certificate identity (host,
 //!    Envoy XFCC or a trusted proxy's header) and the User-Agent MAC must agree with the file's
 //!    MAC → 403; `require_identity` refuses requests without one → 403.
@@ -26,6 +27,7 @@ pub mod identity;
 pub mod network;
 pub mod ratelimit;
 pub mod shared_limit;
+pub mod token_prefix;
 
 use std::net::IpAddr;
 
@@ -38,6 +40,7 @@ use crate::response::Response;
 use crate::route::Route;
 use auth::{Checked, DigestAlgorithm, Nonces};
 use ratelimit::{Limit, Limiter};
+use token_prefix::TokenPrefix;
 
 /// A user and one of its passwords. Several entries with the same user allow rotation.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -102,6 +105,11 @@ pub struct UrlTokens {
     /// variable whose name contains `password`, `passwd`, `secret` or `token` is blanked.
     #[serde(default = "default_secret_vars")]
     pub secret_vars: Vec<String>,
+    /// Path segments before the token (`/provisioning` for Tancredi's
+    /// `/provisioning/<token>/<file>`): the token is the segment right after them, and both
+    /// are stripped before routing. A request not under the prefix has no token (404).
+    #[serde(default)]
+    pub path_prefix: Option<TokenPrefix>,
 }
 
 /// Grandstream's secret P-values (admin password, SIP passwords of accounts 1–6, the XML
@@ -364,7 +372,11 @@ impl Policy {
     }
 
     /// A request target as logs may show it: with URL tokens in use, the segment that holds
-    /// the token (after a tenant's path prefix) is replaced by `-`; the query is dropped.
+    /// the token (after a tenant's path prefix, and after `url_tokens.path_prefix`) is replaced
+    /// by `-`; the query is dropped. Logs are written before (or without) knowing the tenant,
+    /// so every configured token prefix is tried; a path under none of them has its first
+    /// segments masked, as many as the longest token prefix has plus one, so a token sent
+    /// under the wrong prefix is masked too.
     pub fn loggable_path<'a>(&self, path: &'a str) -> std::borrow::Cow<'a, str> {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
         if !self.uses_url_tokens() {
@@ -382,10 +394,42 @@ impl Policy {
             })
             .unwrap_or("");
         let rest = path.get(prefix.len()..).unwrap_or("");
-        match rest.strip_prefix('/').map(|r| r.split_once('/')) {
-            Some(Some((_, tail))) => format!("{prefix}/-/{tail}").into(),
-            _ => format!("{prefix}/-").into(),
+        let token_prefixes = || {
+            self.all_rules()
+                .filter_map(|r| r.url_tokens.as_ref()?.path_prefix.as_ref())
+        };
+        let (kept, rest, masked) =
+            match token_prefixes().find_map(|p| Some((p.as_str(), p.strip(rest)?))) {
+                Some((token_prefix, under)) => (token_prefix, under, 1),
+                None => (
+                    "",
+                    rest,
+                    1 + token_prefixes()
+                        .map(TokenPrefix::segments)
+                        .max()
+                        .unwrap_or(0),
+                ),
+            };
+        let mut out = format!("{prefix}{kept}");
+        let mut segments = rest
+            .strip_prefix('/')
+            .unwrap_or(rest)
+            .splitn(masked + 1, '/');
+        for _ in 0..masked {
+            if segments.next().is_some() {
+                out.push_str("/-");
+            }
         }
+        if let Some(tail) = segments.next() {
+            out.push('/');
+            out.push_str(tail);
+        }
+        out.into()
+    }
+
+    /// The default rules, then each tenant's.
+    fn all_rules(&self) -> impl Iterator<Item = &Rules> {
+        std::iter::once(&self.config.default).chain(self.config.tenants.iter().map(|t| &t.rules))
     }
 
     fn rules(&self, tenant: usize) -> &Rules {
@@ -437,7 +481,12 @@ impl Policy {
         let token = match &rules.url_tokens {
             None => Token::NotUsed,
             Some(tokens) => {
-                let (token, rest) = split_first_segment(&target)
+                let under_prefix = match &tokens.path_prefix {
+                    None => Some(target.as_str()),
+                    Some(prefix) => prefix.strip(&target),
+                };
+                let (token, rest) = under_prefix
+                    .and_then(split_first_segment)
                     .ok_or_else(|| refuse(404, "no URL token".into()))?;
                 let token_matches: bool =
                     subtle::ConstantTimeEq::ct_eq(token.as_bytes(), tokens.first_boot.as_bytes())

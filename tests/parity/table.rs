@@ -48,6 +48,9 @@ pub const ALGO_UA: &str = "Algo-8188 5.2 0022EE123456";
 /// - `beta`, by path prefix `/beta`: Digest credentials (SHA-256 and MD5);
 /// - `tok`, by path prefix `/tok`: URL tokens (tenant first-boot token `boot-tok`; the Yealink's
 ///   own steady token `dev-tok`, in its record);
+/// - `nv`, by `Host: nethvoice.example`: URL tokens where Tancredi (NethVoice) has them,
+///   after `/provisioning` (tenant first-boot token `boot-nv`; the Yealink's steady token
+///   `dev-nv`);
 /// - `near`, by `/near`: only clients on loopback (every host here is on 127.0.0.1);
 /// - `far`, by `/far`: only clients in 192.0.2.0/24 (no client here).
 pub const CONFIG: &str = r#"{"engine": {"policy": {
@@ -58,6 +61,8 @@ pub const CONFIG: &str = r#"{"engine": {"policy": {
     {"name": "beta", "path_prefix": "/beta",
      "rules": {"auth": "digest", "realm": "beta", "users": [{"user": "phone", "password": "beta-pass"}]}},
     {"name": "tok", "path_prefix": "/tok", "rules": {"url_tokens": {"first_boot": "boot-tok"}}},
+    {"name": "nv", "hosts": ["nethvoice.example"],
+     "rules": {"url_tokens": {"first_boot": "boot-nv", "path_prefix": "/provisioning"}}},
     {"name": "near", "path_prefix": "/near", "rules": {"allow": ["127.0.0.0/8", "::1/128"]}},
     {"name": "far", "path_prefix": "/far", "rules": {"allow": ["192.0.2.0/24"]}}
   ]
@@ -87,7 +92,7 @@ pub fn prepare(store: &Path) {
     }
     std::fs::create_dir_all(store.join("yealink")).unwrap();
     std::fs::write(store.join("yealink/001565123456.enc"), YEALINK_KEY_FILE).unwrap();
-    for tenant in ["acme", "beta", "tok", "near", "far"] {
+    for tenant in ["acme", "beta", "tok", "nv", "near", "far"] {
         let root = store.join("tenants").join(tenant);
         for dir in ["devices", "templates", "vars"] {
             super::envoy_support::copy_dir(&store.join(dir), &root.join(dir));
@@ -96,8 +101,10 @@ pub fn prepare(store: &Path) {
         let mut device: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
         device["lines"][0]["password"] = format!("{tenant}-Line1-Secret").into();
-        if tenant == "tok" {
-            device["auth"] = serde_json::json!({"token": "dev-tok"});
+        match tenant {
+            "tok" => device["auth"] = serde_json::json!({"token": "dev-tok"}),
+            "nv" => device["auth"] = serde_json::json!({"token": "dev-nv"}),
+            _ => {}
         }
         std::fs::write(&record, serde_json::to_vec_pretty(&device).unwrap()).unwrap();
     }
@@ -575,6 +582,32 @@ pub fn table() -> Vec<Row> {
             "tok stored device file, first-boot token",
             "/tok/boot-tok/001565123456.enc",
         )
+        .ua(YEA_UA)
+        .refused(404, "not found\n"),
+        // Tenant nv (Host nethvoice.example): URL tokens after /provisioning, as Tancredi's.
+        get(
+            "nv device token after the prefix",
+            "/provisioning/dev-nv/001565123456.cfg",
+        )
+        .host("nethvoice.example")
+        .ua(YEA_UA)
+        .answers(
+            200,
+            RenderIn("tenants/nv", "/001565123456.cfg", Some(YEA_UA)),
+        )
+        .private(TEXT),
+        get(
+            "nv device token without the prefix",
+            "/dev-nv/001565123456.cfg",
+        )
+        .host("nethvoice.example")
+        .ua(YEA_UA)
+        .refused(404, "not found\n"),
+        get(
+            "nv device token under another prefix",
+            "/provision/dev-nv/001565123456.cfg",
+        )
+        .host("nethvoice.example")
         .ua(YEA_UA)
         .refused(404, "not found\n"),
         // Tenants near and far (path prefixes): CIDR allow lists.
