@@ -7,9 +7,11 @@
 //!
 //! - URL tokens (a first-boot token per tenant; a steady and a first-boot token in every device's
 //!   record): a device's secrets (its record's passwords, secrets and tokens) are in an answer
-//!   (body or headers) only when the request's first path segment is that device's steady
-//!   token, exactly; its steady token alone (the template's `device_token`) also for its own
-//!   first-boot token.
+//!   (body or headers) only when the request's token segment is that device's steady token,
+//!   exactly; its steady token alone (the template's `device_token`) also for its own
+//!   first-boot token. The token segment is the first one for the default tenant, and for
+//!   `acme` the one right after `/provisioning` (`url_tokens.path_prefix`, as NethVoice's
+//!   Tancredi URLs have it).
 //! - Client certificates (an input starting with the line `identity`): a proxy in front passes
 //!   the verified subject on, and every request needs one; a device's secrets are in an answer
 //!   only when the subject names its MAC and the request went to its tenant.
@@ -17,7 +19,7 @@
 //! In both, any secret the request itself carried an answer may say back. And the request's
 //! access record (the line every host logs, with the response's note) holds no device's secret
 //! and no tenant's token, save what the request carried itself, and under URL tokens not even
-//! that when it was in the token's path segment. Bodies are searched as sent: an encrypted body
+//! that when it was in a path segment the log masks. Bodies are searched as sent: an encrypted body
 //! hides from this check only what it hides from a stranger.
 #![no_main]
 
@@ -31,12 +33,13 @@ use provedge::{Blob, Config, Decision, Engine, Lookup, Method, Request, Stored};
 mod example_store;
 
 const NOW: u64 = 1_800_000_000;
-/// URL tokens, as Tancredi deployments run.
+/// URL tokens, as Tancredi deployments run: `acme`'s after `/provisioning`, as NethVoice's.
 const TOKENS: &str = r#"{"uploads": {"serve_back": true},
     "policy": {"default": {"url_tokens": {"first_boot": "boot0tenant"},
                            "rate_limit": {"per_client": null, "per_mac": null}},
                "tenants": [{"name": "acme", "hosts": ["acme.example"],
-                            "rules": {"url_tokens": {"first_boot": "boot0acme"},
+                            "rules": {"url_tokens": {"first_boot": "boot0acme",
+                                                      "path_prefix": "/provisioning"},
                                       "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
 /// Client certificates, verified by a proxy in front (the peer) that passes the subject on.
 const IDENTITY: &str = r#"{"uploads": {"serve_back": true},
@@ -48,6 +51,8 @@ const IDENTITY: &str = r#"{"uploads": {"serve_back": true},
                                       "rate_limit": {"per_client": null, "per_mac": null}}}]}}"#;
 /// The tenants' first-boot tokens, in [`TOKENS`].
 const TENANT_TOKENS: [&str; 2] = ["boot0tenant", "boot0acme"];
+/// `acme`'s `url_tokens.path_prefix` in [`TOKENS`], with the `/` after it.
+const ACME_PREFIX: &str = "/provisioning/";
 /// An input starting with this line runs under [`IDENTITY`]; any other under [`TOKENS`].
 const IDENTITY_MODE: &str = "identity\n";
 /// Requests per input: enough for "warm the caches, then attack".
@@ -163,7 +168,7 @@ fn reaches_secrets(fixture: &Fixture) {
     assert_eq!(response.status, 200);
     assert!(contains(&response.body, b"gs-Line1-Secret!"));
     let req = Request {
-        target: "/sa0000b82123456/cfg000b82123456.xml".into(),
+        target: "/provisioning/sa0000b82123456/cfg000b82123456.xml".into(),
         ..req.with_header("Host", "acme.example")
     };
     let Decision::Respond(response) = tokens.run(&req, NOW, read) else {
@@ -275,8 +280,14 @@ fn proof(identity_mode: bool, device: &Device, req: &Request) -> Proof {
             Proof::Nothing
         };
     }
-    // The policy compares the first path segment, as sent, with the token, byte for byte.
-    let segment = token_segment(&req.target);
+    // The policy compares the token's path segment, as sent, with the token, byte for byte.
+    let segment = if device.acme {
+        req.target
+            .strip_prefix(ACME_PREFIX)
+            .map_or("", |rest| first_segment(rest))
+    } else {
+        req.target.strip_prefix('/').map_or("", first_segment)
+    };
     if segment == device.steady {
         Proof::Device
     } else if segment == device.first_boot {
@@ -286,12 +297,9 @@ fn proof(identity_mode: bool, device: &Device, req: &Request) -> Proof {
     }
 }
 
-/// The target's first path segment, where a URL token goes.
-fn token_segment(target: &str) -> &str {
-    target
-        .strip_prefix('/')
-        .and_then(|rest| rest.split(['/', '?']).next())
-        .unwrap_or_default()
+/// A relative path's first segment.
+fn first_segment(path: &str) -> &str {
+    path.split(['/', '?']).next().unwrap_or_default()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -398,12 +406,20 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// The request's text without its target's first path segment (where a URL token goes, and
-/// which a log masks): what a request under URL tokens carried that a log may say back.
+/// The request's text without the path segments that may hold a URL token: the first one (the
+/// default tenant's), and the one after `acme`'s prefix. What a request under URL tokens
+/// carried that a log may say back (a routed file's name, a refused path's other segments).
 fn without_token_segment(block: &str, target: &str) -> String {
     // Rebuilt from its parts, as `requests` split it: the segment's text may be in the method too.
     let (first, rest) = block.split_once('\n').unwrap_or((block, ""));
     let method = first.split_once(' ').map_or("", |(method, _)| method);
-    let target = target.replacen(&format!("/{}", token_segment(target)), "/", 1);
-    format!("{method} {target}\n{rest}")
+    let after_first = |path: &str| path.split_once('/').map_or("", |(_, tail)| tail).to_owned();
+    let shown = match target.strip_prefix(ACME_PREFIX) {
+        Some(under) => format!("{ACME_PREFIX}{}", after_first(under)),
+        None => format!(
+            "/{}",
+            after_first(target.strip_prefix('/').unwrap_or(target))
+        ),
+    };
+    format!("{method} {shown}\n{rest}")
 }
