@@ -2,6 +2,9 @@
 //! edits) and the redirection services' files, run as the binary on small files in
 //! tests/data/devices/ and on a generated 10,000-row file.
 
+mod serve_support;
+
+use serve_support::{copy_dir, snapshot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,26 +42,6 @@ fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
-/// Every file under `dir` and its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else {
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
 /// Every record in a devices folder, read by the core.
 fn records(devices_dir: &Path) -> BTreeMap<String, DeviceRecord> {
     snapshot(devices_dir)
@@ -70,19 +53,6 @@ fn records(devices_dir: &Path) -> BTreeMap<String, DeviceRecord> {
             (name, record)
         })
         .collect()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

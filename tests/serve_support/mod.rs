@@ -1,6 +1,7 @@
 //! Shared by the `serve_*` tests: the real `provedge serve` binary on 127.0.0.1 (port chosen by
 //! the system) over a temporary copy of `examples/store`, and a small HTTP/1.1 client on a raw
-//! `TcpStream`, so tests can also send what no well-behaved client would.
+//! `TcpStream`, so tests can also send what no well-behaved client would. The store helpers
+//! (`copy_dir`, `snapshot`) serve the CLI tests that write stores too.
 
 #![allow(dead_code)]
 
@@ -38,6 +39,26 @@ pub fn temp_dir(label: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Every file under `dir` and its bytes (none when `dir` does not exist).
+pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                files.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {

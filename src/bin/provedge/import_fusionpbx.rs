@@ -21,12 +21,6 @@ use provedge::{StoreKey, Vendor};
 use self::mapping::Mapping;
 use self::smarty::Refusal;
 
-#[derive(clap::Subcommand)]
-pub enum Command {
-    /// Convert FusionPBX's Smarty provisioning templates into a store's templates.
-    Fusionpbx(Args),
-}
-
 #[derive(clap::Args)]
 pub struct Args {
     /// FusionPBX's `resources/templates/provision` folder (`<vendor>/<model>/<file>`).
@@ -46,8 +40,7 @@ pub struct Args {
     print_mapping: bool,
 }
 
-pub fn run(command: Command) -> ExitCode {
-    let Command::Fusionpbx(args) = command;
+pub fn run(args: Args) -> ExitCode {
     if args.print_mapping {
         println!("{}", mapping::DEFAULT);
         return ExitCode::SUCCESS;

@@ -4,12 +4,16 @@ mod crypto_cmd;
 mod devices;
 mod fleet_cmd;
 mod folder_store;
+mod import_cmd;
 mod import_fusionpbx;
+mod import_tancredi;
+mod import_wazo;
 mod render_cmd;
 mod rewrite_cmd;
 mod route_cmd;
 mod rules_cmd;
 mod serve;
+mod store_files;
 mod store_push;
 
 use std::process::ExitCode;
@@ -48,9 +52,11 @@ enum Command {
     Serve(serve::Args),
     /// Serve the fleet pages (devices, last fetches) read-only from a store, on 127.0.0.1.
     Fleet(fleet_cmd::Args),
-    /// Convert another provisioning system's templates into a store: `import fusionpbx DIR`.
+    /// Bring another provisioning system into a store: `import fusionpbx DIR` (templates),
+    /// `import tancredi DATA_DIR` (a Tancredi/NethVoice fleet), `import wazo JSONDB_DIR` (a Wazo
+    /// provd fleet).
     #[command(subcommand)]
-    Import(import_fusionpbx::Command),
+    Import(import_cmd::Command),
     /// Work with the store a Cloudflare Worker serves: `push` uploads a folder to KV and R2.
     #[command(subcommand)]
     Store(store_push::Command),
@@ -84,7 +90,7 @@ fn main() -> ExitCode {
         Command::Rules(command) => rules_cmd::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Fleet(args) => fleet_cmd::run(args),
-        Command::Import(command) => import_fusionpbx::run(command),
+        Command::Import(command) => import_cmd::run(command),
         Command::Store(command) => store_push::run(command),
         Command::Devices(command) => devices::run(command),
     }

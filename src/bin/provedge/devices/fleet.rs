@@ -6,7 +6,7 @@
 //! atomic (a temporary file in the same folder, then a rename), so a phone never reads half a
 //! record.
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use provedge::store::{device_key, namespace, DeviceRecord};
@@ -167,20 +167,7 @@ impl Fleet {
         let mac = stored.record.mac;
         let key = self.key(mac);
         let bytes = stored.to_json().map_err(|e| format!("{key}: {e}"))?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{key}: {e}"))?;
-        let tmp = self
-            .dir
-            .join(format!(".{mac}.json.{}.tmp", std::process::id()));
-        let written = std::fs::File::create(&tmp).and_then(|mut f| {
-            f.write_all(&bytes)?;
-            f.sync_all()
-        });
-        let renamed = written.and_then(|()| std::fs::rename(&tmp, self.path(mac)));
-        if let Err(e) = renamed {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(format!("{key}: {e}"));
-        }
-        Ok(())
+        crate::store_files::write_atomic(&self.path(mac), &bytes).map_err(|e| format!("{key}: {e}"))
     }
 
     /// Removes a record; `false` when there was none.

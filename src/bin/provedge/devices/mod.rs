@@ -10,7 +10,7 @@
 mod columns;
 mod edit;
 mod export;
-mod fleet;
+pub mod fleet;
 mod import;
 mod merge;
 mod redirect;
