@@ -30,9 +30,10 @@ fn data(name: &str) -> String {
     format!("{}/tests/data/devices/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A fresh empty folder for one test.
+/// A fresh empty folder for one test, under cargo's scratch folder for integration tests; named
+/// by the test alone, so the next run replaces it instead of leaving one more behind.
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("provedge-devices-{}-{name}", std::process::id()));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("provedge-devices-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

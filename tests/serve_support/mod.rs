@@ -28,10 +28,11 @@ pub fn golden(name: &str) -> Vec<u8> {
     std::fs::read(repo().join("tests/golden").join(name)).unwrap()
 }
 
-/// A fresh, empty directory under the system's temp dir.
+/// A fresh, empty directory under cargo's scratch folder for integration tests
+/// (`target/tmp`), not the system's temp dir: what a test leaves goes with `cargo clean`.
 pub fn temp_dir(label: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "provedge-{label}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
