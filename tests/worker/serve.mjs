@@ -30,8 +30,7 @@
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 const [port, persist, config, storeId, bucketName] = process.argv.slice(2);
 const tools = process.env.PROVEDGE_WORKERD_TOOLS;
@@ -45,7 +44,8 @@ const build = resolve(new URL("../../edge/build", import.meta.url).pathname);
 const secrets = JSON.parse(process.env.PROVEDGE_WORKER_SECRETS || "{}");
 const upstream = process.env.PROVEDGE_WORKER_UPSTREAM;
 const rateLimit = Number(process.env.PROVEDGE_WORKER_RATE_LIMIT || 0);
-const scratch = mkdtempSync(join(tmpdir(), "provedge-miniflare-"));
+// Beside the state folder, in the run folder the test removes even when this script cannot.
+const scratch = mkdtempSync(join(dirname(resolve(persist)), "miniflare-"));
 
 function* files(dir) {
   for (const name of readdirSync(dir)) {
