@@ -477,6 +477,12 @@ fn loggable_paths_mask_the_token_after_its_prefix_and_under_a_wrong_one() {
     );
     assert_eq!(engine.loggable_path("/Dev-Tok-1/a.cfg"), "/-/-");
     assert_eq!(engine.loggable_path("/Dev-Tok-1"), "/-");
+    // A target that is not a path is masked whole, whatever it holds.
+    assert_eq!(
+        engine.loggable_path("http://prov.example/provisioning/Dev-Tok-1/a.cfg"),
+        "/-"
+    );
+    assert_eq!(engine.loggable_path("*"), "/-");
 }
 
 // ---- Low: uploads, Host ---------------------------------------------------------------------

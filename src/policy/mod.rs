@@ -410,11 +410,12 @@ impl Policy {
                         .unwrap_or(0),
                 ),
             };
+        // A target that is not a path (`*`, an absolute URL) is masked whole.
+        let Some(rest) = rest.strip_prefix('/') else {
+            return format!("{prefix}{kept}/-").into();
+        };
         let mut out = format!("{prefix}{kept}");
-        let mut segments = rest
-            .strip_prefix('/')
-            .unwrap_or(rest)
-            .splitn(masked + 1, '/');
+        let mut segments = rest.splitn(masked + 1, '/');
         for _ in 0..masked {
             if segments.next().is_some() {
                 out.push_str("/-");
