@@ -403,6 +403,11 @@ fn a_tenant_gets_the_fleet_in_its_namespace_and_the_rules_in_the_config() {
     let (_, config) = report(&stdout);
     let tenants = &config["engine"]["policy"]["tenants"];
     assert_eq!(tenants[0]["name"], "acme");
+    // Chosen by the host the phones' Tancredi URLs name.
+    assert_eq!(
+        tenants[0]["hosts"],
+        serde_json::json!(["voice.example.com"])
+    );
     assert_eq!(
         tenants[0]["rules"]["url_tokens"]["path_prefix"],
         "/provisioning"

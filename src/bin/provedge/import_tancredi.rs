@@ -415,7 +415,16 @@ fn serve_config(scopes: &Scopes<'_>, tenant: Option<&str>) -> Result<Value, Stri
     let rules = json!({"url_tokens": {"first_boot": token, "path_prefix": format!("/{path}")}});
     let policy = match tenant {
         None => json!({"default": rules}),
-        Some(name) => json!({"tenants": [{"name": name, "rules": rules}]}),
+        // Chosen by the host name Tancredi put in the phones' URLs, so they reach it as they
+        // are; without one, the operator adds `hosts` (a tenant with neither is never chosen).
+        Some(name) => match defaults
+            .get("hostname")
+            .map(|h| h.trim())
+            .filter(|h| !h.is_empty())
+        {
+            Some(host) => json!({"tenants": [{"name": name, "hosts": [host], "rules": rules}]}),
+            None => json!({"tenants": [{"name": name, "rules": rules}]}),
+        },
     };
     Ok(json!({"engine": {"policy": policy}}))
 }
