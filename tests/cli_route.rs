@@ -1,18 +1,10 @@
 //! The `provedge route` contract that checks outside the crate rely on.
 
-use std::process::Command;
+mod serve_support;
 
+/// Runs `provedge route ARGS…`: exit code, stdout, stderr.
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .arg("route")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    serve_support::provedge(&[&["route"], args].concat())
 }
 
 #[test]

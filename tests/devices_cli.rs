@@ -4,7 +4,7 @@
 
 mod serve_support;
 
-use serve_support::{copy_dir, snapshot};
+use serve_support::{copy_dir, provedge, snapshot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,17 +13,7 @@ use provedge::store::DeviceRecord;
 
 /// Runs `provedge devices ARGS…`: exit code, stdout, stderr.
 fn devices(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .arg("devices")
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    provedge(&[&["devices"], args].concat())
 }
 
 fn data(name: &str) -> String {

@@ -6,7 +6,6 @@
 //! the printed configuration answers the phones at their Tancredi URLs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 mod serve_support;
 
@@ -80,15 +79,7 @@ fn s(path: &Path) -> &str {
 
 /// Runs `provedge ARGS…`: exit code, stdout, stderr; and checks that no secret was printed.
 fn provedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
+    let (code, stdout, stderr) = serve_support::provedge(args);
     if args.first() == Some(&"import") {
         for secret in secrets() {
             assert!(
@@ -97,7 +88,7 @@ fn provedge(args: &[&str]) -> (i32, String, String) {
             );
         }
     }
-    (out.status.code().unwrap_or(-1), stdout, stderr)
+    (code, stdout, stderr)
 }
 
 /// `import tancredi` of the fixtures (`data/` and `--shipped shipped/`) with more arguments.

@@ -5,9 +5,8 @@
 
 mod serve_support;
 
-use serve_support::{copy_dir, snapshot};
+use serve_support::{copy_dir, provedge, snapshot};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use provedge::store::device::{LineKeyKind, Transport};
 use provedge::store::DeviceRecord;
@@ -17,20 +16,6 @@ const JSONDB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/wazo/jsond
 const YEALINK: &str = "4c5bd1f2e3a94d6c9b0d1e2f3a4b5c6d";
 const GRANDSTREAM: &str = "7d2e9f0a1b3c4d5e6f708192a3b4c5d6";
 const TEMPLATE: &str = "c0ffee00d15ea5e5b0a7f1e2d3c4b5a6";
-
-/// Runs the binary: exit code, stdout, stderr.
-fn provedge(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn import(args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["import", "wazo"];

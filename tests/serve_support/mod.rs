@@ -42,6 +42,20 @@ pub fn temp_dir(label: &str) -> PathBuf {
     dir
 }
 
+/// Runs `provedge ARGS…` in the repository: exit code, stdout, stderr.
+pub fn provedge(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// Every file under `dir` and its bytes (none when `dir` does not exist).
 pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
     let mut files = std::collections::BTreeMap::new();

@@ -19,15 +19,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use provedge::store::{global_vars_key, model_vars_key, namespace};
+use provedge::store::{global_vars_key, namespace};
 use provedge::Mac;
 use serde_json::{json, Map, Value};
 
 use self::phone::{as_vars, ModelLayer, Outcome};
 use self::scopes::{Kind, Read, Scopes, Tokens};
-use crate::devices::fleet::{Fleet, Stored};
-use crate::import_cmd::Destination;
-use crate::store_files::{laid_over, write_atomic};
+use crate::devices::fleet::Stored;
+use crate::import_cmd::{describe, plural, Destination};
+use crate::store_files::laid_over;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -65,23 +65,13 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     let tenant = args.to.tenant.as_deref();
-    let fleet = match &args.to.store {
-        Some(store) => match Fleet::new(store, tenant) {
-            Ok(fleet) => Some(fleet),
-            Err(e) => {
-                eprintln!("--tenant: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
-    };
-    if let (None, Some(name)) = (&fleet, tenant) {
-        // Checked even for a dry run without a store.
-        if let Err(e) = Fleet::new(Path::new("."), Some(name)) {
+    let fleet = match args.to.fleet() {
+        Ok(fleet) => fleet,
+        Err(e) => {
             eprintln!("--tenant: {e}");
             return ExitCode::from(2);
         }
-    }
+    };
     let read = scopes::read_all(&args.data_dir, args.shipped.as_deref()).and_then(|all| {
         let tokens = Tokens::read(&args.data_dir.join("tokens"))?;
         let first = Tokens::read(&args.data_dir.join("first_access_tokens"))?;
@@ -140,7 +130,7 @@ pub fn run(args: Args) -> ExitCode {
             continue;
         }
         if let Some(layer) = &converted.model_layer {
-            let key = model_key(&ns, layer);
+            let key = format!("{ns}{}", layer.key);
             match layers.get(&key) {
                 Some((kept, from)) if kept.vars != layer.vars => {
                     report.push(format!(
@@ -160,9 +150,7 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         macs.insert(converted.mac, &s.id);
-        let exists = fleet
-            .as_ref()
-            .is_some_and(|f| !matches!(f.read(converted.mac), Ok(None)));
+        let exists = args.to.holds(&fleet, converted.mac);
         let verb = if exists {
             replaced += 1;
             "replaced "
@@ -171,13 +159,7 @@ pub fn run(args: Args) -> ExitCode {
             "created  "
         };
         let record = &converted.stored.record;
-        let mut what = vec![record.vendor.name().to_owned()];
-        if let Some(model) = &record.model {
-            what[0].push(' ');
-            what[0].push_str(model.as_str());
-        }
-        what.push(plural(record.lines.len(), "line"));
-        what.push(plural(record.keys.len(), "key"));
+        let mut what = describe(record);
         if let Some(auth) = &record.auth {
             let mut held = Vec::new();
             if auth.token.is_some() {
@@ -245,10 +227,9 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let store_root = args.to.store.as_deref();
     let mut vars_writes = Vec::new();
     for (from, key, vars) in sources {
-        match laid_over(store_root, &key, vars) {
+        match laid_over(args.to.store.as_deref(), &key, vars) {
             Ok((bytes, kept)) => {
                 let kept = if kept > 0 {
                     format!("; {kept} kept from the store")
@@ -294,11 +275,13 @@ pub fn run(args: Args) -> ExitCode {
     ));
 
     // Everything is checked: write, unless this is a dry run.
-    let written = if args.to.dry_run {
-        Ok(())
-    } else {
-        write_all(fleet.as_ref(), store_root, &records, &vars_writes)
-    };
+    let written = args.to.write(
+        &fleet,
+        records.iter().map(|(stored, id)| (*id, stored)),
+        vars_writes
+            .iter()
+            .map(|file| (file.key.as_str(), file.bytes.as_slice())),
+    );
     let mut out = std::io::stdout().lock();
     for line in &report {
         let _ = writeln!(out, "{line}");
@@ -339,52 +322,19 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
-/// The namespaced store key of a model layer.
-fn model_key(ns: &str, layer: &ModelLayer) -> String {
-    match model_vars_key(layer.vendor, &layer.model) {
-        Some(key) => format!("{ns}{key}"),
-        None => format!(
-            "{ns}vars/models/{}/{}.json",
-            layer.vendor,
-            layer.model.as_str()
-        ),
-    }
-}
-
-/// Writes the records and variable files, each atomically (a temporary file, then a rename).
-fn write_all(
-    fleet: Option<&Fleet>,
-    store: Option<&Path>,
-    records: &[(Stored, &str)],
-    vars: &[VarsWrite],
-) -> Result<(), String> {
-    let (Some(fleet), Some(store)) = (fleet, store) else {
-        return Ok(());
-    };
-    for (stored, id) in records {
-        fleet.write(stored).map_err(|e| format!("{id}: {e}"))?;
-    }
-    for file in vars {
-        write_atomic(&store.join(&file.key), &file.bytes)
-            .map_err(|e| format!("{}: {e}", file.key))?;
-    }
-    Ok(())
+/// A defaults value that is set: trimmed, not empty.
+fn setting<'a>(defaults: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    defaults
+        .get(name)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// The path Tancredi serves its phones under (`provisioning_url_path`, without its slashes;
 /// `provisioning` when unset).
 fn url_path(defaults: &BTreeMap<String, String>) -> &str {
-    defaults
-        .get("provisioning_url_path")
-        .map(|p| p.trim().trim_matches('/'))
+    setting(defaults, "provisioning_url_path")
+        .map(|p| p.trim_matches('/'))
         .filter(|p| !p.is_empty())
         .unwrap_or("provisioning")
 }
@@ -392,23 +342,19 @@ fn url_path(defaults: &BTreeMap<String, String>) -> &str {
 /// `<scheme>://<hostname>/<path>`, Tancredi's provisioning URLs without the token and file
 /// (scheme `http` when unset, as Tancredi's); `None` without a hostname.
 fn provisioning_url(defaults: &BTreeMap<String, String>) -> Option<String> {
-    let host = defaults
-        .get("hostname")
-        .map(|h| h.trim())
-        .filter(|h| !h.is_empty())?;
-    let scheme = defaults
-        .get("provisioning_url_scheme")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("http");
+    let host = setting(defaults, "hostname")?;
+    let scheme = setting(defaults, "provisioning_url_scheme").unwrap_or("http");
     Some(format!("{scheme}://{host}/{}", url_path(defaults)))
 }
 
 /// The engine configuration that serves the phones at their Tancredi URLs
 /// (`/<provisioning_url_path>/<token>/<file>`), with a new random first-boot token.
 fn serve_config(scopes: &Scopes<'_>, tenant: Option<&str>) -> Result<Value, String> {
-    let defaults = scopes.defaults().unwrap_or_default();
-    let path = url_path(&defaults);
+    // A refused defaults scope is reported above; the configuration then takes Tancredi's
+    // defaults.
+    let none = BTreeMap::new();
+    let defaults = scopes.defaults().unwrap_or(&none);
+    let path = url_path(defaults);
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| format!("no random source: {e}"))?;
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -417,11 +363,7 @@ fn serve_config(scopes: &Scopes<'_>, tenant: Option<&str>) -> Result<Value, Stri
         None => json!({"default": rules}),
         // Chosen by the host name Tancredi put in the phones' URLs, so they reach it as they
         // are; without one, the operator adds `hosts` (a tenant with neither is never chosen).
-        Some(name) => match defaults
-            .get("hostname")
-            .map(|h| h.trim())
-            .filter(|h| !h.is_empty())
-        {
+        Some(name) => match setting(defaults, "hostname") {
             Some(host) => json!({"tenants": [{"name": name, "hosts": [host], "rules": rules}]}),
             None => json!({"tenants": [{"name": name, "rules": rules}]}),
         },

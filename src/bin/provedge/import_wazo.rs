@@ -22,9 +22,9 @@ use provedge::store::{global_vars_key, namespace, profile_vars_key};
 use provedge::Mac;
 use serde_json::Value;
 
-use crate::devices::fleet::{Fleet, Stored};
-use crate::import_cmd::Destination;
-use crate::store_files::{laid_over, write_atomic};
+use crate::devices::fleet::Stored;
+use crate::import_cmd::{describe, Destination};
+use crate::store_files::laid_over;
 use convert::Outcome;
 use provd::Object;
 
@@ -45,8 +45,7 @@ struct Layer {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let root = args.to.store.clone().unwrap_or_default();
-    let fleet = match Fleet::new(&root, args.to.tenant.as_deref()) {
+    let fleet = match args.to.fleet() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("--tenant: {e}");
@@ -98,7 +97,7 @@ pub fn run(args: Args) -> ExitCode {
                 if let (Some(name), Some(id)) = (&stored.record.profile, profile_config) {
                     profiles.entry(name.clone()).or_insert(id);
                 }
-                let exists = store.is_some_and(|_| fleet_has(&fleet, mac));
+                let exists = args.to.holds(&fleet, mac);
                 let mut line = format!(
                     "{} {} -> {}{}",
                     if exists { "replaced" } else { "created " },
@@ -106,7 +105,11 @@ pub fn run(args: Args) -> ExitCode {
                     prefix,
                     provedge::store::device_key(mac),
                 );
-                line.push_str(&summary(&stored));
+                let mut what = describe(&stored.record);
+                if let Some(profile) = &stored.record.profile {
+                    what.push(format!("profile {profile}"));
+                }
+                line.push_str(&format!(" ({})", what.join(", ")));
                 if !notes.is_empty() {
                     line.push_str("; left out: ");
                     line.push_str(&notes.join(", "));
@@ -158,21 +161,18 @@ pub fn run(args: Args) -> ExitCode {
     }
 
     // Everything is checked: write.
-    let mut written_layers = 0;
-    if !args.to.dry_run {
-        for (file, stored, _) in &records {
-            if let Err(e) = fleet.write(stored) {
-                eprintln!("{file}: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-        for (layer, bytes) in &ready {
-            if let Err(e) = write_atomic(&root.join(&layer.key), bytes) {
-                eprintln!("{}: {e}", layer.key);
-                return ExitCode::FAILURE;
-            }
-            written_layers += 1;
-        }
+    let written = args.to.write(
+        &fleet,
+        records
+            .iter()
+            .map(|(file, stored, _)| (file.as_str(), stored)),
+        ready
+            .iter()
+            .map(|(layer, bytes)| (layer.key.as_str(), bytes.as_slice())),
+    );
+    if let Err(e) = written {
+        eprintln!("{e}");
+        return ExitCode::FAILURE;
     }
     for (layer, _) in &ready {
         let names: Vec<&str> = layer.vars.keys().map(String::as_str).collect();
@@ -193,7 +193,7 @@ pub fn run(args: Args) -> ExitCode {
     let written = if args.to.dry_run {
         "dry run: nothing written".to_owned()
     } else {
-        format!("{written_layers} layers written")
+        format!("{} layers written", ready.len())
     };
     println!(
         "{created} created, {} replaced, {refused} refused (not written), {skipped} skipped; {written}",
@@ -222,33 +222,6 @@ pub fn run(args: Args) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// What the report says about a record: vendor, model, lines, keys, profile.
-fn summary(stored: &Stored) -> String {
-    let r = &stored.record;
-    let mut s = format!(" ({}", r.vendor);
-    if let Some(model) = &r.model {
-        s.push(' ');
-        s.push_str(model.as_str());
-    }
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    s.push_str(&format!(
-        ", {}, {}",
-        plural(r.lines.len(), "line"),
-        plural(r.keys.len(), "key")
-    ));
-    if let Some(p) = &r.profile {
-        s.push_str(", profile ");
-        s.push_str(p);
-    }
-    s.push(')');
-    s
-}
-
-fn fleet_has(fleet: &Fleet, mac: Mac) -> bool {
-    // A stored record the core cannot read is replaced whole all the same.
-    !matches!(fleet.read(mac), Ok(None))
 }
 
 /// The tenants' provisioning keys in provd's `app.json` (next to JSONDB_DIR): every

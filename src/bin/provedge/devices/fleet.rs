@@ -123,6 +123,12 @@ impl Fleet {
         self.dir.join(format!("{mac}.json"))
     }
 
+    /// Whether the namespace holds a record of `mac`; one the core cannot read counts too (an
+    /// import replaces it whole all the same).
+    pub fn holds(&self, mac: Mac) -> bool {
+        !matches!(self.read(mac), Ok(None))
+    }
+
     /// The record of `mac`, if there is one.
     pub fn read(&self, mac: Mac) -> Result<Option<Stored>, String> {
         match std::fs::read(self.path(mac)) {

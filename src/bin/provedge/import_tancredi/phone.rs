@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use provedge::store::device::{DeviceAuth, LineKeyKind, Transport};
-use provedge::store::{DeviceRecord, Line, LineKey, UrlToken};
-use provedge::{Mac, MacCase, Model, Vendor};
+use provedge::store::{model_vars_key, DeviceRecord, Line, LineKey, UrlToken};
+use provedge::{Mac, MacCase, Model, StoreKey, Vendor};
 use serde_json::{Map, Value};
 
 use super::scopes::{merge, Scope, Scopes, Tokens};
@@ -30,10 +30,10 @@ pub struct Converted {
 }
 
 /// The variables of a phone's model chain, for `vars/models/<vendor>/<model>.json`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ModelLayer {
-    pub vendor: Vendor,
-    pub model: Model,
+    /// `vars/models/<vendor>/<model>.json`, outside any namespace.
+    pub key: StoreKey,
     /// The model scopes merged, oldest ancestor first.
     pub scopes: Vec<String>,
     /// Their merged `[data]`, secret names renamed ([`var_name`]).
@@ -118,7 +118,7 @@ pub fn convert(
         },
     };
 
-    let mut layers = vec![&defaults];
+    let mut layers = vec![defaults];
     layers.extend(ancestors.iter().rev().map(|s| &s.data));
     layers.push(&phone.data);
     let merged = merge(layers);
@@ -166,10 +166,12 @@ pub fn convert(
         return Outcome::Refused(e);
     }
 
-    let model_layer = match (model, ancestors.is_empty()) {
-        (Some(model), false) => Some(ModelLayer {
-            vendor,
-            model,
+    let model_layer = match (
+        model.and_then(|m| model_vars_key(vendor, &m)),
+        ancestors.is_empty(),
+    ) {
+        (Some(key), false) => Some(ModelLayer {
+            key,
             scopes: ancestors.iter().rev().map(|s| s.id.clone()).collect(),
             vars: as_vars(&merge(ancestors.iter().rev().map(|s| &s.data))),
         }),

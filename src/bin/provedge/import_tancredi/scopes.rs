@@ -154,10 +154,11 @@ impl<'a> Scopes<'a> {
 
     /// The defaults scope's values (empty when there is no defaults scope); an error when it
     /// was refused.
-    pub fn defaults(&self) -> Result<BTreeMap<String, String>, String> {
+    pub fn defaults(&self) -> Result<&'a BTreeMap<String, String>, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
         match self.by_id.get("defaults") {
-            None => Ok(BTreeMap::new()),
-            Some(Read::Scope(s)) => Ok(s.data.clone()),
+            None => Ok(&NONE),
+            Some(Read::Scope(s)) => Ok(&s.data),
             Some(_) => Err("the defaults scope was refused".into()),
         }
     }
