@@ -59,6 +59,15 @@ fn pki() -> &'static Path {
         );
         let client = "extendedKeyUsage=clientAuth\n";
         let ec = &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+        // Its renewal, which a reload puts in force.
+        issue(
+            &dir,
+            "ca",
+            "server-renewed",
+            ec,
+            "/O=renewed/CN=127.0.0.1",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+        );
         issue(
             &dir,
             "ca",
@@ -91,17 +100,44 @@ fn pki() -> &'static Path {
 /// A configuration with `server.tls` on a free port, the phones' CA and `client_cert`, and
 /// `policy` as the engine's policy.
 fn config(client_cert: &str, policy: &str) -> String {
+    config_with("server", "ca", client_cert, policy)
+}
+
+/// [`config`] with the server's certificate `cert` and the phones' CA `client_ca` (names in
+/// the PKI folder).
+fn config_with(cert: &str, client_ca: &str, client_cert: &str, policy: &str) -> String {
     let pki = pki();
-    let path = |name: &str| serde_json::to_string(&pki.join(name)).unwrap();
+    let path = |name: String| serde_json::to_string(&pki.join(name)).unwrap();
     format!(
         r#"{{"engine": {{"policy": {policy}}},
             "server": {{"admin_listen": "127.0.0.1:0",
                         "tls": {{"listen": "127.0.0.1:0", "cert": {}, "key": {},
                                  "client_ca": {}, "client_cert": "{client_cert}"}}}}}}"#,
-        path("server.crt"),
-        path("server.key"),
-        path("ca.crt"),
+        path(format!("{cert}.crt")),
+        path(format!("{cert}.key")),
+        path(format!("{client_ca}.crt")),
     )
+}
+
+/// The subject of the certificate the HTTPS listener presents, as `openssl s_client` prints
+/// it.
+fn presented_subject(addr: SocketAddr) -> String {
+    let out = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            "localhost",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl s_client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("subject="))
+        .unwrap_or_else(|| panic!("no subject from s_client: {text}"))
+        .to_owned()
 }
 
 /// The HTTPS listener's address, from its `listening with tls on` line (printed before
@@ -292,6 +328,38 @@ fn required_client_certificates_are_checked_at_the_handshake() {
     assert_status(tls, OWN, Some("other"), "403");
     // Plain HTTP is not affected by the TLS listener's mode.
     assert_eq!(server.get("/cfg.xml", None).status, 200);
+}
+
+#[test]
+fn a_renewed_certificate_and_a_new_phones_ca_take_effect_at_the_reload() {
+    let server = Server::start_with(Some(&config("required", "{}")));
+    let tls = tls_addr(&server);
+    assert!(!presented_subject(tls).contains("renewed"));
+    assert_status(tls, OWN, Some("own"), "200");
+    assert_refused_handshake(tls, Some("rogue"));
+
+    let line = server.reload(&config_with("server-renewed", "rogue-ca", "required", "{}"));
+    assert!(line.starts_with("reloaded "), "{line}");
+    // New handshakes get the renewed certificate, and the new CA's phones are let in while the
+    // old CA's are not.
+    assert!(presented_subject(tls).contains("renewed"));
+    let own = assert_status(tls, OWN, Some("rogue"), "200");
+    assert_eq!(own.body, server.rendered(OWN, None));
+    assert_refused_handshake(tls, Some("own"));
+
+    // A key that does not match its certificate is refused, and the renewed pair stays.
+    let pki = pki();
+    let mismatched = config_with("server-renewed", "rogue-ca", "required", "{}").replace(
+        &serde_json::to_string(&pki.join("server-renewed.key")).unwrap(),
+        &serde_json::to_string(&pki.join("server.key")).unwrap(),
+    );
+    let line = server.reload(&mismatched);
+    assert!(
+        line.starts_with("reload failed, ") && line.contains("server.tls.key"),
+        "{line}"
+    );
+    assert!(presented_subject(tls).contains("renewed"));
+    assert_status(tls, OWN, Some("rogue"), "200");
 }
 
 #[test]

@@ -266,12 +266,48 @@ impl Server {
 
     /// Sends SIGTERM (through the shell's own `kill`, present wherever `sh` is).
     pub fn signal_term(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends `SIG<name>`.
+    pub fn signal(&self, name: &str) {
         let ok = Command::new("sh")
-            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .args(["-c", &format!("kill -{name} {}", self.child.id())])
             .status()
             .unwrap()
             .success();
-        assert!(ok, "kill -TERM failed");
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// The configuration file it was started with (`--config`), which a test may rewrite.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("serve.json")
+    }
+
+    /// Rewrites the configuration file, sends SIGHUP, and returns the stderr line that answers
+    /// it (`reloaded …` or `reload failed, …`).
+    pub fn reload(&self, config: &str) -> String {
+        std::fs::write(self.config_path(), config).unwrap();
+        let before = self.stderr().lines().count();
+        self.signal("HUP");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let answered = self
+                .stderr()
+                .lines()
+                .skip(before)
+                .find(|l| l.starts_with("reload"))
+                .map(str::to_owned);
+            if let Some(line) = answered {
+                return line;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no answer to SIGHUP: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Sends SIGTERM and waits for the exit.

@@ -117,7 +117,7 @@ fn metrics(state: &State, head: bool) -> hyper::Response<Body> {
         .render_text(&Gauges {
             store_cache_files,
             store_cache_bytes,
-            render_cache_files: state.engine.renders().len(),
+            render_cache_files: state.engine.load().renders().len(),
             log_lines_dropped: state.log.dropped(),
             last_seen_written: state.last_seen.written(),
             last_seen_dropped: state.last_seen.dropped(),
@@ -138,7 +138,8 @@ async fn handle(
     if let Some(resp) = answer(&state, &parts, Listener::Admin) {
         return Ok(resp);
     }
-    if let Some(resp) = super::fleet::answer(&super::fleet::site(&state), &parts).await {
+    let engine = state.engine.load_full();
+    if let Some(resp) = super::fleet::answer(&super::fleet::site(&state, &engine), &parts).await {
         return Ok(resp);
     }
     Ok(respond(provedge::Response::text(404, "not found"), false))

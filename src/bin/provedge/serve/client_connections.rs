@@ -16,13 +16,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwap;
 use ipnet::IpNet;
 use provedge::policy::network::{is_in, rate_group};
 
 /// Open connections per client group.
 pub struct ClientConnections {
     max: usize,
-    exempt: Vec<IpNet>,
+    /// `policy.trusted_proxies`, as the engine in force has them (a reload replaces both).
+    exempt: ArcSwap<Vec<IpNet>>,
     open: Mutex<HashMap<IpAddr, usize>>,
     /// The log note of a refusal, made once.
     refusal: String,
@@ -32,7 +34,7 @@ impl ClientConnections {
     pub fn new(max: usize, trusted_proxies: Vec<IpNet>) -> ClientConnections {
         ClientConnections {
             max,
-            exempt: trusted_proxies,
+            exempt: ArcSwap::from_pointee(trusted_proxies),
             open: Mutex::new(HashMap::new()),
             refusal: format!("over server.max_connections_per_ip ({max}) from this client"),
         }
@@ -41,7 +43,7 @@ impl ClientConnections {
     /// A place for a new connection from `peer`, or `None` when its group is at the cap.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<ClientSlot> {
         let peer = peer.to_canonical();
-        if is_in(peer, &self.exempt) {
+        if is_in(peer, &self.exempt.load()) {
             return Some(ClientSlot { held: None });
         }
         let group = rate_group(peer);
@@ -54,6 +56,11 @@ impl ClientConnections {
         Some(ClientSlot {
             held: Some((Arc::clone(self), group)),
         })
+    }
+
+    /// The proxies a reloaded configuration trusts, for the connections accepted from now on.
+    pub fn exempt(&self, trusted_proxies: Vec<IpNet>) {
+        self.exempt.store(Arc::new(trusted_proxies));
     }
 
     /// Why a connection was refused, for its log line.
@@ -113,5 +120,20 @@ mod tests {
         assert!(proxied.iter().all(Option::is_some));
         drop(proxied);
         assert_eq!(table.lock().len(), 2, "only open groups are kept");
+    }
+
+    #[test]
+    fn a_reload_changes_which_proxies_are_exempt() {
+        let table = Arc::new(ClientConnections::new(1, Vec::new()));
+        let proxy = "10.1.2.3".parse::<IpAddr>().unwrap();
+        let _first = table.admit(proxy).unwrap();
+        assert!(table.admit(proxy).is_none());
+        table.exempt(vec!["10.0.0.0/8".parse().unwrap()]);
+        assert!(table.admit(proxy).is_some() && table.admit(proxy).is_some());
+        table.exempt(Vec::new());
+        assert!(
+            table.admit(proxy).is_none(),
+            "no longer trusted: capped again"
+        );
     }
 }

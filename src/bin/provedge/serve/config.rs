@@ -241,9 +241,26 @@ pub fn load(path: Option<&Path>) -> Result<(provedge::Config, ServerConfig), Str
     let Some(path) = path else {
         return Ok((provedge::Config::default(), ServerConfig::default()));
     };
-    let (engine, server) = parse(path)?;
+    load_file(path).map(|file| (file.engine, file.server))
+}
+
+/// A configuration file as read and checked, with its `server` part also as written: a reload
+/// compares that with the running one to name the keys it cannot change without a restart.
+pub struct Loaded {
+    pub engine: provedge::Config,
+    pub server: ServerConfig,
+    pub server_json: serde_json::Map<String, serde_json::Value>,
+}
+
+/// [`load`] for a file that must be there.
+pub fn load_file(path: &Path) -> Result<Loaded, String> {
+    let (engine, server, server_json) = parse(path)?;
     check(&engine, &server).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok((engine, server))
+    Ok(Loaded {
+        engine,
+        server,
+        server_json,
+    })
 }
 
 /// The engine part of the same file, for the commands that only run the engine (`render`,
@@ -252,11 +269,17 @@ pub fn load(path: Option<&Path>) -> Result<(provedge::Config, ServerConfig), Str
 pub fn load_engine(path: Option<&Path>) -> Result<provedge::Config, String> {
     match path {
         None => Ok(provedge::Config::default()),
-        Some(path) => parse(path).map(|(engine, _)| engine),
+        Some(path) => parse(path).map(|(engine, _, _)| engine),
     }
 }
 
-fn parse(path: &Path) -> Result<(provedge::Config, ServerConfig), String> {
+type Parsed = (
+    provedge::Config,
+    ServerConfig,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+fn parse(path: &Path) -> Result<Parsed, String> {
     let at = |e: String| format!("{}: {e}", path.display());
     let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
     let file: ConfigFile = serde_path_to_error::deserialize(
@@ -282,7 +305,15 @@ fn parse(path: &Path) -> Result<(provedge::Config, ServerConfig), String> {
         None => provedge::Config::default(),
         Some(value) => engine_config(value).map_err(at)?,
     };
-    Ok((engine, file.server))
+    // The same text parsed as a document, which it is (the typed parse above succeeded).
+    let server_json = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Object(mut doc)) => match doc.remove("server") {
+            Some(serde_json::Value::Object(server)) => server,
+            _ => serde_json::Map::new(),
+        },
+        _ => serde_json::Map::new(),
+    };
+    Ok((engine, file.server, server_json))
 }
 
 /// `key: message`, or just the message for errors about the document as a whole.

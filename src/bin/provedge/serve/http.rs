@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
@@ -43,15 +44,17 @@ use super::{proxy, upload};
 
 /// Everything a request needs, shared by all connections.
 pub struct State {
-    pub engine: Engine,
+    /// The engine of the configuration in force. A reload (SIGHUP, [`super::reload`]) swaps in
+    /// another; a request keeps the one it began with to its end.
+    pub engine: ArcSwap<Engine>,
     pub store: Store,
     pub log: AccessLog,
     pub metrics: Metrics,
     pub last_seen: LastSeen,
     pub upstream: Option<Upstream>,
     pub config: ServerConfig,
-    /// The HTTPS listener's handshakes (`server.tls`).
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The HTTPS listener's handshakes (`server.tls`); a reload swaps in new certificates.
+    pub tls: Option<ArcSwap<tokio_rustls::TlsAcceptor>>,
     /// Digests of stored files, by version.
     pub checksums: Arc<super::checksum::Checksums>,
     /// Open connections per client (`server.max_connections_per_ip`).
@@ -159,14 +162,28 @@ pub async fn handle(
     if let Some(resp) = admin::answer(&state, &parts, Listener::Phones) {
         return Ok(resp);
     }
-    let unix = arrived
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let request = core_request(&parts, peer, identity.as_deref());
+    let exchange = Exchange {
+        engine: state.engine.load_full(),
+        request: core_request(&parts, peer, identity.as_deref()),
+        peer,
+        arrived,
+        start,
+    };
     let mut seen = Seen::default();
-    let reply = drive(&state, &request, &parts, body, peer, unix, &mut seen).await;
-    record(&state, &request, peer, arrived, start, &mut seen, &reply);
+    let reply = drive(&state, &exchange, &parts, body, &mut seen).await;
+    record(&state, &exchange, &mut seen, &reply);
     Ok(reply.resp)
+}
+
+/// One request in the service: the engine it began with (a reload swaps the engine for the
+/// requests that come after, never midway through one), the core's view of it, and when it
+/// came.
+struct Exchange {
+    engine: Arc<Engine>,
+    request: provedge::Request,
+    peer: IpAddr,
+    arrived: SystemTime,
+    start: Instant,
 }
 
 /// The engine's view of the request: every header, the socket peer, the verified client
@@ -200,17 +217,25 @@ fn core_request(
 /// Runs the engine's decisions to a response.
 async fn drive(
     state: &Arc<State>,
-    request: &provedge::Request,
+    exchange: &Exchange,
     parts: &Parts,
     body: Incoming,
-    peer: IpAddr,
-    now: u64,
     seen: &mut Seen,
 ) -> Reply {
+    let Exchange {
+        engine,
+        request,
+        peer,
+        ..
+    } = exchange;
+    let now = exchange
+        .arrived
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let head = parts.method == Method::HEAD;
     let mut body = Some(body);
     let began = Instant::now();
-    let mut decision = state.engine.handle(request, now);
+    let mut decision = engine.handle(request, now);
     seen.render += began.elapsed();
     loop {
         seen.trail.saw(&decision);
@@ -218,7 +243,7 @@ async fn drive(
             Decision::Fetch(fetch) => {
                 let found = read(state, fetch.keys(), seen).await;
                 let began = Instant::now();
-                decision = fetch.resume(&state.engine, found);
+                decision = fetch.resume(engine, found);
                 seen.render += began.elapsed();
             }
             Decision::Respond(resp) => return reply(resp, head),
@@ -248,7 +273,7 @@ async fn drive(
                 };
             }
             Decision::Rewrite(rewrite) => {
-                return forward(state, &rewrite.target, parts, peer, head).await;
+                return forward(state, &rewrite.target, parts, *peer, head).await;
             }
         }
     }
@@ -451,15 +476,14 @@ fn finish(status: StatusCode, headers: HeaderMap, body: Body, bytes: u64) -> Rep
 /// [`finish`] for an answer from the file itself: for the device the engine knows it is for.
 /// The access record (the core's, logged as a JSON line), the metrics and the device's
 /// last-seen record for one answered request.
-fn record(
-    state: &State,
-    request: &provedge::Request,
-    peer: IpAddr,
-    arrived: SystemTime,
-    start: Instant,
-    seen: &mut Seen,
-    reply: &Reply,
-) {
+fn record(state: &State, exchange: &Exchange, seen: &mut Seen, reply: &Reply) {
+    let Exchange {
+        engine,
+        request,
+        peer,
+        arrived,
+        start,
+    } = exchange;
     let took = start.elapsed();
     let status = reply.resp.status().as_u16();
     seen.trail.device(reply.device);
@@ -471,12 +495,12 @@ fn record(
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
     let done = Done {
         arrived_ms,
-        client: Some(peer),
+        client: Some(*peer),
         status,
         bytes: reply.bytes,
         duration_us: u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
     };
-    let record = seen.trail.record(&state.engine, request, done);
+    let record = seen.trail.record(engine, request, done);
     state.metrics.request(
         record.vendor.unwrap_or("none"),
         record.kind.unwrap_or("none"),

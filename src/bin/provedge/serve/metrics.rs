@@ -76,6 +76,8 @@ pub struct Metrics {
     connections_total: AtomicU64,
     tls_handshake_failures: AtomicU64,
     connections_refused: AtomicU64,
+    reloads_applied: AtomicU64,
+    reloads_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -114,6 +116,15 @@ impl Metrics {
         self.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A SIGHUP's outcome: the new configuration in force, or refused (the old one stays).
+    pub fn reloaded(&self, applied: bool) {
+        let counter = match applied {
+            true => &self.reloads_applied,
+            false => &self.reloads_failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The exposition text.
     pub fn render_text(&self, gauges: &Gauges) -> String {
         let mut out = String::with_capacity(4096);
@@ -145,6 +156,21 @@ impl Metrics {
             "Time reading the store per request that read it.",
         );
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP provedge_config_reloads_total Configuration reloads (SIGHUP), by result: \
+             applied, or failed (the configuration in force stayed).\n\
+             # TYPE provedge_config_reloads_total counter\n",
+        );
+        for (result, counter) in [
+            ("applied", &self.reloads_applied),
+            ("failed", &self.reloads_failed),
+        ] {
+            let _ = writeln!(
+                out,
+                "provedge_config_reloads_total{{result=\"{result}\"}} {}",
+                load(counter)
+            );
+        }
         let simple: [(&str, &str, &str, u64); 12] = [
             (
                 "provedge_connections_open",

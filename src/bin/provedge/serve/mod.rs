@@ -2,9 +2,10 @@
 //! native host.
 //!
 //! HTTP/1.1 on hyper and tokio over the same sans-IO engine as the wasm hosts. This module owns
-//! the lifecycle: configuration (refused at start, naming the file and key), the listeners, the
-//! event loops, and graceful shutdown on SIGTERM or Ctrl-C (stop accepting, let open requests
-//! finish within `shutdown_grace_secs`, flush the log).
+//! the lifecycle: configuration (refused at start, naming the file and key; checked alone with
+//! `--check`; read again on SIGHUP, [`reload`]), the listeners, the event loops, and graceful
+//! shutdown on SIGTERM or Ctrl-C (stop accepting, let open requests finish within
+//! `shutdown_grace_secs`, flush the log).
 //!
 //! One single-threaded tokio loop runs per core, as nginx runs a worker per core: the first
 //! accepts and deals connections round-robin, and a connection then stays on its loop, so a
@@ -34,11 +35,13 @@
 //! | [`logging`] | one JSON line per request on stdout |
 //! | [`metrics`] | Prometheus `/metrics` |
 //! | [`last_seen`] | a throttled per-device "last seen" record in the store |
+//! | [`reload`] | SIGHUP: the configuration read again and put in force without a restart |
 //!
 //! Stderr carries lifecycle lines only: `listening on ADDR` once bound (tests and scripts wait
 //! for it; with `--listen 127.0.0.1:0` it names the port the system chose), just before it
 //! `listening with tls on ADDR` when `server.tls` is set and `admin listening on ADDR` when
-//! `server.admin_listen` is, `shutting down`, `stopped`, and start-up errors.
+//! `server.admin_listen` is, `reloaded FILE` (with the keys that wait for a restart) or
+//! `reload failed, …` after a SIGHUP, `shutting down`, `stopped`, and start-up errors.
 
 mod admin;
 mod cert_identity;
@@ -52,6 +55,8 @@ mod logging;
 mod metrics;
 mod origin_store;
 mod proxy;
+#[cfg(unix)]
+mod reload;
 mod store;
 mod stores;
 mod stream;
@@ -65,6 +70,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -91,9 +97,13 @@ pub struct Args {
     /// Address of the HTTPS listener (overrides `server.tls.listen`; needs `server.tls`).
     #[arg(long)]
     tls_listen: Option<SocketAddr>,
-    /// A JSON configuration: {"engine": {…}, "server": {…}}.
+    /// A JSON configuration: {"engine": {…}, "server": {…}}. SIGHUP reads it again.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Check the configuration (the file, the engine it makes, the TLS files, the store's
+    /// settings) and exit: 0 when the server would start with it, 2 naming what it refuses.
+    #[arg(long)]
+    check: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -107,7 +117,18 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn start(args: Args) -> Result<(), String> {
-    let (engine, mut server) = config::load(args.config.as_deref())?;
+    let (engine, mut server, reloader) = match &args.config {
+        Some(path) => {
+            let loaded = config::load_file(path)?;
+            let reloader = reload::Reloader::new(path.clone(), loaded.server_json);
+            (loaded.engine, loaded.server, Some(reloader))
+        }
+        None => (
+            provedge::Config::default(),
+            config::ServerConfig::default(),
+            None,
+        ),
+    };
     let tls = match (&mut server.tls, args.tls_listen) {
         (Some(tls), listen) => {
             tls.listen = listen.unwrap_or(tls.listen);
@@ -126,6 +147,16 @@ fn start(args: Args) -> Result<(), String> {
         .as_deref()
         .map(config::Upstream::parse)
         .transpose()?;
+    let trusted_proxies = engine.policy.trusted_proxies.clone();
+    let engine = provedge::Engine::new(engine).map_err(|e| e.within("engine").to_string())?;
+    if args.check {
+        let file = args
+            .config
+            .as_deref()
+            .map_or_else(|| "the defaults".to_owned(), |p| p.display().to_string());
+        eprintln!("{file}: configuration ok");
+        return Ok(());
+    }
     let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
     let log = logging::AccessLog::start().map_err(|e| format!("access log: {e}"))?;
     let recent =
@@ -137,19 +168,16 @@ fn start(args: Args) -> Result<(), String> {
         recent,
     )
     .map_err(|e| format!("last-seen writer: {e}"))?;
-    let clients = ClientConnections::new(
-        server.max_connections_per_ip,
-        engine.policy.trusted_proxies.clone(),
-    );
+    let clients = ClientConnections::new(server.max_connections_per_ip, trusted_proxies);
     let state = Arc::new(State {
-        engine: provedge::Engine::new(engine).map_err(|e| e.within("engine").to_string())?,
+        engine: ArcSwap::from_pointee(engine),
         store,
         log,
         metrics: metrics::Metrics::default(),
         last_seen,
         upstream,
         config: server,
-        tls,
+        tls: tls.map(ArcSwap::from_pointee),
         checksums: Arc::new(checksum::Checksums::new(1024)),
         clients: Arc::new(clients),
     });
@@ -182,6 +210,12 @@ fn start(args: Args) -> Result<(), String> {
     let (stop, stopping) = watch::channel(false);
     let first = runtime()?;
     let shutdown = first.block_on(async { shutdown_signal() })?;
+    // Before the server says it listens: from then on a SIGHUP reloads instead of ending it.
+    #[cfg(unix)]
+    let hangups = first.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::hangup()).map_err(|e| format!("SIGHUP handler: {e}"))
+    })?;
     let mut workers = Vec::new();
     let mut handoff = Vec::new();
     for n in 1..worker_count(&state.config) {
@@ -217,6 +251,13 @@ fn start(args: Args) -> Result<(), String> {
             eprintln!("shutting down");
             let _ = stop.send(true);
         });
+        #[cfg(unix)]
+        tokio::spawn(reload::on_hangup(
+            reloader,
+            Arc::clone(&state),
+            hangups,
+            stopping.clone(),
+        ));
         let admin = admin_listener.map(|(listener, _)| {
             let builder = http1_builder(&state);
             tokio::spawn(admin::run(
@@ -472,7 +513,8 @@ async fn connection(
     match (via, &state.tls) {
         (Via::Tls, Some(acceptor)) => {
             let shutdown = stopped(&mut stopping);
-            if let Some(tls) = tls::handshake(&state, acceptor, tcp, ip, shutdown).await {
+            let acceptor = acceptor.load_full();
+            if let Some(tls) = tls::handshake(&state, &acceptor, tcp, ip, shutdown).await {
                 let identity = tls
                     .get_ref()
                     .1

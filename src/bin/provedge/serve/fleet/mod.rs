@@ -42,14 +42,14 @@ use super::http::{respond, Body, State};
 use data::{Site, Source};
 use query::Query;
 
-/// What the pages read in a running server.
-pub fn site(state: &State) -> Site<'_> {
+/// What the pages read in a running server, under the policy of `engine` (the one in force).
+pub fn site<'a>(state: &'a State, engine: &'a provedge::Engine) -> Site<'a> {
     Site {
         source: Source::Store {
             store: &state.store,
             last_seen_dir: state.last_seen.dir(),
         },
-        policy: &state.engine.config().policy,
+        policy: &engine.config().policy,
         settings: &state.config.fleet,
         recent: Some(state.last_seen.recent()),
         token: state.config.metrics_token.as_ref(),
