@@ -144,12 +144,14 @@ fn a_fleet_becomes_records_and_layers_and_renders_with_provedges_templates() {
     );
     assert!(stdout.contains("note: Wazo's plugin templates are not converted"));
     // app.json next to the jsondb holds a tenant's provisioning key: the tenant to configure.
-    assert!(
-        stdout.contains(
-            r#"{"policy":{"tenants":[{"name":"NAME","path_prefix":"/k3yAbCdEf0123456"}]}}"#
-        ),
-        "{stdout}"
-    );
+    let hint =
+        r#"{"engine":{"policy":{"tenants":[{"name":"wazo","path_prefix":"/k3yAbCdEf0123456"}]}}}"#;
+    assert!(stdout.contains(hint), "{stdout}");
+    // … and it is a configuration file the server starts with.
+    let config = scratch("hint").join("hint.json");
+    std::fs::write(&config, hint).unwrap();
+    let (code, _, stderr) = provedge(&["serve", "--check", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
 
     // The Yealink: two lines (auth id kept where it differs), three keys in position order,
     // the device config's own scalars as variables.

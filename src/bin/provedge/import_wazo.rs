@@ -204,13 +204,21 @@ pub fn run(args: Args) -> ExitCode {
          Python code computes): provedge's own vendor templates serve the phones' files \
          (docs/wazo.md)"
     );
-    for (tenant, key) in provisioning_keys(&args.jsondb_dir) {
-        let name = args.to.tenant.as_deref().unwrap_or("NAME");
-        let config = serde_json::json!({"policy": {"tenants": [{"name": name, "path_prefix": format!("/{key}")}]}});
+    for (n, (tenant, key)) in provisioning_keys(&args.jsondb_dir).into_iter().enumerate() {
+        // A name the configuration accepts as it is printed (`[a-z0-9_-]+`), one per key.
+        let name = match (&args.to.tenant, n) {
+            (Some(tenant), _) => tenant.clone(),
+            (None, 0) => "wazo".to_owned(),
+            (None, n) => format!("wazo-{}", n + 1),
+        };
+        // The whole `--config` file, as `import tancredi` prints it.
+        let config = serde_json::json!({"engine": {"policy": {"tenants": [
+            {"name": name, "path_prefix": format!("/{key}")}
+        ]}}});
         let import_hint = if args.to.tenant.is_some() {
             String::new()
         } else {
-            " (import with --tenant NAME)".to_owned()
+            format!(" (import with --tenant {name})")
         };
         println!(
             "hint: Wazo tenant {tenant} puts its provisioning key in the URL path; serve those \
