@@ -681,3 +681,136 @@ fn ten_thousand_rows() {
     assert_eq!((code, csv.lines().count()), (0, 10_001));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The summary line of `devices check`, and its other lines.
+fn checked(out: &str) -> (&str, Vec<&str>) {
+    let mut lines: Vec<&str> = out.lines().collect();
+    let summary = lines.pop().unwrap_or_default();
+    (summary, lines)
+}
+
+#[test]
+fn check_renders_every_devices_files_as_served_and_names_those_that_would_fail() {
+    let store = scratch("check");
+    copy_dir(&serve_support::repo().join("examples/store"), &store);
+    // The example fleet renders whole; each line of --verbose is a file `render` serves alike.
+    let (code, out, err) = devices(&["check", "--store", s(&store), "--verbose"]);
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let (summary, lines) = checked(&out);
+    assert!(
+        summary.starts_with("15 devices, ") && summary.ends_with(" checked, 0 failed"),
+        "{summary}"
+    );
+    assert_eq!(
+        summary,
+        format!("15 devices, {} files checked, 0 failed", lines.len())
+    );
+    for (mac, vendor, file) in [
+        ("000b82123456", "grandstream", "cfg000b82123456.xml"),
+        ("0022ee123456", "algo", "algom0022EE123456.conf"),
+        (
+            "001565123456",
+            "yealink",
+            "phonebook/yealink/001565123456.xml",
+        ),
+    ] {
+        let (code, rendered, err) =
+            provedge(&["render", "--store", s(&store), &format!("/{file}")]);
+        assert_eq!(code, 0, "{file}: {err}");
+        let line = format!("{mac}  {vendor}  {file}  ok ({} bytes)", rendered.len());
+        assert!(lines.contains(&line.as_str()), "{line:?} not in {out}");
+    }
+    // Every device of the example store has at least its main file checked.
+    for mac in std::fs::read_dir(store.join("devices")).unwrap() {
+        let mac = mac.unwrap().file_name().to_string_lossy()[..12].to_owned();
+        assert!(lines.iter().any(|l| l.starts_with(&mac)), "{mac}: {out}");
+    }
+
+    // A broken template for one model, a record whose MAC another vendor's OUI claims, and a
+    // vendor with no templates left: each names its device and why; the rest still pass.
+    std::fs::create_dir_all(store.join("templates/yealink/t46s")).unwrap();
+    std::fs::write(
+        store.join("templates/yealink/t46s/@mac.cfg"),
+        "#!version:1.0.0.1\n{% if %}\n",
+    )
+    .unwrap();
+    let yealink = std::fs::read_to_string(store.join("devices/001565123456.json")).unwrap();
+    std::fs::write(
+        store.join("devices/0004f2999999.json"),
+        yealink.replace("001565123456", "0004f2999999"),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(store.join("templates/htek")).unwrap();
+    let (code, out, err) = devices(&["check", "--store", s(&store)]);
+    assert_eq!((code, err.as_str()), (1, ""), "{out}");
+    let (summary, lines) = checked(&out);
+    assert!(summary.starts_with("16 devices, "), "{summary}");
+    assert!(summary.ends_with(" checked, 3 failed"), "{out}");
+    let failing = |mac: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with(mac))
+            .collect()
+    };
+    let [t46s] = failing("001565123456")[..] else {
+        panic!("{out}")
+    };
+    assert!(
+        t46s.starts_with("001565123456  yealink  001565123456.cfg  500 ")
+            && t46s.contains("templates/yealink/t46s/@mac.cfg"),
+        "{t46s}"
+    );
+    // Only the name Polycom shares: `phonebook/yealink/…` and `…-contact.xml` are Yealink's
+    // alone.
+    let [stray] = failing("0004f2999999")[..] else {
+        panic!("{out}")
+    };
+    assert!(
+        stray.starts_with(
+            "0004f2999999  yealink  0004f2999999.cfg  routed as polycom by the MAC's OUI 0004f2"
+        ),
+        "{stray}"
+    );
+    assert_eq!(
+        failing("001fc1123456"),
+        [format!(
+            "001fc1123456  htek  -  no template for any of its files under {}/htek/",
+            store.join("templates").display()
+        )
+        .as_str()]
+    );
+    // Named devices only.
+    let (code, out, _) = devices(&["check", "--store", s(&store), "000b82123456"]);
+    assert_eq!(
+        (code, checked(&out).0),
+        (0, "1 device, 5 files checked, 0 failed")
+    );
+}
+
+#[test]
+fn check_reaches_a_tenants_namespace_through_its_configuration_and_opens_its_rules() {
+    let store = scratch("check-tenant");
+    let acme = store.join("tenants/acme");
+    copy_dir(&serve_support::repo().join("examples/store"), &acme);
+    let config = store.join("serve.json");
+    // The tenant's rules would refuse every request without a token: the check renders all
+    // the same, as the device's steady token gets the files.
+    std::fs::write(
+        &config,
+        r#"{"engine": {"policy": {"tenants": [{"name": "acme", "hosts": ["acme.example"],
+            "rules": {"url_tokens": {"first_boot": "boot"}, "allow": ["10.0.0.0/8"]}}]}}}"#,
+    )
+    .unwrap();
+    let args = ["check", "--store", s(&store), "--tenant", "acme"];
+    let (code, out, err) = devices(&[&args[..], &["--config", s(&config)]].concat());
+    assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    assert!(checked(&out).0.starts_with("15 devices, "), "{out}");
+    // Without the configuration nothing says how a request reaches the tenant.
+    let (code, _, err) = devices(&args);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("--tenant acme: the --config file must name it"),
+        "{err}"
+    );
+}

@@ -6,6 +6,7 @@
 //! MAC the phone announced (User-Agent or query), then configuration (a default vendor per path
 //! prefix), then a directory named after a vendor (`/prov/yealink/…`).
 
+mod device_files;
 mod error;
 pub(crate) mod export_view;
 mod fusionpbx;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use device_files::device_files;
 pub use error::RouteError;
 pub use memo::RouteMemo;
 pub use user_agent::UserAgent;

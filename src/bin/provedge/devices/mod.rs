@@ -2,11 +2,13 @@
 //!
 //! `import` reads the fleet CSV (docs/devices.md) and writes `devices/<mac>.json` records;
 //! `export` writes the same CSV back, or a vendor redirection service's bulk-import file
-//! (`--redirect`, docs/bootstrap.md); `list`, `show`, `set` and `rm` are for one-off edits.
+//! (`--redirect`, docs/bootstrap.md); `list`, `show`, `set` and `rm` are for one-off edits;
+//! `check` renders every device's files before the phones ask for them.
 //! Records are the core's [`provedge::store::DeviceRecord`], read and written through it, so
 //! nothing here can store a record the engine would refuse. `--tenant` works in the tenant's
 //! namespace (`tenants/<name>/`), exactly where the engine reads that tenant's devices.
 
+mod check;
 mod columns;
 mod edit;
 mod export;
@@ -36,6 +38,8 @@ pub enum Command {
     Set(edit::SetArgs),
     /// Remove device records.
     Rm(edit::RmArgs),
+    /// Render every device's files as the server would, and name those that would fail.
+    Check(check::Args),
 }
 
 /// Where the records are: the store folder and the tenant.
@@ -69,5 +73,6 @@ pub fn run(command: Command) -> ExitCode {
         Command::Show(args) => edit::show(args),
         Command::Set(args) => edit::set(args),
         Command::Rm(args) => edit::rm(args),
+        Command::Check(args) => check::run(args),
     }
 }
