@@ -55,7 +55,6 @@ mod logging;
 mod metrics;
 mod origin_store;
 mod proxy;
-#[cfg(unix)]
 mod reload;
 mod store;
 mod stores;
@@ -258,6 +257,8 @@ fn start(args: Args) -> Result<(), String> {
             hangups,
             stopping.clone(),
         ));
+        #[cfg(not(unix))]
+        drop(reloader);
         let admin = admin_listener.map(|(listener, _)| {
             let builder = http1_builder(&state);
             tokio::spawn(admin::run(

@@ -119,6 +119,7 @@ fn value<'a>(file: &'a Map<String, Value>, key: &str) -> &'a Value {
 /// Reloads on every SIGHUP until the server stops. Without a configuration file there is
 /// nothing to read again, which is said instead; either way a SIGHUP no longer ends the process
 /// (its default action), so `systemctl reload` or `kill -HUP` is always safe.
+#[cfg(unix)]
 pub async fn on_hangup(
     reloader: Option<Reloader>,
     state: Arc<State>,
