@@ -34,7 +34,7 @@ pub struct Reloader {
 }
 
 /// A reload put in force.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Applied {
     /// `server` keys (`server.max_connections`, `server.tls.listen`) that changed in the file
     /// and take effect only at the next restart.
@@ -52,8 +52,8 @@ impl Reloader {
         let loaded = config::load_file(&self.path)?;
         if loaded.engine.mode != provedge::Mode::Serve && state.upstream.is_none() {
             return Err(at(
-                "engine.mode: needs server.upstream, which the running server does not have \
-                 (it takes effect at the next restart)"
+                "engine.mode: needs server.upstream, which the running server was started \
+                 without (an upstream takes effect at the next restart)"
                     .into(),
             ));
         }
