@@ -53,9 +53,21 @@ fn a_revoked_url_token_stops_working_at_the_reload_and_the_process_stays() {
     );
     let metrics = server.metrics();
     assert!(
-        metrics.contains("provedge_config_reloads_total{result=\"applied\"} 1"),
+        metrics.contains("provedge_config_reloads_total{result=\"applied\"} 1")
+            && metrics.contains("\nprovedge_config_last_reload_successful 1\n"),
         "{metrics}"
     );
+    assert!(gauge(&metrics, "provedge_config_loaded_timestamp_seconds") > 1_700_000_000);
+}
+
+/// A gauge's value in the exposition text.
+fn gauge(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name}: {metrics}"))
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -120,6 +132,17 @@ fn a_reload_that_fails_changes_nothing_and_says_where() {
             && metrics.contains("provedge_config_reloads_total{result=\"applied\"} 0"),
         "{metrics}"
     );
+    // The failure shows until a reload succeeds; the time is still the start's.
+    let loaded = gauge(&metrics, "provedge_config_loaded_timestamp_seconds");
+    assert_eq!(gauge(&metrics, "provedge_config_last_reload_successful"), 0);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(server
+        .reload(&tokens("boot-new", ""))
+        .starts_with("reloaded "));
+    let metrics = server.metrics();
+    assert_eq!(gauge(&metrics, "provedge_config_last_reload_successful"), 1);
+    assert!(gauge(&metrics, "provedge_config_loaded_timestamp_seconds") > loaded);
+    assert_eq!(status(&server, &old), 404);
 }
 
 #[test]

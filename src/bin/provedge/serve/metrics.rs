@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -78,6 +78,10 @@ pub struct Metrics {
     connections_refused: AtomicU64,
     reloads_applied: AtomicU64,
     reloads_failed: AtomicU64,
+    /// The last reload failed (its file was refused); cleared by one that succeeds.
+    last_reload_failed: AtomicBool,
+    /// When the configuration in force was loaded, at start or by a reload (Unix seconds).
+    config_loaded_unix: AtomicU64,
 }
 
 impl Metrics {
@@ -116,13 +120,22 @@ impl Metrics {
         self.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A SIGHUP's outcome: the new configuration in force, or refused (the old one stays).
-    pub fn reloaded(&self, applied: bool) {
-        let counter = match applied {
-            true => &self.reloads_applied,
-            false => &self.reloads_failed,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+    /// A configuration put in force at `unix`, at start or by a reload.
+    pub fn configured(&self, unix: u64) {
+        self.config_loaded_unix.store(unix, Ordering::Relaxed);
+        self.last_reload_failed.store(false, Ordering::Relaxed);
+    }
+
+    /// A SIGHUP's outcome at `unix`: the new configuration in force, or refused (the old one
+    /// stays, and the failure shows until a reload succeeds).
+    pub fn reloaded(&self, applied: bool, unix: u64) {
+        if applied {
+            self.reloads_applied.fetch_add(1, Ordering::Relaxed);
+            self.configured(unix);
+        } else {
+            self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+            self.last_reload_failed.store(true, Ordering::Relaxed);
+        }
     }
 
     /// The exposition text.
@@ -171,7 +184,19 @@ impl Metrics {
                 load(counter)
             );
         }
-        let simple: [(&str, &str, &str, u64); 12] = [
+        let simple: [(&str, &str, &str, u64); 14] = [
+            (
+                "provedge_config_last_reload_successful",
+                "gauge",
+                "1 unless the last reload (SIGHUP) was refused, until one succeeds.",
+                u64::from(!self.last_reload_failed.load(Ordering::Relaxed)),
+            ),
+            (
+                "provedge_config_loaded_timestamp_seconds",
+                "gauge",
+                "When the configuration in force was loaded, at start or by a reload (Unix time).",
+                load(&self.config_loaded_unix),
+            ),
             (
                 "provedge_connections_open",
                 "gauge",

@@ -180,6 +180,7 @@ fn start(args: Args) -> Result<(), String> {
         checksums: Arc::new(checksum::Checksums::new(1024)),
         clients: Arc::new(clients),
     });
+    state.metrics.configured(crate::unix_now());
     let tls_listener = match &state.config.tls {
         Some(tls) => {
             let listener = bind(tls.listen)?;

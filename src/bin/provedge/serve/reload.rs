@@ -140,7 +140,7 @@ pub async fn on_hangup(
         // Reading files and compiling rules: off the event loop.
         let outcome = tokio::task::spawn_blocking(move || {
             let outcome = reloader.reload(&on);
-            on.metrics.reloaded(outcome.is_ok());
+            on.metrics.reloaded(outcome.is_ok(), crate::unix_now());
             reloader.report(&outcome)
         })
         .await;
