@@ -147,6 +147,16 @@ impl From<ConfigError> for String {
 }
 
 impl Config {
+    /// The rule sets under which this engine serves a phone's file, passwords included, to
+    /// anyone who names its MAC ([`PolicyConfig::admitting_anyone`]); none outside serve mode,
+    /// where the upstream serves the files. Hosts warn about them at start.
+    pub fn admitting_anyone(&self) -> Vec<String> {
+        match self.mode {
+            Mode::Serve => self.policy.admitting_anyone(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Parses a JSON engine configuration and checks it, naming the offending key on error.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
         let mut de = serde_json::Deserializer::from_str(text);

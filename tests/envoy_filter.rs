@@ -386,6 +386,16 @@ fn phone_sequences_policy_rewrite_and_hostile_requests() {
     assert_eq!(e.ua("/cfg000b82123456.xml", Some(GS_UA)).body, xml.body);
     let log = e.log();
     assert!(vm_failures(&log).is_empty(), "{:?}", vm_failures(&log));
+    // Rule sets that let anyone in are said at configure, as every host says them; a deny
+    // list alone does not guard, and the forwarding routes serve no file of their own.
+    for key in ["engine.policy.default", "routes.denied.policy.default"] {
+        let warning = provedge::policy::admitting_anyone_warning(key);
+        assert!(
+            log.contains(&format!("provedge: {warning}")),
+            "{key}: {log}"
+        );
+    }
+    assert!(!log.contains("routes.rewrite.policy") && !log.contains("routes.nginx.policy"));
 
     // Metrics: requests by vendor and status, cache hits.
     assert!(e.counter("provedge.requests.grandstream.200") >= 6);

@@ -274,3 +274,51 @@ fn the_systemd_units_commands_check_start_and_reload() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `serve --check` with the listener given: (exit code, stderr).
+fn check_on(listen: &str, config: &str) -> (Option<i32>, String) {
+    let dir = serve_support::temp_dir("check-on");
+    let path = dir.join("serve.json");
+    std::fs::write(&path, config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provedge"))
+        .args(["serve", "--check", "--listen", listen, "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rules_that_let_anyone_in_are_warned_about_on_a_listener_beyond_loopback() {
+    let warning = |key: &str| {
+        format!("warning: engine.{key} lets in anyone who names a phone's MAC: that phone's file is served with its passwords; set url_tokens, allow, auth or require_identity there (docs/security.md) (0.0.0.0:")
+    };
+    // The defaults on every address: whoever names a MAC gets that phone's passwords.
+    let (code, stderr) = check_on("0.0.0.0:0", "{}");
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].starts_with(&warning("policy.default")), "{stderr}");
+    assert!(lines[1].ends_with(": configuration ok"), "{stderr}");
+    // On loopback (a demo) there is nothing to say.
+    let (code, stderr) = check_on("127.0.0.1:0", "{}");
+    assert_eq!(code, Some(0));
+    assert!(!stderr.contains("warning"), "{stderr}");
+    // Only the rule set that asks nothing is named.
+    let tenants = r#"{"engine": {"policy": {"default": {"url_tokens": {"first_boot": "t"}},
+        "tenants": [{"name": "acme", "hosts": ["acme.example"]}]}}}"#;
+    let (_, stderr) = check_on("0.0.0.0:0", tenants);
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].starts_with(&warning("policy.tenants.acme.rules")),
+        "{stderr}"
+    );
+}

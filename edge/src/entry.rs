@@ -64,6 +64,11 @@ fn setup_for(env: &Env) -> Result<Rc<Setup>, String> {
             Config::from_document_with(&text, |name| env.secret(name).ok().map(|s| s.to_string()))?
         };
         let settings = WorkerSettings::from_document(&text)?;
+        // A Worker answers the whole Internet: said once per isolate and configuration.
+        for key in config.admitting_anyone() {
+            let warning = provedge::policy::admitting_anyone_warning(&format!("engine.{key}"));
+            worker::console_warn!("provedge: {warning}");
+        }
         let setup = Rc::new(Setup {
             engine: Engine::new(config)?.with_secrets(secrets),
             cache: RefCell::new(StoreCache::new(&settings)),

@@ -114,6 +114,26 @@ impl Settings {
         })
     }
 
+    /// The rule sets of this configuration's engines that serve a phone's file, passwords
+    /// included, to anyone who names its MAC (the core's `Config::admitting_anyone`), by their
+    /// key in the plugin configuration (`engine.policy.default`, `routes.r.policy.default`).
+    pub fn admitting_anyone(&self) -> Vec<String> {
+        let named = |prefix: String, engine: &Engine| {
+            engine
+                .config()
+                .admitting_anyone()
+                .into_iter()
+                .map(move |key| format!("{prefix}.{key}"))
+        };
+        named("engine".into(), &self.engine)
+            .chain(
+                self.routes
+                    .iter()
+                    .flat_map(|(name, engine)| named(format!("routes.{name}"), engine)),
+            )
+            .collect()
+    }
+
     /// The engine for a request on the Envoy route `route` (if known).
     pub fn engine_for(&self, route: Option<&str>) -> &Engine {
         route
@@ -156,6 +176,21 @@ mod tests {
             provedge::Mode::Serve
         );
         assert_eq!(s.engine_for(None).config().mode, provedge::Mode::Serve);
+    }
+
+    #[test]
+    fn names_every_engine_that_lets_anyone_in() {
+        let s = parse(
+            r#"{"origin": {"upstream": "store"},
+                "engine": {"policy": {"default": {"url_tokens": {"first_boot": "t"}}}},
+                "routes": {"open": {"policy": {}},
+                           "legacy": {"mode": {"rewrite": {"prefix": ""}}, "policy": {}}}}"#,
+        )
+        .unwrap();
+        // The rewrite route forwards: its upstream serves the files, not this engine.
+        assert_eq!(s.admitting_anyone(), ["routes.open.policy.default"]);
+        let open = parse(r#"{"origin": {"upstream": "store"}}"#).unwrap();
+        assert_eq!(open.admitting_anyone(), ["engine.policy.default"]);
     }
 
     #[test]

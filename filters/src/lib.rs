@@ -294,6 +294,10 @@ impl RootContext for Root {
                     origin.prefix()
                 );
                 let cache = Cache::new(settings.cache.clone(), namespace);
+                for key in settings.admitting_anyone() {
+                    let warning = provedge::policy::admitting_anyone_warning(&key);
+                    log(LogLevel::Warn, &format!("provedge: {warning}"));
+                }
                 log(
                     LogLevel::Info,
                     &format!(

@@ -234,7 +234,46 @@ impl Default for PolicyConfig {
     }
 }
 
+impl Rules {
+    /// Whether these rules let in anyone who names a device: no network list, credentials, URL
+    /// token or certificate is asked for, so whoever knows or guesses a phone's MAC gets its
+    /// file, passwords included (MAC binding only stops a client that names another MAC).
+    pub fn admit_anyone(&self) -> bool {
+        self.allow.is_empty()
+            && self.auth == AuthMode::None
+            && self.url_tokens.is_none()
+            && !self.require_identity
+    }
+}
+
+/// What a host says of a rule set that admits anyone ([`Rules::admit_anyone`]), named by its
+/// key in the host's configuration file (`engine.policy.default`), so every host warns alike.
+pub fn admitting_anyone_warning(key: &str) -> String {
+    format!(
+        "{key} lets in anyone who names a phone's MAC: that phone's file is served with its \
+         passwords; set url_tokens, allow, auth or require_identity there (docs/security.md)"
+    )
+}
+
 impl PolicyConfig {
+    /// The rule sets in use that admit anyone ([`Rules::admit_anyone`]), by their key in the
+    /// engine configuration (`policy.default`, `policy.tenants.acme.rules`), for hosts to warn
+    /// about where strangers can reach them. The default rules count unless requests no tenant
+    /// claims are refused.
+    pub fn admitting_anyone(&self) -> Vec<String> {
+        let default = (self.unmatched == Unmatched::Default && self.default.admit_anyone())
+            .then(|| "policy.default".to_owned());
+        default
+            .into_iter()
+            .chain(
+                self.tenants
+                    .iter()
+                    .filter(|t| t.rules.admit_anyone())
+                    .map(|t| format!("policy.tenants.{}.rules", t.name)),
+            )
+            .collect()
+    }
+
     /// Checks what serde cannot: tenant names and prefixes usable as store namespaces.
     pub fn validate(&self) -> Result<(), String> {
         for t in &self.tenants {
@@ -711,4 +750,41 @@ fn too_many(note: String) -> Response {
     resp.headers.push(("retry-after".into(), "60".into()));
     resp.note = Some(note);
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(json: &str) -> Vec<String> {
+        serde_json::from_str::<PolicyConfig>(json)
+            .unwrap()
+            .admitting_anyone()
+    }
+
+    #[test]
+    fn names_the_rule_sets_that_ask_nothing_of_a_client() {
+        assert_eq!(open("{}"), ["policy.default"]);
+        for guarded in [
+            r#"{"default": {"allow": ["10.0.0.0/8"]}}"#,
+            r#"{"default": {"url_tokens": {"first_boot": "t"}}}"#,
+            r#"{"default": {"require_identity": true}}"#,
+            r#"{"default": {"auth": "basic", "users": [{"user": "u", "password": "p"}]}}"#,
+        ] {
+            assert_eq!(open(guarded), Vec::<String>::new(), "{guarded}");
+        }
+        // A deny list alone still lets in everyone else; MAC binding does not ask who asks.
+        assert_eq!(
+            open(r#"{"default": {"deny": ["10.0.0.0/8"], "mac_binding": true}}"#),
+            ["policy.default"]
+        );
+        assert_eq!(
+            open(
+                r#"{"unmatched": "refuse", "tenants": [
+                    {"name": "acme", "hosts": ["a"]},
+                    {"name": "bravo", "hosts": ["b"], "rules": {"url_tokens": {"first_boot": "t"}}}]}"#
+            ),
+            ["policy.tenants.acme.rules"]
+        );
+    }
 }

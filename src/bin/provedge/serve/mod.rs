@@ -119,7 +119,19 @@ fn start(args: Args) -> Result<(), String> {
     let (engine, mut server, reloader) = match &args.config {
         Some(path) => {
             let loaded = config::load_file(path)?;
-            let reloader = reload::Reloader::new(path.clone(), loaded.server_json);
+            let reloader = reload::Reloader::new(
+                path.clone(),
+                loaded.server_json,
+                std::iter::once(args.listen)
+                    .chain(
+                        loaded
+                            .server
+                            .tls
+                            .as_ref()
+                            .map(|tls| args.tls_listen.unwrap_or(tls.listen)),
+                    )
+                    .collect(),
+            );
             (loaded.engine, loaded.server, Some(reloader))
         }
         None => (
@@ -146,6 +158,12 @@ fn start(args: Args) -> Result<(), String> {
         .as_deref()
         .map(config::Upstream::parse)
         .transpose()?;
+    let listeners: Vec<SocketAddr> = std::iter::once(args.listen)
+        .chain(server.tls.as_ref().map(|tls| tls.listen))
+        .collect();
+    for warning in open_policy_warnings(&engine, &listeners) {
+        eprintln!("{warning}");
+    }
     let trusted_proxies = engine.policy.trusted_proxies.clone();
     let engine = provedge::Engine::new(engine).map_err(|e| e.within("engine").to_string())?;
     if args.check {
@@ -282,6 +300,23 @@ fn start(args: Args) -> Result<(), String> {
     state.log.flush();
     eprintln!("stopped");
     Ok(())
+}
+
+/// A warning for each rule set that lets in anyone who names a MAC
+/// ([`provedge::Config::admitting_anyone`]), when a phone listener is reachable
+/// from beyond this host: on loopback (the default, a demo) there is nothing to say.
+fn open_policy_warnings(engine: &provedge::Config, listeners: &[SocketAddr]) -> Vec<String> {
+    let Some(public) = listeners.iter().find(|a| !a.ip().is_loopback()) else {
+        return Vec::new();
+    };
+    engine
+        .admitting_anyone()
+        .into_iter()
+        .map(|key| {
+            let warning = provedge::policy::admitting_anyone_warning(&format!("engine.{key}"));
+            format!("warning: {warning} ({public} is not loopback)")
+        })
+        .collect()
 }
 
 /// Event loops: one per core, each on its own thread, as nginx runs a worker per core. The

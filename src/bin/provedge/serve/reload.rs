@@ -17,6 +17,7 @@
 //! restart-only settings), so an unrelated edit never holds back a policy change.
 
 use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -27,10 +28,12 @@ use super::config;
 use super::http::State;
 use super::tls;
 
-/// The file to read again, and the `server` part the server started with, as written.
+/// The file to read again, the `server` part the server started with, as written, and the
+/// phone listeners' addresses (for the warnings a start gives too).
 pub struct Reloader {
     path: PathBuf,
     started: Map<String, Value>,
+    listeners: Vec<SocketAddr>,
 }
 
 /// A reload put in force.
@@ -39,11 +42,17 @@ pub struct Applied {
     /// `server` keys (`server.max_connections`, `server.tls.listen`) that changed in the file
     /// and take effect only at the next restart.
     pub at_restart: Vec<String>,
+    /// What the new configuration leaves open, as a start would warn.
+    pub warnings: Vec<String>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, started: Map<String, Value>) -> Reloader {
-        Reloader { path, started }
+    pub fn new(path: PathBuf, started: Map<String, Value>, listeners: Vec<SocketAddr>) -> Reloader {
+        Reloader {
+            path,
+            started,
+            listeners,
+        }
     }
 
     /// Reads the file again and puts it in force, or changes nothing and says why.
@@ -57,6 +66,7 @@ impl Reloader {
                     .into(),
             ));
         }
+        let warnings = super::open_policy_warnings(&loaded.engine, &self.listeners);
         let trusted_proxies = loaded.engine.policy.trusted_proxies.clone();
         let engine =
             provedge::Engine::new(loaded.engine).map_err(|e| at(e.within("engine").to_string()))?;
@@ -73,20 +83,29 @@ impl Reloader {
         state.clients.exempt(trusted_proxies);
         Ok(Applied {
             at_restart: at_restart(&self.started, &loaded.server_json),
+            warnings,
         })
     }
 
-    /// The line an operator reads on stderr after a reload.
+    /// What an operator reads on stderr after a reload: the warnings a start would give, then
+    /// one line that says what happened.
     fn report(&self, outcome: &Result<Applied, String>) -> String {
         match outcome {
-            Ok(Applied { at_restart }) if at_restart.is_empty() => {
-                format!("reloaded {}", self.path.display())
+            Ok(Applied {
+                at_restart,
+                warnings,
+            }) => {
+                let mut lines = warnings.clone();
+                lines.push(match at_restart.as_slice() {
+                    [] => format!("reloaded {}", self.path.display()),
+                    keys => format!(
+                        "reloaded {}; at the next restart: {}",
+                        self.path.display(),
+                        keys.join(", ")
+                    ),
+                });
+                lines.join("\n")
             }
-            Ok(Applied { at_restart }) => format!(
-                "reloaded {}; at the next restart: {}",
-                self.path.display(),
-                at_restart.join(", ")
-            ),
             Err(e) => format!("reload failed, the configuration in force stays: {e}"),
         }
     }
