@@ -18,7 +18,7 @@
 //! Exit codes: 0 every file renders, 1 some file does not (or a record does not parse), 2 bad
 //! arguments or configuration.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -26,7 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use provedge::policy::{RateLimits, Rules};
 use provedge::render::syntax::{self, Syntax};
 use provedge::route::{self, Route};
-use provedge::{Decision, Engine, Mac, Mode, Request};
+use provedge::{Decision, Engine, Mac, Mode, Request, Vendor};
 
 use super::fleet::{Fleet, Stored};
 use super::StoreArgs;
@@ -68,6 +68,8 @@ struct Check {
     path_prefix: String,
     /// The namespace's templates folder (`[tenants/<name>/]templates`).
     templates: std::path::PathBuf,
+    /// Each vendor's device templates there, read once ([`device_templates`]).
+    by_vendor: BTreeMap<Vendor, BTreeSet<String>>,
 }
 
 /// One file checked: rendered (its size), or why it would not be served.
@@ -108,6 +110,10 @@ impl Check {
             .root()
             .join(provedge::store::namespace(tenant))
             .join("templates");
+        let by_vendor = Vendor::ALL
+            .into_iter()
+            .map(|v| (v, device_templates(&templates.join(v.name()))))
+            .collect();
         Ok(Check {
             engine,
             route,
@@ -116,6 +122,7 @@ impl Check {
             host,
             path_prefix,
             templates,
+            by_vendor,
         })
     }
 
@@ -207,7 +214,9 @@ impl Check {
     /// Renders each of the device's files the namespace has a template for.
     fn device(&self, stored: &Stored) -> Vec<Checked> {
         let record = &stored.record;
-        let templates = device_templates(&self.templates.join(record.vendor.name()));
+        let Some(templates) = self.by_vendor.get(&record.vendor) else {
+            return Vec::new();
+        };
         let mut checked = Vec::new();
         for file in route::device_files(record.vendor, record.mac) {
             // The vendor's folder in the path, as the weakest evidence: the OUI still decides,
