@@ -277,19 +277,8 @@ fn the_systemd_units_commands_check_start_and_reload() {
 
 /// `serve --check` with the listener given: (exit code, stderr).
 fn check_on(listen: &str, config: &str) -> (Option<i32>, String) {
-    let dir = serve_support::temp_dir("check-on");
-    let path = dir.join("serve.json");
-    std::fs::write(&path, config).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .args(["serve", "--check", "--listen", listen, "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, stderr, _) = serve_support::serve_to_exit(config, &["--check", "--listen", listen]);
+    (code, stderr)
 }
 
 #[test]

@@ -346,13 +346,20 @@ pub use http_client::{Client, Resp};
 /// Runs `provedge serve` with a configuration expected to be refused at start:
 /// (exit code, stderr, the configuration file's path).
 pub fn refused(config: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    serve_to_exit(config, &[&["--listen", "127.0.0.1:0"], extra].concat())
+}
+
+/// Runs `provedge serve ARGS… --config FILE` with `config` as the file, to its exit (a refusal,
+/// or `--check`): (exit code, stderr, the configuration file's path).
+pub fn serve_to_exit(config: &str, args: &[&str]) -> (Option<i32>, String, String) {
     let dir = temp_dir("config");
     let path = dir.join("serve.json");
     std::fs::write(&path, config).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_provedge"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg("serve")
+        .args(args)
+        .arg("--config")
         .arg(&path)
-        .args(extra)
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);

@@ -48,8 +48,8 @@ pub fn run(args: Args) -> ExitCode {
     if let Some(ua) = args.user_agent {
         req = req.with_header("User-Agent", ua);
     }
-    match engine.run(&req, crate::unix_now(), |key| store.read(key)) {
-        Decision::Respond(resp) if resp.status == 200 => {
+    match served(engine.run(&req, crate::unix_now(), |key| store.read(key))) {
+        Ok(resp) => {
             let mut out = std::io::stdout().lock();
             if out
                 .write_all(&resp.body)
@@ -60,27 +60,36 @@ pub fn run(args: Args) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Err(reason) => {
+            eprintln!("{reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What `render` makes of the engine's last decision for a request: the answer when the file
+/// is served (200), or the line saying why not (`STATUS reason`, with the log note naming the
+/// key and fault for a 5xx; a rewrite; an upload). `devices check` reports files alike.
+pub fn served(decision: Decision) -> Result<provedge::Response, String> {
+    match decision {
+        Decision::Respond(resp) if resp.status == 200 => Ok(resp),
         Decision::Respond(resp) => {
             let reason = resp
                 .note
                 .clone()
                 .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).trim_end().to_owned());
-            eprintln!("{} {reason}", resp.status);
-            ExitCode::FAILURE
+            Err(format!("{} {reason}", resp.status))
         }
-        Decision::Rewrite(rewrite) => {
-            eprintln!("rewrite {}", rewrite.target);
-            ExitCode::FAILURE
+        Decision::Rewrite(rewrite) => Err(format!("rewrite {}", rewrite.target)),
+        Decision::Upload(upload) => Err(format!(
+            "upload to {} (up to {} bytes): render serves files, it does not store them",
+            upload.key(),
+            upload.max_bytes()
+        )),
+        // `Engine::run` answers reads, streams and sums itself: none is left for its caller.
+        Decision::Fetch(_) | Decision::Stream(_) | Decision::Checksum(_) => {
+            Err("the engine asked for more than the store gave".into())
         }
-        Decision::Upload(upload) => {
-            eprintln!(
-                "upload to {} (up to {} bytes): render serves files, it does not store them",
-                upload.key(),
-                upload.max_bytes()
-            );
-            ExitCode::FAILURE
-        }
-        Decision::Fetch(_) | Decision::Stream(_) | Decision::Checksum(_) => ExitCode::FAILURE,
     }
 }
 

@@ -26,7 +26,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use provedge::policy::{RateLimits, Rules};
 use provedge::render::syntax::{self, Syntax};
 use provedge::route::{self, Route};
-use provedge::{Decision, Engine, Mac, Mode, Request, Vendor};
+use provedge::{Engine, Mac, Mode, Request, Vendor};
 
 use super::fleet::{Fleet, Stored};
 use super::StoreArgs;
@@ -260,20 +260,11 @@ impl Check {
         if let Some(host) = &self.host {
             req = req.with_header("Host", host.as_str());
         }
-        match self
-            .engine
-            .run(&req, crate::unix_now(), |key| self.store.read(key))
-        {
-            Decision::Respond(resp) if resp.status == 200 => Ok(resp.body.len()),
-            Decision::Respond(resp) => {
-                let reason = resp
-                    .note
-                    .clone()
-                    .unwrap_or_else(|| String::from_utf8_lossy(&resp.body).trim_end().to_owned());
-                Err(format!("{} {reason}", resp.status))
-            }
-            other => Err(format!("not a rendered file ({})", decision_name(&other))),
-        }
+        crate::render_cmd::served(
+            self.engine
+                .run(&req, crate::unix_now(), |key| self.store.read(key)),
+        )
+        .map(|resp| resp.body.len())
     }
 }
 
@@ -333,17 +324,6 @@ fn say(bar: &ProgressBar, line: String) {
 
 fn hex_oui(mac: Mac) -> String {
     mac.oui().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decision_name(decision: &Decision) -> &'static str {
-    match decision {
-        Decision::Respond(_) => "respond",
-        Decision::Fetch(_) => "fetch",
-        Decision::Stream(_) => "a stored file",
-        Decision::Checksum(_) => "a checksum",
-        Decision::Upload(_) => "an upload",
-        Decision::Rewrite(_) => "a rewrite",
-    }
 }
 
 #[cfg(test)]

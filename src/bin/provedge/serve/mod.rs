@@ -116,23 +116,12 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn start(args: Args) -> Result<(), String> {
-    let (engine, mut server, reloader) = match &args.config {
+    // The file as read, and its `server` part as written: what a reload compares with.
+    let (engine, mut server, started) = match &args.config {
         Some(path) => {
             let loaded = config::load_file(path)?;
-            let reloader = reload::Reloader::new(
-                path.clone(),
-                loaded.server_json,
-                std::iter::once(args.listen)
-                    .chain(
-                        loaded
-                            .server
-                            .tls
-                            .as_ref()
-                            .map(|tls| args.tls_listen.unwrap_or(tls.listen)),
-                    )
-                    .collect(),
-            );
-            (loaded.engine, loaded.server, Some(reloader))
+            let started = (path.clone(), loaded.server_json);
+            (loaded.engine, loaded.server, Some(started))
         }
         None => (
             provedge::Config::default(),
@@ -174,6 +163,8 @@ fn start(args: Args) -> Result<(), String> {
         eprintln!("{file}: configuration ok");
         return Ok(());
     }
+    let reloader =
+        started.map(|(path, server_json)| reload::Reloader::new(path, server_json, listeners));
     let last_seen_dir = server.last_seen_dir.clone().or_else(|| store.folder());
     let log = logging::AccessLog::start().map_err(|e| format!("access log: {e}"))?;
     let recent =
