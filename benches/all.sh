@@ -24,13 +24,13 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 SMOKE=${SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
   criterion=(--warm-up-time 1 --measurement-time 2 --sample-size 10 --noplot)
-  envoy=(DURATION=2s COLD_RUNS=1)
+  envoy=(DURATION=2s ROUNDS=1 COLD_RUNS=1)
   filter_v8=(ROUNDS=1 REQUESTS=2000)
   load=(ROUNDS=1 DURATION=2s)
   devices="1000 10000"
 else
   criterion=(--noplot)
-  envoy=(DURATION=10s COLD_RUNS=5)
+  envoy=(DURATION=5s ROUNDS=3 COLD_RUNS=5)
   filter_v8=(ROUNDS=3 REQUESTS=20000)
   load=(ROUNDS=3 DURATION=5s)
   devices="10000 100000"

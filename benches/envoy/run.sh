@@ -7,13 +7,15 @@
 # filter that only answers the same bytes) for render mode, and Envoy proxying the same upstream
 # request without any filter for rewrite mode. A second floor, the floor filter making the host
 # calls render mode makes per request (`calls`), tells Envoy's cost of answering them apart from
-# the filter's own work. Then cold start: Envoy launched with the filter
+# the filter's own work; rewrite mode's two floors are the floor filter letting requests through
+# to the same origin (`pass`), and doing so after rewrite mode's host calls (`pass-calls`).
+# Then cold start: Envoy launched with the filter
 # until its first answer, less Envoy launched with `direct_response` alone (COLD_RUNS times,
 # medians), and the module's compile time under wasmtime (PyPI `wasmtime` in a venv under
 # ~/.cache/provedge) without and with wasmtime's compilation cache. Lines starting with `ROW `
 # are for benches/all.sh.
 #
-#   benches/envoy/run.sh                         # defaults: wrk -t1 -c16 -d10s, Envoy --concurrency 1
+#   benches/envoy/run.sh                         # defaults: wrk -t1 -c16 -d10s, 3 rounds, Envoy --concurrency 1
 #   THREADS=2 CONNECTIONS=32 DURATION=15s benches/envoy/run.sh
 #
 # Uses the Envoy and wasm-opt that scripts/test-all installs (~/.cache/provedge), Debian's wrk and
@@ -26,12 +28,15 @@ root=$PWD
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-16}
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 PORT=${PORT:-18580}
 DIRECT_PORT=${DIRECT_PORT:-18581}
 ADMIN_PORT=${ADMIN_PORT:-18582}
 ORIGIN_PORT=${ORIGIN_PORT:-18583}
 FLOOR_PORT=${FLOOR_PORT:-18584}
 FLOOR_CALLS_PORT=${FLOOR_CALLS_PORT:-18587}
+PASS_PORT=${PASS_PORT:-18588}
+PASS_CALLS_PORT=${PASS_CALLS_PORT:-18589}
 PROXY_PORT=${PROXY_PORT:-18585}
 COLD_PORT=${COLD_PORT:-18586}
 COLD_RUNS=${COLD_RUNS:-5}
@@ -124,6 +129,11 @@ body=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))'
 # The second floor: the floor filter making the host calls render mode makes per request.
 calls_body=$(python3 -c 'import json,sys; print(json.dumps("calls\n" + open(sys.argv[1]).read()))' \
   "$work/rendered.xml")
+# Rewrite mode's floors: the floor filter letting requests through, and doing so after rewrite
+# mode's host calls with `:path` replaced by what rewrite mode writes there.
+upstream_path=/grandstream${FILE_PATH}
+pass_calls=$(python3 -c 'import json,sys; print(json.dumps("pass-calls\n" + sys.argv[1]))' \
+  "$upstream_path")
 # The pieces of Envoy's configuration, shared by the load run and the cold starts.
 # One wasm filter's entry in `http_filters`: name (also its VM's id), root id, module, plugin
 # configuration (a JSON string), and `stop` for a filter that waits on the origin.
@@ -189,6 +199,9 @@ to_store='[{match: {prefix: "/"}, route: {cluster: store}}]'
   listener floor-calls "$FLOOR_CALLS_PORT" '[{name: render, match: {prefix: "/"}, route: {cluster: store}}]' \
     "$(wasm_filter floor-calls floor "$floor" "$calls_body")"
   listener proxy "$PROXY_PORT" "$to_store"
+  listener pass "$PASS_PORT" "$to_store" "$(wasm_filter pass floor "$floor" '"pass"')"
+  listener pass-calls "$PASS_CALLS_PORT" '[{name: rewrite, match: {prefix: "/"}, route: {cluster: store}}]' \
+    "$(wasm_filter pass-calls floor "$floor" "$pass_calls")"
   listener direct "$DIRECT_PORT" "[{match: {prefix: \"/\"}, direct_response: {status: 200, body: {inline_string: $body}},
                 response_headers_to_add: [{header: {key: content-type, value: \"text/xml; charset=utf-8\"}}]}]"
   store_cluster
@@ -207,16 +220,20 @@ curl -fs -A "$UA" "http://127.0.0.1:$PORT/rewrite$FILE_PATH" >"$work/rewrite.out
 curl -fs "http://127.0.0.1:$DIRECT_PORT$FILE_PATH" >"$work/direct.out"
 curl -fs "http://127.0.0.1:$FLOOR_PORT$FILE_PATH" >"$work/floor.out"
 curl -fs "http://127.0.0.1:$FLOOR_CALLS_PORT$FILE_PATH" >"$work/floor-calls.out"
-# Envoy without the filter asks the origin for what rewrite mode asks it for.
-upstream_path=/grandstream${FILE_PATH}
+# Envoy without the filter asks the origin for what rewrite mode asks it for, and so does the
+# pass-through floor; its second floor writes that path itself.
 curl -fs "http://127.0.0.1:$PROXY_PORT$upstream_path" >"$work/proxy.out"
+curl -fs "http://127.0.0.1:$PASS_PORT$upstream_path" >"$work/pass.out"
+curl -fs "http://127.0.0.1:$PASS_CALLS_PORT/rewrite$FILE_PATH" >"$work/pass-calls.out"
 cmp "$work/render.out" "$work/rendered.xml"
 cmp "$work/rewrite.out" "$work/rendered.xml"
 cmp "$work/direct.out" "$work/rendered.xml"
 cmp "$work/floor.out" "$work/rendered.xml"
 cmp "$work/floor-calls.out" "$work/rendered.xml"
 cmp "$work/proxy.out" "$work/rendered.xml"
-echo "==> all six serve the same $(wc -c <"$work/rendered.xml")-byte file"
+cmp "$work/pass.out" "$work/rendered.xml"
+cmp "$work/pass-calls.out" "$work/rendered.xml"
+echo "==> all eight serve the same $(wc -c <"$work/rendered.xml")-byte file"
 
 rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 p99() {
@@ -228,36 +245,66 @@ p99() {
     printf "%.3f", v
   }' "$1"
 }
-run() {
-  local name=$1 url=$2
-  wrk -t1 -c4 -d1s -H "User-Agent: $UA" "$url" >/dev/null # warm
-  echo "==> wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $name" >&2
+# Envoy's CPU time so far (user + system, clock ticks), from /proc.
+envoy_ticks() { awk '{ print $14 + $15 }' "/proc/$envoy_pid/stat"; }
+run() { # one round of one mode: name, round, url
+  local name=$1 round=$2 url=$3 before after
+  [ "$round" = 1 ] && wrk -t1 -c4 -d1s -H "User-Agent: $UA" "$url" >/dev/null # warm
+  echo "==> round $round: wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency $name" >&2
+  before=$(envoy_ticks)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -H "User-Agent: $UA" "$url" \
-    >"$work/wrk-$name.txt"
-  if grep -E "Non-2xx|Socket errors" "$work/wrk-$name.txt" >&2; then
+    >"$work/wrk-$name.$round.txt"
+  after=$(envoy_ticks)
+  # Envoy's CPU per request: what the mode costs Envoy's one worker, which a shared machine's
+  # slow spells disturb far less than requests/s (the origin's and wrk's CPU are not in it).
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+    '/ requests in / { printf "%.2f\n", t / hz * 1e6 / $1 }' "$work/wrk-$name.$round.txt" \
+    >>"$work/cpu-$name"
+  if grep -E "Non-2xx|Socket errors" "$work/wrk-$name.$round.txt" >&2; then
     echo "$name: errors under load; the figures would not compare like with like" >&2
     exit 1
   fi
 }
-run direct "http://127.0.0.1:$DIRECT_PORT$FILE_PATH"
-run render "http://127.0.0.1:$PORT$FILE_PATH"
-run rewrite "http://127.0.0.1:$PORT/rewrite$FILE_PATH"
-run floor "http://127.0.0.1:$FLOOR_PORT$FILE_PATH"
-run floor-calls "http://127.0.0.1:$FLOOR_CALLS_PORT$FILE_PATH"
-run proxy "http://127.0.0.1:$PROXY_PORT$upstream_path"
+# The modes take turns, round after round, so a slow spell of a shared machine falls on all of
+# them; each mode is then reported by its median round (`wrk-NAME.txt`).
+modes=(direct render rewrite floor floor-calls proxy pass pass-calls)
+url_of() {
+  case $1 in
+    direct) echo "http://127.0.0.1:$DIRECT_PORT$FILE_PATH" ;;
+    render) echo "http://127.0.0.1:$PORT$FILE_PATH" ;;
+    rewrite) echo "http://127.0.0.1:$PORT/rewrite$FILE_PATH" ;;
+    floor) echo "http://127.0.0.1:$FLOOR_PORT$FILE_PATH" ;;
+    floor-calls) echo "http://127.0.0.1:$FLOOR_CALLS_PORT$FILE_PATH" ;;
+    proxy) echo "http://127.0.0.1:$PROXY_PORT$upstream_path" ;;
+    pass) echo "http://127.0.0.1:$PASS_PORT$upstream_path" ;;
+    pass-calls) echo "http://127.0.0.1:$PASS_CALLS_PORT/rewrite$FILE_PATH" ;;
+  esac
+}
+for round in $(seq "$ROUNDS"); do
+  for name in "${modes[@]}"; do run "$name" "$round" "$(url_of "$name")"; done
+done
+for name in "${modes[@]}"; do
+  median=$(for f in "$work/wrk-$name".*.txt; do echo "$(rps "$f") $f"; done | sort -g |
+    awk '{ f[NR] = $2 } END { print f[int((NR + 1) / 2)] }')
+  cp "$median" "$work/wrk-$name.txt"
+  sort -g "$work/cpu-$name" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }' \
+    >"$work/cpu-$name.median"
+done
+cpu() { cat "$work/cpu-$1.median"; }
 
 base_rps=$(rps "$work/wrk-direct.txt")
 base_p99=$(p99 "$work/wrk-direct.txt")
 echo
 echo "== GET $FILE_PATH through Envoy $("$ENVOY" --version | grep -o '1\.[0-9]*\.[0-9]*' | head -1)," \
-  "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, --concurrency 1, $(nproc) cores"
-printf '%-16s %12s %10s %14s %12s\n' mode "req/s" "p99 (ms)" "req/s ratio" "p99 ratio"
-for name in direct render rewrite floor floor-calls proxy; do
+  "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS rounds, --concurrency 1, $(nproc) cores"
+printf '%-16s %12s %10s %14s %12s %18s\n' mode "req/s" "p99 (ms)" "req/s ratio" "p99 ratio" \
+  "Envoy CPU µs/req"
+for name in "${modes[@]}"; do
   r=$(rps "$work/wrk-$name.txt")
   p=$(p99 "$work/wrk-$name.txt")
-  awk -v n="$name" -v r="$r" -v p="$p" -v br="$base_rps" -v bp="$base_p99" 'BEGIN {
-    label = (n == "direct") ? "direct_response" : (n == "floor") ? "floor filter" : (n == "floor-calls") ? "floor + calls" : (n == "proxy") ? "proxy, no filter" : n
-    printf "%-16s %12.0f %10.3f %14.2f %12.2f\n", label, r, p, r / br, p / bp
+  awk -v n="$name" -v r="$r" -v p="$p" -v br="$base_rps" -v bp="$base_p99" -v c="$(cpu "$name")" 'BEGIN {
+    label = (n == "direct") ? "direct_response" : (n == "floor") ? "floor filter" : (n == "floor-calls") ? "floor + calls" : (n == "proxy") ? "proxy, no filter" : (n == "pass") ? "pass filter" : (n == "pass-calls") ? "pass + calls" : n
+    printf "%-16s %12.0f %10.3f %14.2f %12.2f %18.2f\n", label, r, p, r / br, p / bp, c
   }'
 done
 echo "filter counters: $(curl -s "http://127.0.0.1:$ADMIN_PORT/stats" | grep -E 'wasmcustom.provedge.(cache.hit.local|requests.grandstream.200)' | tr '\n' ' ')"
@@ -277,6 +324,14 @@ row_ratio "4. Envoy floor filter making render mode's host calls / floor filter"
   "$work/wrk-floor-calls.txt" "$work/wrk-floor.txt" "floor filter"
 row_ratio "4. Envoy render mode / floor filter making its host calls" \
   "$work/wrk-render.txt" "$work/wrk-floor-calls.txt" "floor + calls"
+# Informative: rewrite mode's floors against the proxy without a filter, and rewrite mode against
+# the second one.
+row_ratio "4. Envoy pass-through floor filter / proxy without filter" \
+  "$work/wrk-pass.txt" "$work/wrk-proxy.txt" "Envoy proxy, no filter"
+row_ratio "4. Envoy pass-through floor filter making rewrite mode's host calls / proxy without filter" \
+  "$work/wrk-pass-calls.txt" "$work/wrk-proxy.txt" "Envoy proxy, no filter"
+row_ratio "4. Envoy rewrite mode / pass-through floor making its host calls" \
+  "$work/wrk-rewrite.txt" "$work/wrk-pass-calls.txt" "pass + calls"
 kill "$envoy_pid" 2>/dev/null || true
 wait "$envoy_pid" 2>/dev/null || true
 envoy_pid=
