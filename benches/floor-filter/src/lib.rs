@@ -1,6 +1,7 @@
 //! The floor filter, the least a proxy-wasm filter costs Envoy. By default it answers every
-//! request with the body its plugin configuration holds and fixed headers, through `send_http_response`. The body is read once, at configure time; the
-//! per-request path copies nothing it does not have to.
+//! request with the body its plugin configuration holds and fixed headers, through
+//! `send_http_response`. The body is read once, at configure time; the per-request path copies
+//! nothing it does not have to.
 //!
 //! A configuration that starts with the line `calls` makes the second floor: the same answer,
 //! after the host calls provedge's render mode makes for every request and with its response
@@ -73,9 +74,9 @@ impl RootContext for Floor {
                 .map(|p| Mode::PassCalls(p.into()))
         } else if let Some(body) = config.strip_prefix(b"calls\n") {
             let counter = hostcalls::define_metric(MetricType::Counter, "floor.requests").ok();
-            counter.filter(|_| !body.is_empty()).map(|counter| {
-                Mode::AnswerCalls(Rc::new(body.to_vec()), Calls { counter })
-            })
+            counter
+                .filter(|_| !body.is_empty())
+                .map(|counter| Mode::AnswerCalls(Rc::new(body.to_vec()), Calls { counter }))
         } else {
             Some(config)
                 .filter(|body| !body.is_empty())
