@@ -451,7 +451,9 @@ fn a_revoked_client_certificate_is_no_identity() {
 }
 
 /// URL tokens in workerd: a device's streamed file (Aastra `.tuz`) and its rendered file open
-/// only with its own token; uploads are taken only for devices with a record.
+/// only with its own token; uploads are taken only for devices with a record. The Worker warns
+/// on its log, once, about rules that let in anyone who names a MAC, and says nothing of rules
+/// that do not.
 #[test]
 fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
     let Some(tools) = tools() else { return };
@@ -465,7 +467,7 @@ fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
     std::fs::write(store.join("aastra/00085d123456.tuz"), b"tuz-secret").unwrap();
     let config =
         r#"{"engine": {"policy": {"default": {"url_tokens": {"first_boot": "boot-tok"}}}}}"#;
-    let w = Worker::start(&tools, &store, config, None);
+    let mut w = Worker::start(&tools, &store, config, None);
     let own = request(w.port, "GET", "/dev-tok/00085D123456.tuz", &[]);
     assert_eq!((own.status, own.body.as_slice()), (200, &b"tuz-secret"[..]));
     for path in ["/wrong/00085D123456.tuz", "/boot-tok/00085D123456.tuz"] {
@@ -473,14 +475,40 @@ fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
         assert_eq!(resp.status, 404, "{path}");
         assert!(!resp.text().contains("secret"), "{path}");
     }
+    assert_eq!(open_rules_warnings(&mut w, 0), Vec::<String>::new());
     // Without tokens, a PUT for a MAC the store does not know stores nothing.
-    let w = Worker::start(&tools, &store, "", None);
+    let mut w = Worker::start(&tools, &store, "", None);
     let put = exchange(
         w.port,
         "upload for a stranger",
         b"PUT /0004f2aaaaaa-app.log HTTP/1.1\r\nHost: x\r\nUser-Agent: PolycomVVX-VVX_400-UA/5.9.0.9373\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
     );
     assert_eq!(put.status, 404);
+    // Rules that ask nothing of a client are said once, for the isolate, not per request.
+    assert_eq!(w.ua("/cfg000b82123456.xml", Some(GS_UA)).status, 200);
+    let warnings = open_rules_warnings(&mut w, 1);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("engine.policy.default lets in anyone who names a phone's MAC"),
+        "{warnings:?}"
+    );
+}
+
+/// The lines of workerd's stderr that warn about rules letting anyone in, once `expected` of
+/// them came (or a few seconds passed: a log line reaches the script after the answer).
+fn open_rules_warnings(w: &mut Worker, expected: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(if expected == 0 { 1 } else { 10 });
+    loop {
+        let warnings: Vec<String> = w
+            .stderr_lines()
+            .into_iter()
+            .filter(|l| l.contains("lets in anyone"))
+            .collect();
+        if warnings.len() >= expected.max(1) || Instant::now() > deadline {
+            return warnings;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Every request gives one access record on the Worker's log, as the native server's JSON

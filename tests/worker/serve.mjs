@@ -27,6 +27,9 @@
 //                     is down, the isolate new; the colo's cache (persisted) is kept
 //   bind, restart     restarts workerd with every binding: a new isolate in a warm colo
 // The colo's Cache API is persisted in a scratch folder beside, so restarts keep it.
+// workerd's own output comes through stdout too: its stdout (the Worker's `console.log`) as it
+// is, its stderr (`console.warn`, `console.error`) a line each as `stderr <line>` (and still on
+// stderr, for whoever watches the test run).
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -82,6 +85,13 @@ function options(without = []) {
       ? { r2Buckets: { BUCKET: bucketName }, r2Persist: join(persist, "v3", "r2") }
       : {}),
     cachePersist: join(scratch, "cache"),
+    handleRuntimeStdio(stdout, stderr) {
+      createInterface({ input: stdout }).on("line", (line) => console.log(line));
+      createInterface({ input: stderr }).on("line", (line) => {
+        console.log(`stderr ${line}`);
+        console.error(line);
+      });
+    },
     ...(rateLimit > 0 ? { ratelimits: { RATE_LIMIT: { simple: { limit: rateLimit, period: 60 } } } } : {}),
     bindings,
   };

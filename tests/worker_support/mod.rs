@@ -137,7 +137,9 @@ impl Reads {
 }
 
 /// The script serving the Worker: its process, port, commands and answers.
-type Started = (Child, u16, ChildStdin, Lines<BufReader<ChildStdout>>);
+/// A started script: the process, its port, its stdin and stdout, and the lines it printed
+/// before it was ready.
+type Started = (Child, u16, ChildStdin, Lines<BufReader<ChildStdout>>, Vec<String>);
 
 /// The Worker running in workerd; stopped (and its state removed) on drop.
 pub struct Worker {
@@ -180,7 +182,7 @@ impl Worker {
         };
         seed::seed(&target, store, &run.join("state"));
         for _ in 0..3 {
-            if let Some((child, port, commands, answers)) =
+            if let Some((child, port, commands, answers, printed)) =
                 Worker::try_start(tools, &run, config, upstream, layout)
             {
                 return Worker {
@@ -188,7 +190,7 @@ impl Worker {
                     port,
                     commands,
                     answers,
-                    printed: Vec::new(),
+                    printed,
                     store: store.to_owned(),
                     target,
                     run,
@@ -247,16 +249,21 @@ impl Worker {
         let mut child = cmd.spawn().expect("node");
         let commands = child.stdin.take().unwrap();
         let mut answers = BufReader::new(child.stdout.take().unwrap()).lines();
-        match answers.next() {
-            Some(Ok(line)) if line.starts_with("ready ") => {}
-            other => {
-                eprintln!("workerd did not start: {other:?}");
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
+        // workerd may say something on its stderr before the script says it is ready.
+        let mut before = Vec::new();
+        loop {
+            match answers.next() {
+                Some(Ok(line)) if line.starts_with("ready ") => break,
+                Some(Ok(line)) => before.push(line),
+                other => {
+                    eprintln!("workerd did not start: {other:?}");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return None;
+                }
             }
         }
-        Some((child, port, commands, answers))
+        Some((child, port, commands, answers, before))
     }
 
     /// Asks the script about the store, or tells it to change it (the commands of
@@ -286,6 +293,17 @@ impl Worker {
                 l.find('{')
                     .and_then(|at| serde_json::from_str(&l[at..]).ok())
             })
+            .collect()
+    }
+
+    /// What workerd wrote on its stderr so far (the Worker's `console.warn` and
+    /// `console.error`), a line each.
+    pub fn stderr_lines(&mut self) -> Vec<String> {
+        self.kv("keys none/");
+        self.printed
+            .iter()
+            .filter_map(|l| l.strip_prefix("stderr "))
+            .map(str::to_owned)
             .collect()
     }
 
