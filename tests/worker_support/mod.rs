@@ -136,10 +136,15 @@ impl Reads {
     }
 }
 
-/// The script serving the Worker: its process, port, commands and answers.
-/// A started script: the process, its port, its stdin and stdout, and the lines it printed
-/// before it was ready.
-type Started = (Child, u16, ChildStdin, Lines<BufReader<ChildStdout>>, Vec<String>);
+/// The script serving the Worker: its process, port, commands and answers, and the lines it
+/// printed before it was ready.
+type Started = (
+    Child,
+    u16,
+    ChildStdin,
+    Lines<BufReader<ChildStdout>>,
+    Vec<String>,
+);
 
 /// The Worker running in workerd; stopped (and its state removed) on drop.
 pub struct Worker {
