@@ -494,21 +494,22 @@ fn device_tokens_guard_streamed_files_and_uploads_for_strangers_are_refused() {
     );
 }
 
-/// The lines of workerd's stderr that warn about rules letting anyone in, once `expected` of
-/// them came (or a few seconds passed: a log line reaches the script after the answer).
+/// The lines of workerd's stderr that warn about rules letting anyone in: once `expected` of
+/// them came (a log line reaches the script after the answer) and half a second more, for any
+/// that should not have come; or after a few seconds.
 fn open_rules_warnings(w: &mut Worker, expected: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(if expected == 0 { 1 } else { 10 });
-    loop {
-        let warnings: Vec<String> = w
-            .stderr_lines()
+    let mut warnings = || -> Vec<String> {
+        w.stderr_lines()
             .into_iter()
             .filter(|l| l.contains("lets in anyone"))
-            .collect();
-        if warnings.len() >= expected.max(1) || Instant::now() > deadline {
-            return warnings;
-        }
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(if expected == 0 { 1 } else { 10 });
+    while warnings().len() < expected.max(1) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    std::thread::sleep(Duration::from_millis(500));
+    warnings()
 }
 
 /// Every request gives one access record on the Worker's log, as the native server's JSON
